@@ -1,0 +1,62 @@
+"""Opening the ingest database: one DuckDB file, migrated to the current schema on open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from sorastats.schema import MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_DB_PATH = Path("data/sorastats.duckdb")
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer release than this one."""
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The version recorded in `meta`, or 0 for an empty database."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()
+    if not exists or exists[0] == 0:
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration the database lacks, each in its own transaction."""
+    current = schema_version(con)
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"database schema version {current} is newer than this release's "
+            f"({SCHEMA_VERSION}); upgrade SoraStats"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        con.execute(MIGRATIONS[version - 1])
+        con.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            [str(version)],
+        )
+        con.execute("COMMIT")
+    return SCHEMA_VERSION
+
+
+def connect(
+    path: Path | str = DEFAULT_DB_PATH, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the database at `path`."""
+    path = Path(path)
+    if read_only:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no database at {path}: run `python build.py import` or `fetch` first"
+            )
+        return duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    migrate(con)
+    return con
