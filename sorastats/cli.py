@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from sorastats import db
+import duckdb
+
+from sorastats import db, stats, synth
+from sorastats.runlock import RunLockedError
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -20,37 +24,82 @@ def _add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py", description="SoraStats nightly build.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    stats = commands.add_parser("stats", help="row counts per table and the last runs")
-    _add_db_option(stats)
-    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    imp = commands.add_parser("import", help="import Sora-format JSON files or folders")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    _add_db_option(imp)
+
+    syn = commands.add_parser("synth", help="write deterministic synthetic feed pages")
+    syn.add_argument("--posts", type=_positive, required=True, help="number of posts")
+    syn.add_argument("--creators", type=_positive, required=True, help="number of creators")
+    syn.add_argument("--days", type=_positive, default=10, help="capture days (default: 10)")
+    syn.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    syn.add_argument("--out", type=Path, required=True, help="output folder")
+
+    st = commands.add_parser("stats", help="row counts per table and the last runs")
+    _add_db_option(st)
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     return parser
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
-    con = db.connect(args.db, read_only=True)
-    tables = [
-        row[0]
-        for row in con.execute(
-            "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-        ).fetchall()
-    ]
-    counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # type: ignore[index]
-    if args.json:
-        print(json.dumps({"tables": counts}, indent=2))
-    else:
-        for table, count in counts.items():
-            print(f"{table:20} {count:>12,}")
+def cmd_import(args: argparse.Namespace) -> int:
+    from sorastats.importer import import_paths
+
+    result = import_paths(args.db, args.paths)
+    return 0 if result.ok else 1
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    try:
+        spec = synth.SynthSpec(args.posts, args.creators, args.days, args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    totals = synth.write(spec, args.out)
+    print(
+        f"synth: {args.posts:,} posts by {args.creators:,} creators over {args.days} days: "
+        f"{totals['pages']:,} pages, {totals['items']:,} items, {totals['trees']:,} post "
+        f"trees in {args.out}"
+    )
     return 0
 
 
-HANDLERS = {"stats": cmd_stats}
+def cmd_stats(args: argparse.Namespace) -> int:
+    try:
+        con = db.connect(args.db, read_only=True)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.IOException as exc:
+        print(f"error: cannot open {args.db} (is a run using it?): {exc}", file=sys.stderr)
+        return 1
+    report = stats.collect(con)
+    con.close()
+    print(json.dumps(report, indent=2, default=str) if args.json else stats.render(report))
+    return 0
+
+
+HANDLERS = {"import": cmd_import, "synth": cmd_synth, "stats": cmd_stats}
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    return HANDLERS[args.command](args)
+    try:
+        return HANDLERS[args.command](args)
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
