@@ -285,3 +285,39 @@ def test_browser_module_is_self_contained() -> None:
     ]
     for forbidden in forbidden_patterns:
         assert not re.search(forbidden, source, re.MULTILINE), forbidden
+
+
+def js_constant(source: str, name: str) -> str:
+    match = re.search(rf"^(?:export )?const {name} = (.+?);$", source, re.MULTILINE)
+    assert match, f"{name} not found in vault-crypto.js"
+    return match.group(1)
+
+
+def test_browser_module_constants_match_the_python_reference() -> None:
+    source = BROWSER_MODULE.read_text("utf-8")
+    assert int(js_constant(source, "DEFAULT_ITERATIONS")) == vc.DEFAULT_ITERATIONS
+    assert int(js_constant(source, "RECOVERY_ITERATIONS")) == vc.RECOVERY_ITERATIONS
+    assert int(js_constant(source, "RECOVERY_CODE_BYTES")) == vc.RECOVERY_CODE_BYTES
+    assert js_constant(source, "RECOVERY_ALPHABET") == f'"{vc.RECOVERY_ALPHABET}"'
+    assert js_constant(source, "RECOVERY_SALT") == f'encoder.encode("{vc.RECOVERY_SALT.decode()}")'
+    assert js_constant(source, "ENVELOPE_PREFIX") == f'"{vc.ENVELOPE_PREFIX}"'
+    assert js_constant(source, "FIELDS") == f"Object.freeze({json.dumps(list(vc.FIELDS))})"
+
+
+def test_docs_state_the_scheme_the_code_implements() -> None:
+    docs = (ROOT / "docs" / "encryption.md").read_text("utf-8").replace("\\|", "|")
+    source = BROWSER_MODULE.read_text("utf-8")
+    for template in [
+        vc.ad_user_key("U").replace("U", "<user id>"),
+        vc.ad_item_key("U", "P").replace("U", "<user id>").replace("P", "<prompt id>"),
+        "pv1|ct|u:<user id>|p:<prompt id>|v:<version>|f:<field>",
+        vc.ad_tag("U", "T").replace("U", "<user id>").replace("T", "<tag id>"),
+    ]:
+        assert template in docs
+    facts = ["sorastats/auth", "sorastats/kek", vc.RECOVERY_SALT.decode(), "600,000", "100,000"]
+    facts += ["10,000,000", "NFC", "96-bit", "no padding", *vc.FIELDS]
+    for fact in facts:
+        assert fact in docs, fact
+    assert int(js_constant(source, "MIN_ITERATIONS")) == 100_000
+    assert int(js_constant(source, "MAX_ITERATIONS")) == 10_000_000
+    assert f"`{VECTORS['recovery'][0]['code']}`" in docs  # the example code

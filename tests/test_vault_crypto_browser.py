@@ -475,3 +475,29 @@ def test_moved_ciphertexts_fail_through_the_browser_api(harness: Harness) -> Non
         name: (False, "decrypt") for name in got
     }
     assert len(got) == 10
+
+
+def test_lone_surrogates_are_refused_without_string_is_well_formed(harness: Harness) -> None:
+    """Older browsers lack String#isWellFormed; the module's fallback must refuse the same."""
+    got = harness.run(
+        """async () => {
+            const original = String.prototype.isWellFormed;
+            delete String.prototype.isWellFormed;
+            try {
+                const key = await vc.importAesKey(new Uint8Array(32));
+                const at = { userId: "u", promptId: "p", version: 1, field: "body" };
+                const missing = typeof String.prototype.isWellFormed === "undefined";
+                const results = await harness.outcomes(["a\\ud800b", "\\udc00", "ok 🔑"], (t) => vc.encryptField(key, at, t).then(() => "sealed"));
+                return { missing, results };
+            } finally {
+                String.prototype.isWellFormed = original;
+            }
+        }"""
+    )
+    assert got["missing"] is True
+    assert [(g["ok"], g.get("code")) for g in got["results"]] == [
+        (False, "argument"),
+        (False, "argument"),
+        (True, None),
+    ]
+    assert harness.run("async () => typeof String.prototype.isWellFormed") == "function"

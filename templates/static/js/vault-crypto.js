@@ -75,9 +75,13 @@ function aesKey(key, what) {
   return key;
 }
 
+// A lone surrogate: half of a UTF-16 pair (for browsers without String#isWellFormed).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function text(value, what) {
   // TextEncoder would silently turn a lone surrogate into U+FFFD: refuse, never alter.
-  if (typeof value !== "string" || !value.isWellFormed()) {
+  const wellFormed = (s) => (s.isWellFormed ? s.isWellFormed() : !LONE_SURROGATE.test(s));
+  if (typeof value !== "string" || !wellFormed(value)) {
     fail("argument", `${what} must be a well-formed string`);
   }
   return value;
