@@ -23,7 +23,7 @@ VECTORS: dict[str, Any] = json.loads(make_vault_vectors.VECTORS_PATH.read_text("
 BROWSER_MODULE = ROOT / "templates" / "static" / "js" / "vault-crypto.js"
 
 
-def by_name(group: list[dict[str, Any]]) -> Any:
+def by_name(group: list[dict[str, Any]]) -> pytest.MarkDecorator:
     return pytest.mark.parametrize(
         "v", group, ids=[str(v.get("name", i)) for i, v in enumerate(group)]
     )

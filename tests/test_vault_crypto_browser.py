@@ -98,7 +98,7 @@ def harness(chromium: Browser, vault_origin: str) -> Iterator[Harness]:
     yield from open_harness(chromium, vault_origin)
 
 
-def by_name(group: list[dict[str, Any]]) -> Any:
+def by_name(group: list[dict[str, Any]]) -> pytest.MarkDecorator:
     return pytest.mark.parametrize(
         "v", group, ids=[str(v.get("name", i)) for i, v in enumerate(group)]
     )
@@ -219,7 +219,7 @@ def test_browser_account_opens_in_python_and_survives_password_change_and_recove
         (1, "body", "petals over a river, slow pan"),
         (1, "notes", ""),
     ]
-    request = {
+    request: dict[str, Any] = {
         "password": "browser pässword 🔐",
         "newPassword": "new pässword",
         "recoveredPassword": "after recovery",
