@@ -1,7 +1,8 @@
 # ruff: noqa: E501  (JavaScript snippets in strings read better unwrapped)
 """templates/static/js/vault-crypto.js in Debian's chromium: it reproduces every golden
 vector exactly, Python opens what the browser seals and the other way round, and every
-tampered or moved ciphertext fails. One browser for the module, one page for most tests."""
+tampered or moved ciphertext fails. One shared browser (tests/conftest.py), one page for
+most tests."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from playwright.sync_api import Browser, Page
 
 from tests.support import vault_crypto as vc
-from tests.support.browser import launch_chromium, serve_files
+from tests.support.browser import serve_files
 from tests.support.make_vault_vectors import VECTORS_PATH
 
 pytestmark = pytest.mark.browser
@@ -56,12 +57,6 @@ class Harness:
 
     def outcome(self, expression: str) -> dict[str, Any]:
         return self.run(f"() => harness.outcome(async () => {expression})")  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    with launch_chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,16 +29,48 @@ STRICT_CSP = (
 )
 
 
-@contextmanager
-def launch_chromium() -> Iterator[Browser]:
+def _launch(playwright: Playwright) -> Browser:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Browser]:
+    """A browser of its own, for scripts (bench/). Tests use the `chromium` fixture."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = _launch(playwright)
         try:
             yield browser
         finally:
             browser.close()
+
+
+# Playwright's sync API cannot run two instances at once in one process ("using Playwright
+# Sync API inside the asyncio loop"), so every test module shares this one browser through
+# the session-scoped `chromium` fixture of tests/conftest.py.
+_shared: tuple[Playwright, Browser] | None = None
+
+
+def shared_chromium() -> Browser:
+    global _shared
+    if _shared is None:
+        playwright = sync_playwright().start()
+        try:
+            _shared = (playwright, _launch(playwright))
+        except BaseException:
+            playwright.stop()
+            raise
+    return _shared[1]
+
+
+def close_shared_chromium() -> None:
+    global _shared
+    if _shared is not None:
+        playwright, browser = _shared
+        _shared = None
+        browser.close()
+        playwright.stop()
 
 
 Routes = dict[str, tuple[Path, str]]
