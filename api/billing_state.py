@@ -149,6 +149,59 @@ def event_references(event_type: str, obj: Mapping[str, Any]) -> EventReferences
 
 
 @dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    created: int
+    livemode: bool
+    object: Mapping[str, Any]
+
+    @property
+    def handled(self) -> bool:
+        return self.type in HANDLED_EVENT_TYPES
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """An event plus the subscription as Stripe has it now (None if it names none)."""
+
+    event: WebhookEvent
+    references: EventReferences
+    subscription: SubscriptionState | None
+
+    @property
+    def customer_id(self) -> str | None:
+        # The read-back is authoritative; the event's own field is only a fallback.
+        if self.subscription is not None:
+            return self.subscription.customer_id
+        return self.references.customer_id
+
+
+def parse_event(data: Any) -> WebhookEvent:
+    """A verified webhook body (parsed JSON) to a WebhookEvent."""
+    if not isinstance(data, Mapping) or data.get("object") != "event":
+        raise StripeObjectError("webhook body is not a Stripe event")
+    event_id, event_type = data.get("id"), data.get("type")
+    created = data.get("created")
+    body = data.get("data")
+    obj = body.get("object") if isinstance(body, Mapping) else None
+    # Ids are stored (idempotency); Stripe's are ~30 characters, so 255 is generous.
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255):
+        raise StripeObjectError("webhook event without a valid id")
+    if not (isinstance(event_type, str) and 0 < len(event_type) <= 255):
+        raise StripeObjectError("webhook event without an id or type")
+    if not isinstance(created, int) or not isinstance(obj, Mapping):
+        raise StripeObjectError(f"webhook event {event_id} without created or data")
+    return WebhookEvent(
+        id=event_id,
+        type=event_type,
+        created=created,
+        livemode=data.get("livemode") is True,
+        object=obj,
+    )
+
+
+@dataclass(frozen=True)
 class OwnerDecision:
     user_id: str | None  # None: apply nothing (but still record the event id)
     reason: str
