@@ -286,5 +286,36 @@ def check_feature(tier: Tier, key: str) -> None:
     )
 
 
-def display_allowance(value: int | None) -> str:
+def display_allowance(value: int | None, kind: LimitKind = LimitKind.COUNT) -> str:
+    if kind is LimitKind.WINDOW:
+        return "Full" if value is None else f"Newest {value:,}"
     return "Unlimited" if value is None else f"{value:,}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def tier_table_markdown() -> str:
+    """The tier table as Markdown, for docs/billing.md (a test keeps the two in step)."""
+    header = "| | " + " | ".join(tier.title for tier in TIERS) + " | why |"
+    rows = [header, "|---|" + "---|" * len(TIERS) + "---|"]
+
+    def price_cell(tier: Tier, interval: Interval) -> str:
+        price = tier.prices.get(interval)
+        if price is not None:
+            return f"{price.display()} / {interval.value}"
+        return "free" if not tier.prices else "-"
+
+    for interval in Interval:
+        cells = [price_cell(tier, interval) for tier in TIERS]
+        rows.append(f"| Price per {interval.value} | " + " | ".join(cells) + " | |")
+    for spec in LIMITS:
+        cells = [display_allowance(tier.limit(spec.key), spec.kind) for tier in TIERS]
+        why = " ".join(f"{tier.title}: {tier.limits[spec.key].why}" for tier in TIERS)
+        rows.append(f"| {spec.label} | " + " | ".join(cells) + f" | {_cell(why)} |")
+    for feature in FEATURES:
+        cells = ["yes" if tier.has_feature(feature.key) else "no" for tier in TIERS]
+        why = " ".join(f"{tier.title}: {tier.features[feature.key].why}" for tier in TIERS)
+        rows.append(f"| {feature.label} | " + " | ".join(cells) + f" | {_cell(why)} |")
+    return "\n".join(rows) + "\n"

@@ -227,3 +227,8 @@ def test_price_display(price: Price, shown: str) -> None:
 @pytest.mark.parametrize(("value", "shown"), [(None, "Unlimited"), (50, "50"), (5000, "5,000")])
 def test_display_allowance(value: int | None, shown: str) -> None:
     assert display_allowance(value) == shown
+
+
+@pytest.mark.parametrize(("value", "shown"), [(None, "Full"), (10, "Newest 10")])
+def test_display_window_allowance(value: int | None, shown: str) -> None:
+    assert display_allowance(value, LimitKind.WINDOW) == shown
