@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
+
+from api.tiers import entitlement_for_status
 
 # Statuses Stripe never leaves: a subscription in one of them is over for good.
 TERMINAL_STATUSES: Final = frozenset({"canceled", "incomplete_expired"})
@@ -270,3 +273,30 @@ def should_replace(stored: SubscriptionState | None, incoming: SubscriptionState
     if (incoming.created, incoming.id) > (stored.created, stored.id):
         return WriteDecision(True, "a newer subscription replaces an older one")
     return WriteDecision(False, "an older subscription does not replace a newer one")
+
+
+def _iso(timestamp: int | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def billing_summary(
+    stored: SubscriptionState | None, *, billing_enabled: bool, interval: str | None
+) -> dict[str, Any]:
+    """The body of `GET /api/billing`. `interval` comes from
+    `StripeSettings.plan_for_price(stored.price_id)`; with billing off only the tier shows."""
+    entitlement = entitlement_for_status(
+        stored.status if stored else None, billing_enabled=billing_enabled
+    )
+    shown = stored if billing_enabled else None
+    return {
+        "billing_enabled": billing_enabled,
+        "tier": entitlement.tier.name,
+        "status": shown.status if shown else None,
+        "warning": entitlement.warning,
+        "interval": interval if shown else None,
+        "current_period_end": _iso(shown.current_period_end) if shown else None,
+        "cancel_at_period_end": shown.cancel_at_period_end if shown else False,
+        "cancel_at": _iso(shown.cancel_at) if shown else None,
+    }

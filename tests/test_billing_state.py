@@ -11,6 +11,7 @@ from api.billing_state import (
     EventReferences,
     StripeObjectError,
     SubscriptionState,
+    billing_summary,
     event_references,
     parse_subscription,
     resolve_owner,
@@ -257,3 +258,37 @@ def test_updated_before_created_ends_in_the_newest_state() -> None:
             if should_replace(stored, incoming).write:
                 stored = incoming
         assert stored == updated_read
+
+
+def test_billing_summary_of_a_cancelling_subscription() -> None:
+    stored = state(cancel_at_period_end=True, cancel_at=1_702_592_000)
+    assert billing_summary(stored, billing_enabled=True, interval="month") == {
+        "billing_enabled": True,
+        "tier": "pro",
+        "status": "active",
+        "warning": None,
+        "interval": "month",
+        "current_period_end": "2023-12-14T22:13:20Z",
+        "cancel_at_period_end": True,
+        "cancel_at": "2023-12-14T22:13:20Z",
+    }
+
+
+def test_billing_summary_past_due_warns() -> None:
+    summary = billing_summary(state(status="past_due"), billing_enabled=True, interval=None)
+    assert (summary["tier"], summary["status"]) == ("pro", "past_due")
+    assert summary["warning"]
+
+
+@pytest.mark.parametrize(("stored", "enabled"), [(None, True), (None, False), (state(), False)])
+def test_billing_summary_free(stored: SubscriptionState | None, enabled: bool) -> None:
+    assert billing_summary(stored, billing_enabled=enabled, interval="month") == {
+        "billing_enabled": enabled,
+        "tier": "free",
+        "status": None,
+        "warning": None,
+        "interval": None,
+        "current_period_end": None,
+        "cancel_at_period_end": False,
+        "cancel_at": None,
+    }

@@ -226,17 +226,19 @@ def test_wrong_secret_key_is_an_authentication_error(settings: StripeSettings) -
 
 
 def test_unreachable_stripe_is_a_connection_error(settings: StripeSettings) -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
+    # Bound but not listening: connections are refused, and nobody else can take the port.
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    gw = StripeGateway(
-        replace(settings, api_base=f"http://127.0.0.1:{port}"), max_network_retries=0
-    )
-    with pytest.raises(GatewayError) as caught:
-        gw.create_customer("user-offline")
-    gw.close()
+        gw = StripeGateway(
+            replace(settings, api_base=f"http://127.0.0.1:{port}"), max_network_retries=0
+        )
+        with pytest.raises(GatewayError) as caught:
+            gw.create_customer("user-offline")
+        gw.close()
     assert caught.value.kind == "connection"
     assert caught.value.status_code == 502
+    assert f"127.0.0.1:{port}/v1/customers" in caught.value.detail
 
 
 def test_billing_disabled_refuses_to_build_a_gateway(settings: StripeSettings) -> None:
