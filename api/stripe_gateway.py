@@ -164,6 +164,18 @@ class StripeGateway:
             raise _gateway_error(exc) from exc
         return str(customer.id)
 
+    def delete_customer(self, customer_id: str) -> None:
+        """For account deletion: Stripe deletes the customer and cancels its subscriptions
+        at once, so a deleted account is never charged again. Already gone is fine."""
+        try:
+            self._client.v1.customers.delete(customer_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return
+            raise _gateway_error(exc) from exc
+        except stripe.StripeError as exc:
+            raise _gateway_error(exc) from exc
+
     def create_checkout_session(
         self,
         *,

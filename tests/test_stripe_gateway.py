@@ -209,6 +209,18 @@ def test_retrieve_subscription(fake: FakeStripe, gateway: StripeGateway) -> None
     assert later.cancel_at == state.current_period_end
 
 
+def test_delete_customer_cancels_its_subscription(fake: FakeStripe, gateway: StripeGateway) -> None:
+    customer_id, session_id = checkout(gateway, "user-leaving")
+    sub_id = fake.complete_checkout(session_id)
+    gateway.delete_customer(customer_id)
+    request = fake.requests[-1]
+    assert (request.method, request.path) == ("DELETE", f"/v1/customers/{customer_id}")
+    assert customer_id not in fake.customers
+    assert gateway.retrieve_subscription(sub_id).status == "canceled"
+    assert fake.events_of("customer.subscription.deleted")[-1]["data"]["object"]["id"] == sub_id
+    gateway.delete_customer(customer_id)  # already gone: fine (account deletion may retry)
+
+
 def test_retrieve_unknown_subscription_is_a_404_error(gateway: StripeGateway) -> None:
     with pytest.raises(GatewayError) as caught:
         gateway.retrieve_subscription("sub_missing")

@@ -145,6 +145,7 @@ class FakeStripe:
         self.app = Starlette(
             routes=[
                 Route("/v1/customers", self._create_customer, methods=["POST"]),
+                Route("/v1/customers/{id}", self._delete_customer, methods=["DELETE"]),
                 Route("/v1/checkout/sessions", self._create_checkout_session, methods=["POST"]),
                 Route(
                     "/v1/checkout/sessions/{id}", self._retrieve_checkout_session, methods=["GET"]
@@ -269,6 +270,26 @@ class FakeStripe:
             return customer
 
         return await self._handle(request, create)
+
+    async def _delete_customer(self, request: Request) -> Response:
+        def delete(_: dict[str, Any], req: Request) -> dict[str, Any]:
+            customer_id = req.path_params["id"]
+            if customer_id not in self.customers:
+                raise _missing("customer", customer_id)
+            # Stripe cancels the customer's subscriptions immediately.
+            for subscription in self.subscriptions.values():
+                if subscription["customer"] == customer_id and subscription["status"] not in {
+                    "canceled",
+                    "incomplete_expired",
+                }:
+                    now = int(time.time())
+                    subscription.update(status="canceled", canceled_at=now, ended_at=now)
+                    self._emit("customer.subscription.deleted", subscription)
+            customer = self.customers.pop(customer_id)
+            self._emit("customer.deleted", customer)
+            return {"id": customer_id, "object": "customer", "deleted": True}
+
+        return await self._handle(request, delete)
 
     async def _create_checkout_session(self, request: Request) -> Response:
         def create(params: dict[str, Any], _: Request) -> dict[str, Any]:
