@@ -30,7 +30,7 @@ class Mailer:
         message["Subject"] = subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain="sorastats.invalid")
-        message.set_content(text)
+        message.set_content(text, cte="8bit")  # readable links in .eml files
         return message
 
     def send_now(self, message: EmailMessage) -> None:
@@ -50,7 +50,9 @@ class Mailer:
         tmp.write_bytes(bytes(message))
         os.replace(tmp, outbox / name)  # readers never see a half-written message
         if s.DEV_MODE:
-            print(f"--- mail written to {outbox / name}\n{message}", file=sys.stderr, flush=True)
+            text = message.get_content()
+            header = f"--- mail to {message['To']}: {message['Subject']} ({outbox / name})"
+            print(f"{header}\n{text}", file=sys.stderr, flush=True)
 
     async def send(self, to: str, subject: str, text: str) -> None:
         message = self.build(to, subject, text)

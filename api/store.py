@@ -109,10 +109,11 @@ def set_password(
     )
 
 
-def delete_user(conn: Conn, user_id: str, throttle_key: str) -> None:
-    """Every user table cascades from users(id); the throttle row keyed on the email goes
+def delete_user(conn: Conn, user_id: str, throttle_keys: list[str]) -> None:
+    """Every user table cascades from users(id); the throttle rows keyed on the email go
     too so nothing derived from the account remains."""
-    conn.execute("DELETE FROM throttle WHERE key = ?", (throttle_key,))
+    for key in throttle_keys:
+        conn.execute("DELETE FROM throttle WHERE key = ?", (key,))
     conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
 
 

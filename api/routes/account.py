@@ -136,10 +136,9 @@ async def _start_email_change(ctx: Ctx, new_email: str) -> None:
 )
 async def delete_me(ctx: Ctx) -> Any:
     db = ctx.services.db
-    throttle_key = "login:" + email_throttle_key(
-        ctx.services.settings.SECRET_KEY, str(ctx.user["email"])
-    )
-    await db.run(store.delete_user, ctx.user_id, throttle_key)
+    account_key = email_throttle_key(ctx.services.settings.SECRET_KEY, str(ctx.user["email"]))
+    keys = [f"{scope}:{account_key}" for scope in ("login", "mail", "recover")]
+    await db.run(store.delete_user, ctx.user_id, keys)
     await anyio.to_thread.run_sync(db.checkpoint)  # no copy left in the SQLite WAL
     return clear_cookie(ctx, JSONResponse({"status": "deleted"}))
 

@@ -42,7 +42,5 @@ def start_api(db_url: str, tmp_path: Path) -> Iterator[Callable[..., RunningApi]
 
 
 @pytest.fixture
-def client(api: RunningApi) -> Iterator[Client]:
-    c = api.client()
-    yield c
-    c.close()
+def client(api: RunningApi) -> Client:
+    return api.client()

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -74,13 +74,17 @@ class RunningApi:
     settings: Settings
     services: Services
     tmp_path: Path
+    clients: list[Client] = field(default_factory=list)
 
     @property
     def outbox(self) -> Outbox:
         return Outbox(Path(self.settings.MAIL_OUTBOX))
 
     def client(self) -> Client:
-        return Client(self.base_url, self.outbox)
+        """A new browser-like client, closed when the server stops."""
+        made = Client(self.base_url, self.outbox)
+        self.clients.append(made)
+        return made
 
 
 @contextmanager
@@ -108,9 +112,12 @@ def run_api(db_url: str, tmp_path: Path, **env: str) -> Iterator[RunningApi]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the API server did not start")
         time.sleep(0.01)
+    running = RunningApi(f"http://127.0.0.1:{port}", settings, services, tmp_path)
     try:
-        yield RunningApi(f"http://127.0.0.1:{port}", settings, services, tmp_path)
+        yield running
     finally:
+        for made in running.clients:
+            made.close()
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
