@@ -45,8 +45,9 @@ def _factory() -> SiteAndApi:
 
 def serve(settings: Settings, host: str, port: int, site: Path | None, workers: int = 1) -> int:
     if site is not None and not site.is_dir():
-        print(f"error: --site {site} is not a folder (build the site first)")
-        return 2
+        # `make run` may start before anything rendered the site: serve the API anyway.
+        print(f"warning: --site {site} is not a folder (build the site first); API only")
+        site = None
     where = f"http://{host}:{port}"
     print(f"serving the API at {where}/api" + (f" and {site}/ at {where}/" if site else ""))
     if workers > 1:

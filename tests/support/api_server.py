@@ -20,6 +20,7 @@ import uvicorn
 
 from api.app import create_app
 from api.config import Settings, load_settings
+from api.serve import SiteAndApi
 from api.services import Services
 from tests.support.api_client import TEST_ITERATIONS, Client, Outbox
 
@@ -88,7 +89,10 @@ class RunningApi:
 
 
 @contextmanager
-def run_api(db_url: str, tmp_path: Path, **env: str) -> Iterator[RunningApi]:
+def run_api(
+    db_url: str, tmp_path: Path, site: Path | None = None, **env: str
+) -> Iterator[RunningApi]:
+    """With `site`, runs the dev server (site + API on one port) instead of the bare API."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -104,6 +108,8 @@ def run_api(db_url: str, tmp_path: Path, **env: str) -> Iterator[RunningApi]:
     )
     services = Services.from_settings(settings)
     app: Any = create_app(settings, services)
+    if site is not None:
+        app = SiteAndApi(app, site)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
