@@ -15,6 +15,7 @@ from api.routes.common import (
     EMAIL,
     check_kdf,
     clear_cookie,
+    hash_work,
     invalid_credentials,
     issue_link,
     key_bytes,
@@ -199,12 +200,10 @@ async def change_password(ctx: Ctx) -> Any:
     await refuse_if_throttled(ctx, keys)
     hasher = ctx.services.hasher
     stored = await ctx.services.db.run(store.auth_hash_of, ctx.user_id, write=False)
-    if not await anyio.to_thread.run_sync(
-        hasher.verify, stored, key_bytes(ctx.body["current_auth_key"])
-    ):
+    if not await hash_work(hasher.verify, stored, key_bytes(ctx.body["current_auth_key"])):
         await record_failure(ctx, keys)
         raise invalid_credentials()
-    new_hash = await anyio.to_thread.run_sync(hasher.hash, key_bytes(ctx.body["auth_key"]))
+    new_hash = await hash_work(hasher.hash, key_bytes(ctx.body["auth_key"]))
     session_id = str(ctx.user["session_id"])
 
     def write(conn: store.Conn) -> int:
@@ -228,7 +227,7 @@ async def _recovery_user(ctx: Ctx) -> store.Row:
     user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
     stored = None if user is None else str(user["recovery_hash"])
     key = key_bytes(ctx.body["recovery_auth_key"])
-    if not await anyio.to_thread.run_sync(ctx.services.hasher.verify, stored, key) or not user:
+    if not await hash_work(ctx.services.hasher.verify, stored, key) or not user:
         await record_failure(ctx, keys)
         raise invalid_credentials()
     return user
@@ -269,9 +268,7 @@ async def recover(ctx: Ctx) -> Response:
     user = await _recovery_user(ctx)
     if user["email_verified_at"] is None:
         raise ApiError(403, "email_not_verified", "Confirm your email address first.")
-    new_hash = await anyio.to_thread.run_sync(
-        ctx.services.hasher.hash, key_bytes(ctx.body["auth_key"])
-    )
+    new_hash = await hash_work(ctx.services.hasher.hash, key_bytes(ctx.body["auth_key"]))
 
     def write(conn: store.Conn) -> store.Row:
         store.set_password(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anyio.to_thread
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
@@ -20,6 +19,7 @@ from api.routes.common import (
     WRAPPED_KEY,
     check_kdf,
     clear_cookie,
+    hash_work,
     invalid_credentials,
     issue_link,
     key_bytes,
@@ -92,8 +92,8 @@ async def register(ctx: Ctx) -> Any:
     await refuse_if_throttled(ctx, keys)
     await record_failure(ctx, keys, 3)  # every mail-sending request counts: no mail bombs
     hasher = ctx.services.hasher
-    auth_hash = await anyio.to_thread.run_sync(hasher.hash, key_bytes(b["auth_key"]))
-    recovery_hash = await anyio.to_thread.run_sync(hasher.hash, key_bytes(b["recovery_auth_key"]))
+    auth_hash = await hash_work(hasher.hash, key_bytes(b["auth_key"]))
+    recovery_hash = await hash_work(hasher.hash, key_bytes(b["recovery_auth_key"]))
     user = {
         "id": b.get("user_id") or new_id(),
         "email": email_addr,
@@ -205,9 +205,7 @@ async def login(ctx: Ctx) -> Any:
     await refuse_if_throttled(ctx, keys)
     user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
     stored = None if user is None else str(user["auth_hash"])
-    ok = await anyio.to_thread.run_sync(
-        ctx.services.hasher.verify, stored, key_bytes(ctx.body["auth_key"])
-    )
+    ok = await hash_work(ctx.services.hasher.verify, stored, key_bytes(ctx.body["auth_key"]))
     if not ok or user is None:
         await record_failure(ctx, keys)
         raise invalid_credentials()

@@ -3,10 +3,16 @@ the signed-in user's JSON."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import time
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from starlette.responses import JSONResponse, Response
 
 from api import store
@@ -24,6 +30,8 @@ from api.security import (
 )
 from api.validation import B64_16, Schema, email, envelope, integer, key32, obj, string
 
+T = TypeVar("T")
+
 KDF_SCHEMA: Schema = obj(
     {
         "name": {"type": "string", "enum": [KDF_NAME]},
@@ -35,6 +43,22 @@ EMAIL = email()
 TOKEN = string(1000, 10, pattern=r"^[A-Za-z0-9_.\-]+$", description="Token from the mailed link")
 WRAPPED_KEY = envelope("The user key wrapped by the key-encryption key")
 SESSION_COOKIE_MAX_AGE = store.SESSION_MAX_SECONDS
+
+
+# One limiter per event loop (tests run several servers, each on its own loop).
+_hash_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def hash_work(fn: Callable[..., T], *args: Any) -> T:
+    """Run argon2 work on a worker thread, at most 2 per CPU at once: each call holds
+    ARGON2_MEMORY_KIB of memory, so unbounded concurrency would be a memory DoS."""
+    loop = asyncio.get_running_loop()
+    limiter = _hash_limiters.get(loop)
+    if limiter is None:
+        limiter = _hash_limiters[loop] = anyio.CapacityLimiter(2 * (os.cpu_count() or 1))
+    return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=limiter)
 
 
 def norm_email(value: str) -> str:
