@@ -40,6 +40,23 @@ def create_user(conn: Conn, user: dict[str, Any]) -> bool:
     return True
 
 
+def create_or_replace_pending_user(conn: Conn, user: dict[str, Any]) -> str:
+    """'created' (new, or replacing an unverified registration of the same email, whose
+    links die with it), 'exists' (a verified account has the email) or 'id_taken'."""
+    existing = conn.one("SELECT id, email_verified_at FROM users WHERE email = ?", (user["email"],))
+    if existing is not None and existing["email_verified_at"] is not None:
+        return "exists"
+    clash = conn.one(
+        "SELECT 1 AS x FROM users WHERE id = ? AND email <> ?", (user["id"], user["email"])
+    )
+    if clash:
+        return "id_taken"
+    if existing is not None:
+        conn.execute("DELETE FROM users WHERE id = ?", (existing["id"],))
+    create_user(conn, user)
+    return "created"
+
+
 def user_by_email(conn: Conn, email: str) -> Row | None:
     return conn.one(
         f"SELECT {USER_COLUMNS}, auth_hash, recovery_hash FROM users WHERE email = ?", (email,)

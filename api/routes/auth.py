@@ -107,27 +107,25 @@ async def register(ctx: Ctx) -> Any:
         "updated_at": ctx.now,
         "password_changed_at": ctx.now,
     }
-    created = await ctx.services.db.run(store.create_user, user)
-    if created:
+    # A pending (unverified) registration is replaced by the newest one, whose link
+    # supersedes the old: whoever reads the mailbox decides which keys get verified, so
+    # nobody can pre-register someone else's address with keys of their own.
+    outcome = await ctx.services.db.run(store.create_or_replace_pending_user, user)
+    if outcome == "created":
         token = await issue_link(ctx, user["id"], "verify", email_addr)
         text = (
             f"Confirm your email address for SoraStats:\n\n{link_url(ctx, 'verify', token)}\n\n"
-            "The link works once, for 15 minutes."
+            "The link works once, for 15 minutes. If you did not sign up, ignore this mail."
         )
         return JSONResponse(
             ACCEPTED, 202, background=_later(ctx, email_addr, "Confirm your email", text)
         )
-    existing = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
-    if existing is None:
+    if outcome == "id_taken":
         raise ApiError(409, "user_id_taken", "That user_id is taken; pick another random id.")
-    if existing["email_verified_at"] is None:
-        token = await issue_link(ctx, existing["id"], "verify", email_addr)
-        text = f"Confirm your email address for SoraStats:\n\n{link_url(ctx, 'verify', token)}\n"
-    else:
-        text = (
-            "Someone (maybe you) tried to create a SoraStats account with this address, "
-            "which already has one. Sign in instead, or ask for a sign-in link."
-        )
+    text = (
+        "Someone (maybe you) tried to create a SoraStats account with this address, "
+        "which already has one. Sign in instead, or ask for a sign-in link."
+    )
     return JSONResponse(ACCEPTED, 202, background=_later(ctx, email_addr, "Your account", text))
 
 

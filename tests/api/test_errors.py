@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from api.app import all_endpoints
-from tests.support.api_client import Account, Client
+from tests.support.api_client import Client
 from tests.support.api_server import RunningApi
 
 
@@ -144,11 +144,3 @@ def test_security_headers(client: Client) -> None:
     assert response.headers["cache-control"] == "no-store"
     page = client.get("/api/pages/verify")
     assert "script-src 'self'" in page.headers["content-security-policy"]
-
-
-def test_unverified_registration_can_be_resent(api: RunningApi, client: Client) -> None:
-    account = Account("again@example.com", "pw")
-    client.register(account, verify=False)
-    client.post("/api/auth/register", account.register_body())
-    _, token = api.outbox.last_link(account.email, count=2)
-    assert client.post("/api/auth/verify", {"token": token}).status_code == 200

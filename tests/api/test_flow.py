@@ -109,3 +109,30 @@ def test_each_login_gets_a_new_session_token(api: RunningApi, client: Client) ->
     assert first and second and first != second
     sessions = client.get("/api/sessions").json()["sessions"]
     assert len(sessions) == 1  # the old session was ended by the new sign-in
+
+
+def test_pending_registration_is_replaced_by_the_newest(api: RunningApi, client: Client) -> None:
+    """Someone who pre-registers your address with their keys gets nothing: your later
+    registration replaces theirs and their link stops working."""
+    attacker = Account("victim@example.com", "attacker password")
+    client.register(attacker, verify=False)
+    _, attacker_token = api.outbox.last_link(attacker.email)
+    victim = Account("victim@example.com", "victim password")
+    client.register(victim, verify=False)
+    _, victim_token = api.outbox.last_link(victim.email, count=2)
+    assert victim_token != attacker_token
+    dead = client.post("/api/auth/verify", {"token": attacker_token})
+    assert dead.status_code == 400
+    assert client.post("/api/auth/verify", {"token": victim_token}).status_code == 200
+    api.client().login(victim)
+    api.client().login(attacker, expect=401)
+
+
+def test_register_with_taken_user_id(api: RunningApi, client: Client) -> None:
+    first = Account("id1@example.com", "pw")
+    client.register(first)
+    second = Account("id2@example.com", "pw")
+    second.user_id = first.user_id
+    taken = client.post("/api/auth/register", second.register_body())
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "user_id_taken"
+    api.client().login(first)
