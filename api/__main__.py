@@ -4,10 +4,12 @@ documented in README.md (a test checks it)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from api.config import SETTINGS, ConfigError, load_settings
+from api.config import SETTINGS, ConfigError, cast_bool, load_settings
 from api.db import Database, SchemaError
 
 
@@ -31,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dev(env: Mapping[str, str]) -> bool:
+    try:
+        return cast_bool(env.get("DEV_MODE", "0"))
+    except ValueError:
+        return False
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "settings":
@@ -38,6 +47,9 @@ def main(argv: list[str]) -> int:
             default = "(none)" if s.default is None else repr(s.default)
             print(f"{s.name:28} default {default}\n    {s.help}")
         return 0
+    if args.command == "serve" and "BASE_URL" not in os.environ and _dev(os.environ):
+        # Dev mode on another port: mailed links and the Origin check follow it.
+        os.environ["BASE_URL"] = f"http://{args.host}:{args.port}"
     try:
         settings = load_settings()
     except ConfigError as exc:

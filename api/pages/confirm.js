@@ -5,7 +5,9 @@
   var main = document.querySelector("main");
   var form = document.getElementById("confirm");
   var result = document.getElementById("result");
-  var token = new URLSearchParams(window.location.search).get("token") || "";
+  // The token is in the fragment (never sent to servers); accept ?token= too.
+  var token = new URLSearchParams(window.location.hash.slice(1)).get("token") ||
+    new URLSearchParams(window.location.search).get("token") || "";
   if (!token) {
     result.textContent = "This link is incomplete: open the full link from the mail.";
     form.hidden = true;

@@ -197,7 +197,9 @@ def clear_cookie(ctx: Ctx, response: Response) -> Response:
 
 
 def link_url(ctx: Ctx, page: str, token: str) -> str:
-    return f"{ctx.services.settings.BASE_URL}/api/pages/{page}?token={token}"
+    # The token rides in the fragment: browsers never send it, so it stays out of server
+    # and proxy access logs; the page's script reads it and POSTs it.
+    return f"{ctx.services.settings.BASE_URL}/api/pages/{page}#token={token}"
 
 
 async def issue_link(ctx: Ctx, user_id: str, purpose: str, email_addr: str) -> str:

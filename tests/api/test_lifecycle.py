@@ -124,5 +124,5 @@ def test_mail_goes_through_smtp_when_configured(
     api.client().post("/api/auth/register", account.register_body())
     message = received.get(timeout=10)
     assert "To: smtp@example.com" in message
-    assert "/api/pages/verify?token=" in message
+    assert "/api/pages/verify#token=" in message
     assert not list(Path(api.settings.MAIL_OUTBOX).glob("*.eml"))

@@ -129,7 +129,7 @@ class Outbox:
             body = message.get_body(("plain",))
             assert body is not None
             match = re.search(
-                r"https?://[^/\s]+(/api/pages/[\w-]+)\?token=([\w.\-]+)", body.get_content()
+                r"https?://[^/\s]+(/api/pages/[\w-]+)#token=([\w.\-]+)", body.get_content()
             )
             if match:
                 return match.group(1), match.group(2)
