@@ -42,7 +42,12 @@ def prepare_database(services: Services) -> None:
     db.call(store.purge_expired, int(time.time()))
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    services: Services | None = None,
+    groups: list[EndpointGroup] | None = None,
+) -> Starlette:
+    """The API app; `groups` (default ROUTE_GROUPS) lets tests build tiny apps."""
     services = services or Services.from_settings(settings)
 
     @contextlib.asynccontextmanager
@@ -53,7 +58,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         yield
         services.db.close()
 
-    endpoints = all_endpoints()
+    endpoints = [ep for group in (groups or ROUTE_GROUPS) for ep in group.endpoints]
     app = Starlette(
         routes=[starlette_route(ep) for ep in endpoints],
         middleware=[

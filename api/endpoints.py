@@ -25,7 +25,7 @@ from starlette.routing import Route
 from api.db import Row
 from api.errors import ApiError
 from api.services import Services
-from api.validation import Schema, validate
+from api.validation import OPTIONAL, Schema, validate
 
 Auth = Literal["public", "session", "recent"]
 RECENT_SECONDS = 10 * 60
@@ -149,6 +149,8 @@ def starlette_route(endpoint: Endpoint) -> Route:
             if len(values) > 1:
                 raise ApiError(400, "invalid_request", f"query.{name}: given more than once")
             if not values:
+                if schema.get(OPTIONAL):
+                    continue
                 raise ApiError(400, "invalid_request", f"query.{name}: is required")
             validate(schema, values[0], f"query.{name}")
             query[name] = values[0]
@@ -204,7 +206,12 @@ def openapi(endpoints: list[Endpoint], title: str = "SoraStats accounts API") ->
         if ep.description:
             op["description"] = ep.description
         params = [
-            {"name": name, "in": "query", "required": True, "schema": schema}
+            {
+                "name": name,
+                "in": "query",
+                "required": not schema.get(OPTIONAL),
+                "schema": {k: v for k, v in schema.items() if k != OPTIONAL},
+            }
             for name, schema in ep.query.items()
         ]
         params += [

@@ -20,6 +20,14 @@ EMAIL_RE = re.compile(
 )
 
 
+OPTIONAL = "x-optional"  # marks a query parameter that may be left out
+
+
+def optional(schema: Schema) -> Schema:
+    """A query parameter that may be absent (`ctx.query` then lacks it)."""
+    return {**schema, OPTIONAL: True}
+
+
 def string(
     max_length: int,
     min_length: int = 0,

@@ -20,6 +20,7 @@ import uvicorn
 
 from api.app import create_app
 from api.config import Settings, load_settings
+from api.endpoints import EndpointGroup
 from api.serve import SiteAndApi
 from api.services import Services
 from tests.support.api_client import TEST_ITERATIONS, Client, Outbox
@@ -90,7 +91,11 @@ class RunningApi:
 
 @contextmanager
 def run_api(
-    db_url: str, tmp_path: Path, site: Path | None = None, **env: str
+    db_url: str,
+    tmp_path: Path,
+    site: Path | None = None,
+    groups: list[EndpointGroup] | None = None,
+    **env: str,
 ) -> Iterator[RunningApi]:
     """With `site`, runs the dev server (site + API on one port) instead of the bare API."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -107,7 +112,7 @@ def run_api(
         }
     )
     services = Services.from_settings(settings)
-    app: Any = create_app(settings, services)
+    app: Any = create_app(settings, services, groups)
     if site is not None:
         app = SiteAndApi(app, site)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
