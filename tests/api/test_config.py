@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -125,3 +126,19 @@ def test_cli_lists_settings(tmp_path: Path) -> None:
     listed = run_cli("settings", env={"PYTHONPATH": str(ROOT)}, cwd=tmp_path)
     for setting in SETTINGS:
         assert setting.name in listed.stdout
+
+
+def test_postgres_tests_fail_in_ci_without_database(tmp_path: Path) -> None:
+    """A broken CI PostgreSQL setup must not pass silently by skipping."""
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    target = "tests/api/test_lifecycle.py::test_schema_check[postgres]"
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target]
+    in_ci = subprocess.run(
+        args, env={**env, "CI": "true"}, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert in_ci.returncode == 1
+    assert "CI=true but TEST_DATABASE_URL is not set" in in_ci.stdout
+    local = subprocess.run(
+        args, env={**env, "CI": "false"}, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert local.returncode == 0 and "1 skipped" in local.stdout
