@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 run: setup
 	$(PY) build.py import data/sample
 	$(PY) build.py stats
+	$(PY) build.py render --db data/sorastats.duckdb --out site
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -31,4 +32,4 @@ unit: setup
 test: lint types unit
 
 clean:
-	rm -rf $(VENV) site site.* data/*.duckdb data/*.duckdb.wal
+	rm -rf $(VENV) site site.new site.prev data/*.duckdb data/*.duckdb.wal
