@@ -59,7 +59,8 @@ class RenderReport:
     compress_seconds: float = 0.0  # CPU seconds, summed over the pool
     total_seconds: float = 0.0
     bytes_written: int = 0
-    peak_rss_mib: float = 0.0
+    peak_rss_mib: float = 0.0  # the main process
+    worker_peak_rss_mib: float = 0.0  # the largest render process
     deleted_paths: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +88,7 @@ def open_db(path: Path) -> duckdb.DuckDBPyConnection:
     # Bounded memory: DuckDB spills big joins instead of growing past this.
     con.execute("SET memory_limit = '300MB'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -168,36 +170,39 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     sitemap_urls: list[str] = []
 
     setup = worker.WorkerSetup(cfg.templates, cfg.base_url, assets, dirs.staging)
-    pool = (
-        ProcessPoolExecutor(
-            max_workers=cfg.jobs,
-            mp_context=get_context("forkserver"),
-            initializer=worker.init,
-            initargs=(setup,),
-        )
-        if cfg.jobs > 1
-        else None
-    )
-    if pool is None:
-        worker.init(setup)
-    inflight: set[Future[tuple[int, int, float]]] = set()
+    # The pool starts with the first full batch: a small change renders in this process
+    # and never pays for starting workers.
+    pool: ProcessPoolExecutor | None = None
+    inline_ready = False
+    inflight: set[Future[tuple[int, int, float, int]]] = set()
     batch: list[worker.Job] = []
     last_log = time.perf_counter()
     render_started = time.perf_counter()
 
-    def collect(done: Iterable[Future[tuple[int, int, float]]]) -> None:
+    def collect(done: Iterable[Future[tuple[int, int, float, int]]]) -> None:
         for fut in done:
-            pages, size, spent = fut.result()
+            pages, size, spent, rss = fut.result()
             report.written += pages
             report.bytes_written += size
             report.compress_seconds += spent
+            report.worker_peak_rss_mib = max(report.worker_peak_rss_mib, rss / 1024)
 
-    def flush() -> None:
-        nonlocal batch
+    def flush(final: bool = False) -> None:
+        nonlocal batch, pool, inline_ready
         if not batch:
             return
+        if pool is None and cfg.jobs > 1 and not final:
+            pool = ProcessPoolExecutor(
+                max_workers=cfg.jobs,
+                mp_context=get_context("forkserver"),
+                initializer=worker.init,
+                initargs=(setup,),
+            )
         if pool is None:
-            pages, size, spent = worker.render_batch(batch)
+            if not inline_ready:
+                worker.init(setup)
+                inline_ready = True
+            pages, size, spent, _rss = worker.render_batch(batch)
             report.written += pages
             report.bytes_written += size
             report.compress_seconds += spent
@@ -237,7 +242,7 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
             consider(page)
         for page in sitemap_pages(cfg, sitemap_urls):
             consider(page)
-        flush()
+        flush(final=True)
         if inflight:
             done, _ = wait(inflight)
             collect(done)
@@ -280,7 +285,5 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process and its (finished) children."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
+    """Peak resident memory of this process (render processes report their own)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 
 def compact(n: int | float | None) -> str:
@@ -39,6 +40,7 @@ def percent_change(now: int | None, before: int | None) -> float | None:
     return (now - before) * 100.0 / before
 
 
+@lru_cache(maxsize=4096)  # a site shows few distinct days, many times each
 def day_label(iso: str | None) -> str:
     """'2025-10-20 03:01:59' or '2025-10-20T03:01:59Z' -> 'Oct 20, 2025'; None -> ''."""
     if not iso:

@@ -4,6 +4,7 @@ writes whole batches, so only changed pages' JSON documents cross process bounda
 from __future__ import annotations
 
 import json
+import resource
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +42,8 @@ def render_one(env: Environment, rel: str, template: str, doc: str) -> bytes:
     return env.get_template(template).render(page=page, path=rel).encode("utf-8")
 
 
-def render_batch(jobs: list[Job]) -> tuple[int, int, float]:
-    """Render and write a batch; returns (pages, bytes, seconds compressing)."""
+def render_batch(jobs: list[Job]) -> tuple[int, int, float, int]:
+    """Render and write a batch; returns (pages, bytes, seconds compressing, peak RSS KiB)."""
     if _env is None or _root is None:
         raise RuntimeError("worker not initialised")
     total = 0
@@ -51,4 +52,4 @@ def render_batch(jobs: list[Job]) -> tuple[int, int, float]:
         size, spent = write_output(_root, rel, render_one(_env, rel, template, doc))
         total += size
         compress += spent
-    return len(jobs), total, compress
+    return len(jobs), total, compress, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -208,7 +208,7 @@ def synth(path: Path, posts: int, creators: int, days: int = 31, seed: int = 7) 
     con.execute(
         f"""INSERT INTO creator_snapshots (creator_id, captured_on, captured_at, follower_count,
                likes_received_count, cameo_count)
-            SELECT c.id, DATE '{day0}' + d, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
+            SELECT c.id, DATE '{day0}' + d::INTEGER, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
                    greatest(0, c.follower_count - ({days} - 1 - d) * (hash(c.id) % 50)),
                    greatest(0, c.likes_received_count - ({days} - 1 - d) * (hash(c.id) % 400)),
                    c.cameo_count
@@ -217,12 +217,12 @@ def synth(path: Path, posts: int, creators: int, days: int = 31, seed: int = 7) 
     con.execute(
         f"""INSERT INTO post_snapshots (post_id, captured_on, captured_at, view_count, like_count,
                remix_count)
-            SELECT p.id, DATE '{day0}' + d, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
+            SELECT p.id, DATE '{day0}' + d::INTEGER, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
                    greatest(0, p.view_count - ({days} - 1 - d) * (hash(p.id) % 500)),
                    greatest(0, p.like_count - ({days} - 1 - d) * (hash(p.id) % 5)),
                    greatest(0, p.remix_count - ({days} - 1 - d))
             FROM posts p, range({days}) t(d)
-            WHERE CAST(p.posted_at AS DATE) <= DATE '{day0}' + d"""
+            WHERE CAST(p.posted_at AS DATE) <= DATE '{day0}' + d::INTEGER"""
     )
     con.close()
     return path
