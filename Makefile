@@ -32,4 +32,4 @@ unit: setup
 test: lint types unit
 
 clean:
-	rm -rf $(VENV) site site.new site.prev data/*.duckdb data/*.duckdb.wal
+	rm -rf $(VENV) site site.* data/*.duckdb data/*.duckdb.wal

@@ -12,10 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sorastats import db
+import duckdb
+
+from sorastats import db, stats, synth
+from sorastats.runlock import RunLockedError
 
 if TYPE_CHECKING:
     from sorastats.site.config import RenderConfig
+
+SITE_COMMANDS = ("render", "nightly", "check", "rollback")
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -27,13 +32,31 @@ def _add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py", description="SoraStats nightly build.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    stats = commands.add_parser("stats", help="row counts per table and the last runs")
-    _add_db_option(stats)
-    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    imp = commands.add_parser("import", help="import Sora-format JSON files or folders")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    _add_db_option(imp)
+
+    syn = commands.add_parser("synth", help="write deterministic synthetic feed pages")
+    syn.add_argument("--posts", type=_positive, required=True, help="number of posts")
+    syn.add_argument("--creators", type=_positive, required=True, help="number of creators")
+    syn.add_argument("--days", type=_positive, default=10, help="capture days (default: 10)")
+    syn.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    syn.add_argument("--out", type=Path, required=True, help="output folder")
+
+    st = commands.add_parser("stats", help="row counts per table and the last runs")
+    _add_db_option(st)
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     _add_site_commands(commands)
     return parser
@@ -96,17 +119,11 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    for source in args.sources:
-        if "import" not in HANDLERS:
-            print("nightly: this build has no `import` command yet", file=sys.stderr)
-            return 2
-        rc = HANDLERS["import"](
-            build_parser().parse_args(["import", "--db", str(args.db), str(source)])
-        )
+    if args.sources:
+        sources = [str(s) for s in args.sources]
+        rc = cmd_import(build_parser().parse_args(["import", "--db", str(args.db), *sources]))
         if rc != 0:
-            print(
-                f"nightly: import of {source} failed; the live site is unchanged", file=sys.stderr
-            )
+            print("nightly: import failed; the live site is unchanged", file=sys.stderr)
             return rc
     return cmd_render(args)
 
@@ -129,24 +146,46 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from sorastats.importer import import_paths
+
+    result = import_paths(args.db, args.paths)
+    return 0 if result.ok else 1
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    try:
+        spec = synth.SynthSpec(args.posts, args.creators, args.days, args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    totals = synth.write(spec, args.out)
+    print(
+        f"synth: {args.posts:,} posts by {args.creators:,} creators over {args.days} days: "
+        f"{totals['pages']:,} pages, {totals['items']:,} items, {totals['trees']:,} post "
+        f"trees in {args.out}"
+    )
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
-    con = db.connect(args.db, read_only=True)
-    tables = [
-        row[0]
-        for row in con.execute(
-            "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-        ).fetchall()
-    ]
-    counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # type: ignore[index]
-    if args.json:
-        print(json.dumps({"tables": counts}, indent=2))
-    else:
-        for table, count in counts.items():
-            print(f"{table:20} {count:>12,}")
+    try:
+        con = db.connect(args.db, read_only=True)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.IOException as exc:
+        print(f"error: cannot open {args.db} (is a run using it?): {exc}", file=sys.stderr)
+        return 1
+    report = stats.collect(con)
+    con.close()
+    print(json.dumps(report, indent=2, default=str) if args.json else stats.render(report))
     return 0
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "import": cmd_import,
+    "synth": cmd_synth,
     "stats": cmd_stats,
     "render": cmd_render,
     "nightly": cmd_nightly,
@@ -162,6 +201,17 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args)
-    except (RenderError, PublishError, ValueError) as exc:
+    except (RenderError, PublishError) as exc:
         print(f"{args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        if args.command not in SITE_COMMANDS:
+            raise
+        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

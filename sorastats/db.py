@@ -9,6 +9,7 @@ import duckdb
 from sorastats.schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_DB_PATH = Path("data/sorastats.duckdb")
+INGEST_MEMORY_LIMIT = "512MB"  # DuckDB buffer cap during ingest; keeps peak RSS < 1 GiB
 
 
 class SchemaTooNewError(RuntimeError):
@@ -59,4 +60,12 @@ def connect(
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     migrate(con)
+    return con
+
+
+def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Settings for bulk ingest: bounded memory (spilling to disk beside the database) and
+    insertion order not preserved in temp results, which ingest never relies on."""
+    con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")
     return con

@@ -140,7 +140,8 @@ CREATE TABLE tombstones (
 -- content hash: ingesting the same wrapper twice stores it once.
 CREATE TABLE raw (
     sha256 TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,                  -- 'post' ({{post, profile}} wrapper) or 'profile'
+    kind TEXT NOT NULL,                  -- 'post' ({{post, profile}} wrapper), 'comment'
+                                         -- (a reply's wrapper) or 'profile' (bare profile)
     entity_id TEXT,                      -- post id or user_id
     source TEXT NOT NULL,                -- URL or file path it came from
     run_id BIGINT NOT NULL,
@@ -179,7 +180,9 @@ CREATE TABLE quarantine (
     source TEXT NOT NULL,
     reason TEXT NOT NULL,
     record TEXT NOT NULL,
-    quarantined_at TIMESTAMP NOT NULL
+    quarantined_at TIMESTAMP NOT NULL,
+    entity_id TEXT,                      -- post id or user_id when the record had one
+    sha256 TEXT UNIQUE                   -- of reason + record: the same bad record is kept once
 );
 """,
 )

@@ -9,19 +9,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, expect
 
 from sorastats.site.builder import render_site
 from sorastats.site.config import RenderConfig
 from tests.support import sitedata
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = pytest.mark.browser
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -48,39 +42,35 @@ def served_site(tmp_path: Path) -> Iterator[str]:
         server.server_close()
 
 
-def test_copy_search_and_dark_mode(served_site: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_copy_search_and_dark_mode(served_site: str, chromium: Browser) -> None:
+    context = chromium.new_context(color_scheme="light")
+    try:
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served_site)
+        page = context.new_page()
+        requests: list[str] = []
+        dialogs: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(color_scheme="light")
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served_site)
-            page = context.new_page()
-            requests: list[str] = []
-            dialogs: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{served_site}/p/{sitedata.pid(100)}/")
+        page.get_by_role("button", name="Copy prompt").click()
+        expect(page.get_by_role("status")).to_have_text("Copied.")
+        assert page.evaluate("navigator.clipboard.readText()") == sitedata.HOSTILE_PROMPT
+        assert dialogs == []  # the hostile prompt's scripts never ran
 
-            page.goto(f"{served_site}/p/{sitedata.pid(100)}/")
-            page.get_by_role("button", name="Copy prompt").click()
-            expect(page.get_by_role("status")).to_have_text("Copied.")
-            assert page.evaluate("navigator.clipboard.readText()") == sitedata.HOSTILE_PROMPT
-            assert dialogs == []  # the hostile prompt's scripts never ran
+        light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        page.emulate_media(color_scheme="dark")
+        dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert (light, dark) == ("rgb(251, 251, 252)", "rgb(18, 19, 23)")
 
-            light = page.evaluate("getComputedStyle(document.body).backgroundColor")
-            page.emulate_media(color_scheme="dark")
-            dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
-            assert (light, dark) == ("rgb(251, 251, 252)", "rgb(18, 19, 23)")
-
-            page.goto(f"{served_site}/search/")
-            page.locator(".pagefind-ui__search-input").fill("glacier")
-            result = page.locator(".pagefind-ui__result-link").first
-            expect(result).to_be_visible(timeout=15_000)
-            hrefs = page.locator(".pagefind-ui__result-link").evaluate_all(
-                "els => els.map(e => e.getAttribute('href'))"
-            )
-            assert f"/p/{sitedata.pid(104)}/" in hrefs and f"/p/{sitedata.pid(105)}/" in hrefs
-            assert all(u.startswith(served_site) for u in requests), "a request left the site"
-        finally:
-            browser.close()
+        page.goto(f"{served_site}/search/")
+        page.locator(".pagefind-ui__search-input").fill("glacier")
+        result = page.locator(".pagefind-ui__result-link").first
+        expect(result).to_be_visible(timeout=15_000)
+        hrefs = page.locator(".pagefind-ui__result-link").evaluate_all(
+            "els => els.map(e => e.getAttribute('href'))"
+        )
+        assert f"/p/{sitedata.pid(104)}/" in hrefs and f"/p/{sitedata.pid(105)}/" in hrefs
+        assert all(u.startswith(served_site) for u in requests), "a request left the site"
+    finally:
+        context.close()

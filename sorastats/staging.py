@@ -1,0 +1,205 @@
+"""Turning parsed documents into staged NDJSON rows for one batch.
+
+Python only walks, checks and serializes; DuckDB then loads each staged file in bulk
+(`read_json`) and applies it set-based (see `sorastats.ingest`). A batch never holds more
+than its staged bytes, so memory stays bounded however large the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from sorastats import parse
+
+_SORT = orjson.OPT_SORT_KEYS
+
+
+@dataclass
+class StagedBatch:
+    """Rows waiting for one set-based apply; bytes of NDJSON per staging table."""
+
+    posts: list[bytes] = field(default_factory=list)
+    profiles: list[bytes] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+    quarantine: list[bytes] = field(default_factory=list)
+    seen: set[bytes] = field(default_factory=set)  # canonical hashes staged already
+    records: int = 0  # wrappers and bare profiles looked at (after flattening)
+    quarantined: int = 0
+
+    def __len__(self) -> int:
+        return self.records
+
+    def clear(self) -> None:
+        self.posts.clear()
+        self.profiles.clear()
+        self.raw.clear()
+        self.quarantine.clear()
+        self.seen.clear()
+        self.records = 0
+        self.quarantined = 0
+
+
+def _time(value: datetime) -> bytes:
+    return value.isoformat(sep=" ").encode()
+
+
+class Stager:
+    """Stages the records of documents into a `StagedBatch`."""
+
+    def __init__(self) -> None:
+        self.batch = StagedBatch()
+
+    def add_document(self, doc: Any, source: str, captured_at: datetime) -> parse.Shape:
+        """Stage every record of one parsed document. Raises parse.BadRecord if the
+        document as a whole has no known shape (the caller reports the file)."""
+        shape = parse.detect_shape(doc)
+        parse.strip_viewer_fields(doc)
+        for record in parse.top_records(doc, shape):
+            if shape is parse.Shape.PROFILE_LIST:
+                self.add_profile_record(record, source, captured_at)
+            else:
+                self.add_wrapper(record, source, captured_at)
+        return shape
+
+    def add_profile_record(self, record: Any, source: str, captured_at: datetime) -> None:
+        batch = self.batch
+        batch.records += 1
+        try:
+            facts = parse.extract_profile(record)
+        except parse.BadRecord as exc:
+            self._quarantine(record, str(exc), source, None)
+            return
+        canonical = orjson.dumps(record, option=_SORT)
+        digest = hashlib.sha256(canonical).digest()
+        cap = _time(captured_at)
+        self._stage_profile(facts, digest, cap)
+        if digest not in batch.seen:
+            batch.seen.add(digest)
+            self._stage_raw(digest, b"profile", facts.id, source, cap, canonical)
+
+    def add_wrapper(self, wrapper: Any, source: str, captured_at: datetime) -> None:
+        if not isinstance(wrapper, dict) or not isinstance(wrapper.get("post"), dict):
+            self.batch.records += 1
+            self._quarantine(wrapper, "not a {post, profile} wrapper", source, None)
+            return
+        for nested in parse.flatten(wrapper):
+            self._add_flat_wrapper(nested, source, captured_at)
+
+    def _add_flat_wrapper(self, wrapper: dict[str, Any], source: str, cap_dt: datetime) -> None:
+        batch = self.batch
+        batch.records += 1
+        post = wrapper.get("post")
+        profile = wrapper.get("profile")
+        try:
+            facts = parse.extract_post(post)
+            creator = None
+            if profile is not None:
+                creator = parse.extract_profile(profile)
+                if creator.id != facts.creator_id:
+                    raise parse.BadRecord(
+                        f"profile.user_id {creator.id!r} is not post.shared_by {facts.creator_id!r}"
+                    )
+        except parse.BadRecord as exc:
+            post_id = post.get("id") if isinstance(post, dict) else None
+            # A record that says it is not public is dropped, never kept, even here.
+            if isinstance(post, dict) and (
+                post.get("posted_to_public") is False
+                or (
+                    isinstance(post.get("permissions"), dict)
+                    and post["permissions"].get("share_setting") not in (None, "public")
+                )
+            ):
+                return
+            self._quarantine(
+                wrapper, str(exc), source, post_id if isinstance(post_id, str) else None
+            )
+            return
+        canonical = orjson.dumps(wrapper, option=_SORT)
+        digest = hashlib.sha256(canonical).digest()
+        if digest in batch.seen:
+            return  # the same wrapper nested twice in one capture: ingested once
+        batch.seen.add(digest)
+        cap = _time(cap_dt)
+        visible = facts.public and facts.tombstoned_at is None
+        batch.posts.append(
+            b'{"rk":"'
+            + digest.hex().encode()
+            + b'","cap":"'
+            + cap
+            + b'","f":'
+            + orjson.dumps(facts)
+            + b"}"
+        )
+        if not visible:
+            return  # its removal is staged above; nothing of it is stored
+        kind = b"comment" if facts.comment else b"post"
+        self._stage_raw(digest, kind, facts.id, source, cap, canonical)
+        if creator is not None:
+            self._stage_profile(creator, digest, cap)
+        if not facts.comment:
+            for cameo in (post or {}).get("cameo_profiles") or []:
+                try:
+                    cameo_facts = parse.extract_profile(cameo, "cameo_profiles[]")
+                except parse.BadRecord:
+                    continue  # a partial cameo profile still links by user_id
+                self._stage_profile(cameo_facts, digest, cap)
+
+    def _stage_profile(self, facts: parse.ProfileFacts, digest: bytes, cap: bytes) -> None:
+        self.batch.profiles.append(
+            b'{"rk":"'
+            + digest.hex().encode()
+            + b'","cap":"'
+            + cap
+            + b'","f":'
+            + orjson.dumps(facts)
+            + b"}"
+        )
+
+    def _stage_raw(
+        self, digest: bytes, kind: bytes, entity_id: str, source: str, cap: bytes, canonical: bytes
+    ) -> None:
+        self.batch.raw.append(
+            b'{"sha256":"'
+            + digest.hex().encode()
+            + b'","kind":"'
+            + kind
+            + b'","entity_id":'
+            + orjson.dumps(entity_id)
+            + b',"source":'
+            + orjson.dumps(source)
+            + b',"cap":"'
+            + cap
+            + b'","json":'
+            + canonical
+            + b"}"
+        )
+
+    def _quarantine(self, record: Any, reason: str, source: str, entity_id: str | None) -> None:
+        batch = self.batch
+        batch.quarantined += 1
+        try:
+            text = orjson.dumps(record, option=_SORT).decode()
+        except TypeError:
+            text = repr(record)
+        digest = hashlib.sha256(f"{reason}\n{text}".encode()).hexdigest()
+        batch.quarantine.append(
+            orjson.dumps(
+                {
+                    "sha256": digest,
+                    "source": source,
+                    "reason": reason,
+                    "record": text,
+                    "entity_id": entity_id,
+                }
+            )
+        )
+
+    def quarantine_document(self, record: Any, reason: str, source: str) -> None:
+        """Keep a whole unusable document (for example a line of JSONL) with its reason."""
+        self.batch.records += 1
+        self._quarantine(record, reason, source, None)

@@ -1,0 +1,111 @@
+"""Debian's chromium driven by Playwright, launched the way the team's standards say, and a
+tiny static HTTP server on 127.0.0.1 (a secure context, so WebCrypto is available)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Strict like production pages should be: only same-origin scripts, no inline code, no eval.
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _launch(playwright: Playwright) -> Browser:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Browser]:
+    """A browser of its own, for scripts (bench/). Tests use the `chromium` fixture."""
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# Playwright's sync API cannot run two instances at once in one process ("using Playwright
+# Sync API inside the asyncio loop"), so every test module shares this one browser through
+# the session-scoped `chromium` fixture of tests/conftest.py.
+_shared: tuple[Playwright, Browser] | None = None
+
+
+def shared_chromium() -> Browser:
+    global _shared
+    if _shared is None:
+        playwright = sync_playwright().start()
+        try:
+            _shared = (playwright, _launch(playwright))
+        except BaseException:
+            playwright.stop()
+            raise
+    return _shared[1]
+
+
+def close_shared_chromium() -> None:
+    global _shared
+    if _shared is not None:
+        playwright, browser = _shared
+        _shared = None
+        browser.close()
+        playwright.stop()
+
+
+Routes = dict[str, tuple[Path, str]]
+
+
+@contextmanager
+def serve_files(routes: Routes) -> Iterator[str]:
+    """Serve exactly `routes` (URL path -> file, content type) on 127.0.0.1 at a free port;
+    yields the base URL. Files are read at each request, so edits show on reload."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            route = routes.get(self.path.split("?", 1)[0])
+            if route is None:
+                self.send_error(404)
+                return
+            body = route[0].read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", route[1])
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Security-Policy", STRICT_CSP)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # keep test output clean
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

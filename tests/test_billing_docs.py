@@ -1,0 +1,51 @@
+"""docs/billing.md and README.md stay in step with the code they describe."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from api.billing_config import BILLING_SETTINGS
+from api.billing_state import HANDLED_EVENT_TYPES
+from api.tiers import FEATURES, LIMITS, TIERS, tier_table_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = (ROOT / "docs" / "billing.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_billing_section() -> str:
+    match = re.search(r"## Subscriptions\n(.*?)\n## ", README, re.S)
+    assert match, "README.md lost its Subscriptions section"
+    return match.group(1)
+
+
+def test_tier_table_in_docs_is_the_one_in_code() -> None:
+    match = re.search(r"<!-- tier-table:start -->\n(.*?)<!-- tier-table:end -->", DOC, re.S)
+    assert match, "docs/billing.md lost its tier-table markers"
+    assert match.group(1) == tier_table_markdown(), (
+        "docs/billing.md is stale: paste api.tiers.tier_table_markdown() between the markers"
+    )
+
+
+def test_tier_table_names_every_tier_limit_and_feature() -> None:
+    table = tier_table_markdown()
+    for tier in TIERS:
+        assert f" {tier.title} " in table.splitlines()[0]
+    for spec in LIMITS:
+        assert f"| {spec.label} |" in table
+    for feature in FEATURES:
+        assert f"| {feature.label} |" in table
+
+
+@pytest.mark.parametrize("name", [s.name for s in BILLING_SETTINGS])
+def test_every_setting_is_documented(name: str) -> None:
+    assert f"`{name}`" in DOC
+    assert f"`{name}`" in readme_billing_section()
+
+
+@pytest.mark.parametrize("event_type", sorted(HANDLED_EVENT_TYPES))
+def test_every_handled_event_is_documented(event_type: str) -> None:
+    assert f"- `{event_type}`" in DOC
