@@ -100,9 +100,17 @@ def setup_sql(creator_page_size: int) -> list[str]:
             SELECT b.id, {gains_post}
             FROM b
             {asof_post}""",
+        # Views of a creator's videos on each day: every video counts with its newest
+        # snapshot on or before that day (not only videos captured that very day).
         """CREATE TEMP TABLE cviews AS
-            SELECT p.creator_id, s.captured_on AS day, sum(s.view_count) AS views
-            FROM post_snapshots s JOIN vp p ON p.id = s.post_id GROUP BY ALL""",
+            WITH days AS (SELECT DISTINCT captured_on AS day FROM post_snapshots
+                          WHERE captured_on > (SELECT day FROM dataday) - 31),
+                 grid AS (SELECT p.id, p.creator_id, d.day FROM vp p CROSS JOIN days d
+                          WHERE p.posted_at IS NULL OR CAST(p.posted_at AS DATE) <= d.day)
+            SELECT g.creator_id, g.day, sum(s.view_count) AS views
+            FROM grid g ASOF LEFT JOIN post_snapshots s
+              ON g.id = s.post_id AND g.day >= s.captured_on
+            GROUP BY ALL""",
         f"""CREATE TEMP TABLE cs AS
             WITH pv AS (SELECT creator_id, sum(view_count) AS views, count(*) AS videos
                         FROM vp GROUP BY 1),
