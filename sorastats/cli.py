@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from sorastats import db, stats, synth
 from sorastats.runlock import RunLockedError
+
+if TYPE_CHECKING:
+    from sorastats.site.config import RenderConfig
+
+SITE_COMMANDS = ("render", "nightly", "check", "rollback")
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +58,92 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db_option(st)
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    _add_site_commands(commands)
     return parser
+
+
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    _add_db_option(parser)
+    parser.add_argument("--out", type=Path, default=Path("site"), help=_site_help("--out"))
+    parser.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help=_site_help("--base-url")
+    )
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help=_site_help("--jobs"))
+    parser.add_argument("--full", action="store_true", help=_site_help("--full"))
+
+
+def _site_help(option: str) -> str:
+    from sorastats.site.config import SETTINGS
+
+    return next(s.help for s in SETTINGS if s.option == option)
+
+
+def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    render = commands.add_parser("render", help="render the static site and publish it atomically")
+    _add_render_options(render)
+    nightly = commands.add_parser(
+        "nightly", help="import the given sources (if any), then render and publish"
+    )
+    _add_render_options(nightly)
+    nightly.add_argument(
+        "sources", nargs="*", type=Path, help="files or folders to import before rendering"
+    )
+    check = commands.add_parser("check", help="check a built site: links, titles, canonicals")
+    check.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site folder")
+    check.add_argument("--base-url", default=None, help="expected canonical URL prefix")
+    rollback = commands.add_parser("rollback", help="put the previous site back live")
+    rollback.add_argument("--out", type=Path, default=Path("site"), help=_site_help("--out"))
+
+
+def _render_config(args: argparse.Namespace) -> RenderConfig:
+    from sorastats.site.config import RenderConfig
+
+    return RenderConfig(
+        db=args.db, out=args.out, base_url=args.base_url, jobs=args.jobs, full=args.full
+    )
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from sorastats.site.builder import render_site
+
+    report = render_site(_render_config(args))
+    print(
+        f"render: {report.written:,} written, {report.unchanged:,} unchanged, "
+        f"{report.deleted:,} deleted of {report.pages:,} outputs; "
+        f"{'published' if report.published else 'nothing changed, live site kept'} "
+        f"in {report.total_seconds:.1f} s "
+        f"(render {report.pages_per_second:,.0f} pages/s, search {report.search_seconds:.1f} s, "
+        f"peak RSS {report.peak_rss_mib:.0f} MiB)"
+    )
+    return 0
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    if args.sources:
+        sources = [str(s) for s in args.sources]
+        rc = cmd_import(build_parser().parse_args(["import", "--db", str(args.db), *sources]))
+        if rc != 0:
+            print("nightly: import failed; the live site is unchanged", file=sys.stderr)
+            return rc
+    return cmd_render(args)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sorastats.site.check import check_site
+
+    checked, problems = check_site(args.site, args.base_url)
+    for problem in problems:
+        print(problem)
+    print(f"check: {checked:,} files, {len(problems):,} problems", file=sys.stderr)
+    return 1 if problems or checked == 0 else 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from sorastats.site.publish import SiteDirs, rollback
+
+    rollback(SiteDirs(args.out))
+    print(f"rollback: {args.out} is the previous site again (run it again to undo)")
+    return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -90,13 +183,32 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"import": cmd_import, "synth": cmd_synth, "stats": cmd_stats}
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "import": cmd_import,
+    "synth": cmd_synth,
+    "stats": cmd_stats,
+    "render": cmd_render,
+    "nightly": cmd_nightly,
+    "check": cmd_check,
+    "rollback": cmd_rollback,
+}
 
 
 def main(argv: list[str]) -> int:
+    from sorastats.site.builder import RenderError
+    from sorastats.site.publish import PublishError
+
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args)
+    except (RenderError, PublishError) as exc:
+        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        if args.command not in SITE_COMMANDS:
+            raise
+        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except RunLockedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

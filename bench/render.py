@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Render benchmark: synthesizes POSTS posts by CREATORS creators with DAYS daily snapshots
+(cached under bench/.cache/), then times a full build, a no-change rebuild and a rebuild
+after 1% of posts changed. Each build runs in its own process so peak RSS is its own.
+
+    .venv/bin/python bench/render.py --posts 100000 --creators 20000      # the target size
+    .venv/bin/python bench/render.py --posts 10000 --creators 2000        # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.sitedata import synth, touch_posts  # noqa: E402
+
+CHILD = """
+import json, sys
+from dataclasses import asdict
+from pathlib import Path
+from sorastats.site.builder import render_site
+from sorastats.site.config import RenderConfig
+cfg = RenderConfig(db=Path(sys.argv[1]), out=Path(sys.argv[2]), jobs=int(sys.argv[3]),
+                   base_url="https://sorastats.example")
+r = render_site(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+d = asdict(r); d.pop("deleted_paths"); d["pages_per_second"] = r.pages_per_second
+print(json.dumps(d))
+"""
+
+
+def cached_db(posts: int, creators: int, days: int) -> Path:
+    cache = ROOT / "bench" / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"site-{posts}-{creators}-{days}.duckdb"
+    if not path.exists():
+        t0 = time.perf_counter()
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        synth(tmp, posts, creators, days)
+        tmp.rename(path)
+        print(f"synthesized {posts:,} posts in {time.perf_counter() - t0:.1f} s -> {path}")
+    return path
+
+
+def run_build(label: str, db: Path, out: Path, jobs: int) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(db), str(out), str(jobs)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(f"{label} failed:\n{proc.stderr}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(
+        f"{label:>10}: {r['total_seconds']:7.1f} s total | {r['written']:>8,} written "
+        f"{r['unchanged']:>8,} unchanged {r['deleted']:>5,} deleted | render+write "
+        f"{r['pages_per_second']:6,.0f} pages/s ({r['render_seconds']:.1f} s) | search "
+        f"{r['search_seconds']:5.1f} s | compress {r['compress_seconds']:5.1f} CPU s | peak RSS "
+        f"main {r['peak_rss_mib']:.0f} MiB, worker {r['worker_peak_rss_mib']:.0f} MiB"
+    )
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--posts", type=int, default=100_000)
+    ap.add_argument("--creators", type=int, default=20_000)
+    ap.add_argument("--days", type=int, default=31)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--change", type=float, default=0.01, help="fraction of posts changed")
+    ap.add_argument("--dir", type=Path, default=None, help="where to build (default: system temp)")
+    args = ap.parse_args()
+
+    source = cached_db(args.posts, args.creators, args.days)
+    with tempfile.TemporaryDirectory(prefix="sorastats-bench-", dir=args.dir) as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        shutil.copy(source, db)
+        out = Path(tmp) / "site"
+        full = run_build("full", db, out, args.jobs)
+        same = run_build("no-change", db, out, args.jobs)
+        touched = touch_posts(db, args.change)
+        print(f"changed the view counter of {touched:,} posts (first change: links the live tree)")
+        run_build("1% change", db, out, args.jobs)
+        touched = touch_posts(db, args.change)
+        print(f"changed {touched:,} posts again (steady state: recycles the previous tree)")
+        delta = run_build("1% again", db, out, args.jobs)
+        files = sum(1 for p in out.rglob("*") if p.is_file())
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        print(f"site: {files:,} files, {size / 2**20:,.0f} MiB (with .gz/.br siblings)")
+        print(
+            f"ratios: no-change {same['total_seconds']:.1f} s (target < 10 s); 1% change "
+            f"{100 * delta['total_seconds'] / full['total_seconds']:.1f}% of full (target < 5%)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The page model: every output of a build as (path, template, JSON document), streamed
+from DuckDB in chunks. Nothing here renders; the builder hashes each document and only
+changed pages go to the render pool."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from sorastats.site import queries
+from sorastats.site.config import RenderConfig
+from sorastats.site.content import load_content
+from sorastats.site.urls import board_url, chunks_of, creator_url, output_path
+
+
+@dataclass(frozen=True)
+class Page:
+    rel: str  # output path relative to the site root
+    template: str
+    doc: str  # JSON document: everything the page shows
+    sitemap: bool = True  # listed in the sitemap (not redirects, feeds, 404)
+
+
+@dataclass(frozen=True)
+class Board:
+    key: str  # URL part under /top/
+    title: str
+    kind: str  # 'creators' or 'videos'
+    metric: str  # SQL expression of the ranked value
+    unit: str
+
+
+def _video_boards() -> list[Board]:
+    boards = []
+    for metric, col in (("views", "view_count"), ("likes", "like_count"), ("remixes", "remix_count")):
+        for win, label, expr in (
+            ("24h", "in the last 24 hours", f"pg.{metric}_1"),
+            ("7d", "in the last 7 days", f"pg.{metric}_7"),
+            ("30d", "in the last 30 days", f"pg.{metric}_30"),
+            ("all", "of all time", f"p.{col}"),
+        ):
+            boards.append(Board(f"videos/{metric}-{win}", f"Most {metric} {label}", "videos", expr, metric))
+    return boards
+
+
+BOARDS: tuple[Board, ...] = (
+    Board("creators/followers", "Most followed creators", "creators", "cs.follower_count", "followers"),
+    Board("creators/likes", "Most liked creators", "creators", "cs.likes_received_count", "likes"),
+    Board("creators/growth-7d", "Fastest growing creators, 7 days", "creators", "cs.followers_7", "new followers"),
+    Board("creators/growth-30d", "Fastest growing creators, 30 days", "creators", "cs.followers_30", "new followers"),
+    Board("creators/cameos", "Cameo stars", "creators", "cs.cameo_count", "cameos"),
+    *_video_boards(),
+)  # fmt: skip
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def prepare(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> None:
+    for sql in queries.setup_sql(cfg.creator_page_size):
+        con.execute(sql)
+
+
+def _stream(
+    con: duckdb.DuckDBPyConnection, sql: str, cfg: RenderConfig, params: dict[str, Any] | None = None
+) -> Iterator[tuple[Any, ...]]:
+    # The same connection: temporary tables are per connection. Streams never interleave.
+    cur = con.execute(sql, params or {})
+    while rows := cur.fetchmany(cfg.fetch_size):
+        yield from rows
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or {})
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def site_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    row = con.execute(queries.TOTALS).fetchone()
+    assert row is not None
+    keys = ("creators", "videos", "prompts", "views", "likes", "as_of_day", "as_of")
+    return dict(zip(keys, row, strict=True))
+
+
+def search_hash(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute(queries.SEARCH_HASH).fetchone()
+    return "-".join(str(v) for v in row or ())
+
+
+def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[Page]:
+    index: list[dict[str, Any]] = []
+    for board in BOARDS:
+        if board.kind == "creators":
+            sql = f"""SELECT c.slug, c.username, c.display_name, c.verified,
+                             {board.metric} AS value, rank() OVER (ORDER BY {board.metric} DESC) AS rank
+                      FROM vc c JOIN cs ON cs.id = c.id WHERE {board.metric} > 0
+                      ORDER BY value DESC, c.id LIMIT {int(cfg.board_size)}"""
+        else:
+            sql = f"""SELECT p.id, p.slug, p.username, left(p.prompt, 200) AS text,
+                             {board.metric} AS value, rank() OVER (ORDER BY {board.metric} DESC) AS rank
+                      FROM vp p JOIN pg ON pg.id = p.id WHERE {board.metric} > 0
+                      ORDER BY value DESC, p.id LIMIT {int(cfg.board_size)}"""
+        entries = _rows(con, sql)
+        parts = chunks_of(len(entries), cfg.board_page_size) or [range(0)]
+        index.append({"key": board.key, "title": board.title, "kind": board.kind, "n": len(entries)})
+        for number, part in enumerate(parts, start=1):
+            url = board_url(board.key, number)
+            doc = {
+                "url": url,
+                "board": {"key": board.key, "title": board.title, "kind": board.kind, "unit": board.unit},
+                "page": number,
+                "pages": len(parts),
+                "entries": [entries[i] for i in part],
+            }
+            yield Page(output_path(url), "board.html", dumps(doc))
+    yield Page("top/index.html", "boards.html", dumps({"url": "/top/", "boards": index}))
+
+
+def home_page(con: duckdb.DuckDBPyConnection, info: dict[str, Any]) -> Page:
+    movers = _rows(
+        con,
+        """SELECT c.slug, c.username, c.display_name, cs.followers_1 AS gain, cs.follower_count AS followers
+           FROM vc c JOIN cs ON cs.id = c.id WHERE cs.followers_1 > 0
+           ORDER BY gain DESC, c.id LIMIT 10""",
+    )
+    trending = _rows(
+        con,
+        """SELECT p.id, p.slug, p.username, left(p.prompt, 200) AS text, pg.views_1 AS gain, p.view_count AS views
+           FROM vp p JOIN pg ON pg.id = p.id WHERE pg.views_1 > 0
+           ORDER BY gain DESC, p.id LIMIT 10""",
+    )
+    newest = _rows(
+        con,
+        """SELECT slug, username, display_name, follower_count AS followers
+           FROM vc ORDER BY coalesce(created_at, first_seen_at) DESC, id LIMIT 10""",
+    )
+    doc = {"url": "/", "info": info, "movers": movers, "trending": trending, "newest": newest}
+    return Page("index.html", "home.html", dumps(doc))
+
+
+def iter_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig, info: dict[str, Any]) -> Iterator[Page]:
+    """Every page of the site except sitemaps (which list the others)."""
+    yield home_page(con, info)
+    yield Page("search/index.html", "search.html", dumps({"url": "/search/"}))
+    yield Page("404.html", "404.html", dumps({"url": "/404.html"}), sitemap=False)
+    for cp in load_content(cfg.content):
+        doc = {"url": cp.url, "title": cp.title, "description": cp.description, "html": cp.html}
+        yield Page(output_path(cp.url), "content.html", dumps(doc))
+    yield from board_pages(con, cfg)
+    for post_id, doc in _stream(con, queries.POST_PAGES, cfg):
+        yield Page(f"p/{post_id}/index.html", "post.html", doc)
+    for slug, page, doc in _stream(con, queries.CREATOR_PAGES, cfg):
+        yield Page(output_path(creator_url(slug, page)), "creator.html", doc)
+    for slug, target, username in _stream(con, queries.REDIRECTS, cfg):
+        moved = {"url": creator_url(slug), "target": creator_url(target), "username": username}
+        yield Page(output_path(creator_url(slug)), "redirect.html", dumps(moved), sitemap=False)
+    for slug, doc in _stream(con, queries.CREATOR_FEEDS, cfg, {"feed_size": cfg.creator_feed_size}):
+        yield Page(f"c/{slug}/feed.xml", "feed.xml", doc, sitemap=False)
+    entries = _rows(con, queries.SITE_FEED, {"feed_size": cfg.feed_size})
+    updated = max((e["updated"] or "" for e in entries), default="") or info["as_of"]
+    feed = {"url": "/feed.xml", "page_url": "/", "title": "Newest prompts", "updated": updated, "entries": entries}
+    yield Page("feed.xml", "feed.xml", dumps(feed), sitemap=False)

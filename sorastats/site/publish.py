@@ -1,0 +1,114 @@
+"""Atomic publish: the new site is built in `<out>.new` beside the live `<out>`, then the two
+are exchanged in one `renameat2(RENAME_EXCHANGE)` call, so a reader (or a killed build)
+sees the whole old site or the whole new one. The old site is kept as `<out>.prev` for one
+rollback, and recycled as the next build's staging tree so unchanged pages cost nothing."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sorastats.site.manifest import drop_manifest, read_manifest
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+class PublishError(RuntimeError):
+    """The site could not be published or rolled back."""
+
+
+@dataclass(frozen=True)
+class SiteDirs:
+    live: Path
+
+    @property
+    def staging(self) -> Path:
+        return self.live.with_name(self.live.name + ".new")
+
+    @property
+    def prev(self) -> Path:
+        return self.live.with_name(self.live.name + ".prev")
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two directories atomically (Linux renameat2); falls back to two renames."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is not None:
+        rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise PublishError(f"cannot exchange {a} and {b}: {os.strerror(err)}")
+    # Not atomic: there is a moment without `b`. Only on systems without renameat2.
+    tmp = b.with_name(b.name + ".swap")
+    os.rename(b, tmp)
+    os.rename(a, b)
+    os.rename(tmp, a)
+
+
+def link_copy(src: Path, dst: Path) -> None:
+    """Copy a tree as hard links (unchanged files then share inodes and cost no bytes)."""
+    if shutil.which("cp"):
+        subprocess.run(["cp", "-al", str(src), str(dst)], check=True)
+        return
+    for dirpath, _dirs, files in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.link(Path(dirpath) / name, dst / rel / name)
+
+
+def prepare_staging(dirs: SiteDirs) -> dict[str, str]:
+    """Make `<out>.new` and return the manifest of what it already holds.
+
+    Preference: recycle the previous site (it is discarded on publish anyway), else
+    hard-link the live one, else start empty. The staging tree loses its manifest while it
+    is being changed, so a build killed half-way never leaves a tree that looks valid."""
+    if dirs.staging.exists():
+        shutil.rmtree(dirs.staging)  # left by a killed build: never trusted
+    base: dict[str, str] | None = None
+    if dirs.prev.exists():
+        base = read_manifest(dirs.prev)
+        if base is None:
+            shutil.rmtree(dirs.prev)
+        else:
+            os.rename(dirs.prev, dirs.staging)
+    if base is None and dirs.live.exists() and (live := read_manifest(dirs.live)) is not None:
+        link_copy(dirs.live, dirs.staging)
+        base = live
+    if base is None:
+        dirs.staging.mkdir(parents=True)
+        base = {}
+    drop_manifest(dirs.staging)
+    return base
+
+
+def publish(dirs: SiteDirs) -> None:
+    """Swap the finished staging tree in; the old live site becomes `<out>.prev`."""
+    if read_manifest(dirs.staging) is None:
+        raise PublishError(f"{dirs.staging} is not a finished build")
+    if not dirs.live.exists():
+        os.rename(dirs.staging, dirs.live)
+        return
+    exchange(dirs.staging, dirs.live)
+    if dirs.prev.exists():
+        shutil.rmtree(dirs.prev)
+    os.rename(dirs.staging, dirs.prev)
+
+
+def rollback(dirs: SiteDirs) -> None:
+    """Put the previous site back live; the rolled-back one becomes the previous."""
+    if not dirs.prev.exists() or read_manifest(dirs.prev) is None:
+        raise PublishError(f"no previous site to roll back to ({dirs.prev} is missing)")
+    if not dirs.live.exists():
+        os.rename(dirs.prev, dirs.live)
+        return
+    exchange(dirs.prev, dirs.live)

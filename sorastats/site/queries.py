@@ -1,0 +1,342 @@
+"""SQL that turns the ingest tables into page documents. Every aggregate (gains, ranks,
+leaderboards, pagination, remix and same-prompt lists, similar prompts) is computed here in
+DuckDB; each page comes out as one JSON document, so Python only hashes strings and the
+render pool only parses the documents of pages that changed."""
+
+from __future__ import annotations
+
+from sorastats.site.urls import SQL_POST_ID_OK, SQL_SLUG_EXPR
+
+ISO = "'%Y-%m-%dT%H:%M:%SZ'"
+WINDOWS = (1, 7, 30)
+# Words shared by at most this many prompts count as rare enough to call prompts similar.
+SIMILAR_MAX_DF = 50
+SIMILAR_STOPWORDS = (
+    "with", "that", "this", "from", "into", "their", "there", "they", "them", "then",
+    "than", "have", "been", "were", "what", "when", "your", "over", "very", "just",
+)  # fmt: skip
+
+
+def slug_sql(username: str, creator_id: str) -> str:
+    return SQL_SLUG_EXPR.format(u=username, i=creator_id)
+
+
+def _gain(cur: str, snap: str, col: str, cutoff: str, born: str) -> str:
+    """Current minus the value at the latest snapshot on or before the cutoff day; a thing
+    born after the cutoff gained all it has; otherwise unknown (NULL)."""
+    return (
+        f"CASE WHEN {snap}.captured_on IS NOT NULL THEN {cur}.{col} - {snap}.{col} "
+        f"WHEN {born} IS NOT NULL AND CAST({born} AS DATE) > {cutoff} THEN {cur}.{col} END"
+    )
+
+
+def setup_sql(creator_page_size: int) -> list[str]:
+    """Temporary tables the page queries read (in dependency order)."""
+    gains_post = ",\n".join(
+        _gain("b", f"s{w}", col, f"b.c{w}", "b.posted_at") + f" AS {short}_{w}"
+        for w in WINDOWS
+        for col, short in (("view_count", "views"), ("like_count", "likes"), ("remix_count", "remixes"))
+    )
+    asof_post = "\n".join(
+        f"ASOF LEFT JOIN post_snapshots s{w} ON b.id = s{w}.post_id AND b.c{w} >= s{w}.captured_on"
+        for w in WINDOWS
+    )
+    gains_creator = ",\n".join(
+        [
+            _gain("b", f"s{w}", col, f"b.c{w}", "b.created_at") + f" AS {short}_{w}"
+            for w in WINDOWS
+            for col, short in (("follower_count", "followers"), ("likes_received_count", "likes"))
+        ]
+        + [
+            f"CASE WHEN v{w}.day IS NOT NULL THEN b.views - v{w}.views END AS views_{w}"
+            for w in WINDOWS
+        ]
+    )
+    asof_creator = "\n".join(
+        f"ASOF LEFT JOIN creator_snapshots s{w} ON b.id = s{w}.creator_id "
+        f"AND b.c{w} >= s{w}.captured_on\n"
+        f"ASOF LEFT JOIN cviews v{w} ON b.id = v{w}.creator_id AND b.c{w} >= v{w}.day"
+        for w in WINDOWS
+    )
+    cutoffs = ", ".join(f"(SELECT day FROM dataday) - {w} AS c{w}" for w in WINDOWS)
+    stop = ", ".join(f"'{w}'" for w in SIMILAR_STOPWORDS)
+    return [
+        """CREATE TEMP TABLE dataday AS SELECT
+            coalesce((SELECT max(captured_on) FROM creator_snapshots),
+                     (SELECT max(captured_on) FROM post_snapshots),
+                     CAST((SELECT max(last_seen_at) FROM creators) AS DATE),
+                     current_date) AS day,
+            coalesce(greatest((SELECT max(captured_at) FROM creator_snapshots),
+                              (SELECT max(captured_at) FROM post_snapshots)),
+                     (SELECT max(last_seen_at) FROM creators)) AS captured""",
+        f"""CREATE TEMP TABLE vc AS
+            WITH s AS (SELECT *, {slug_sql("username", "id")} AS slug0
+                       FROM creators WHERE banned_at IS NULL)
+            SELECT s.* EXCLUDE (slug0),
+                   CASE WHEN row_number() OVER (PARTITION BY slug0
+                                                ORDER BY last_seen_at DESC, id) = 1
+                        THEN slug0 ELSE 'u-' || regexp_replace(lower(id), '[^a-z0-9_-]', '-', 'g')
+                   END AS slug
+            FROM s""",
+        f"""CREATE TEMP TABLE vp AS
+            SELECT p.*, vc.slug, vc.username, vc.display_name AS creator_display_name,
+                   nullif(trim(p.text), '') AS prompt
+            FROM posts p JOIN vc ON vc.id = p.creator_id
+            WHERE {SQL_POST_ID_OK.format(p="p.id")}
+              AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)""",
+        f"""CREATE TEMP TABLE pcard AS
+            SELECT id, creator_id, parent_post_id, prompt, posted_at, view_count,
+                   -- Cards link posts to each other: no counters in them, or one post's
+                   -- new view count would re-render every page that links to it.
+                   struct_pack(id := id, slug := slug, username := username,
+                               text := left(prompt, 200)) AS card,
+                   struct_pack(id := id, slug := slug, username := username,
+                               text := left(prompt, 200), views := view_count,
+                               likes := like_count) AS vcard
+            FROM vp""",
+        f"""CREATE TEMP TABLE pg AS
+            WITH b AS (SELECT id, posted_at, view_count, like_count, remix_count, {cutoffs}
+                       FROM vp)
+            SELECT b.id, {gains_post}
+            FROM b
+            {asof_post}""",
+        # Views of a creator's videos on each day: every video counts with its newest
+        # snapshot on or before that day (not only videos captured that very day).
+        """CREATE TEMP TABLE cviews AS
+            WITH days AS (SELECT DISTINCT captured_on AS day FROM post_snapshots
+                          WHERE captured_on > (SELECT day FROM dataday) - 31),
+                 grid AS (SELECT p.id, p.creator_id, d.day FROM vp p CROSS JOIN days d
+                          WHERE p.posted_at IS NULL OR CAST(p.posted_at AS DATE) <= d.day)
+            SELECT g.creator_id, g.day, sum(s.view_count) AS views
+            FROM grid g ASOF LEFT JOIN post_snapshots s
+              ON g.id = s.post_id AND g.day >= s.captured_on
+            GROUP BY ALL""",
+        f"""CREATE TEMP TABLE cs AS
+            WITH pv AS (SELECT creator_id, sum(view_count) AS views, count(*) AS videos
+                        FROM vp GROUP BY 1),
+                 ap AS (SELECT pc.creator_id, count(*) AS appearances
+                        FROM post_cameos pc JOIN vp ON vp.id = pc.post_id GROUP BY 1),
+                 b AS (SELECT vc.id, vc.created_at, vc.follower_count, vc.likes_received_count,
+                              vc.cameo_count, pv.views, coalesce(pv.videos, 0) AS videos,
+                              coalesce(ap.appearances, 0) AS appearances, {cutoffs}
+                       FROM vc LEFT JOIN pv ON pv.creator_id = vc.id
+                       LEFT JOIN ap ON ap.creator_id = vc.id),
+                 g AS (SELECT b.id, b.follower_count, b.likes_received_count, b.cameo_count,
+                              b.views, b.videos, b.appearances, {gains_creator}
+                       FROM b
+                       {asof_creator})
+            SELECT g.*,
+              CASE WHEN follower_count IS NOT NULL THEN
+                rank() OVER (ORDER BY follower_count DESC NULLS LAST) END AS rank_followers,
+              CASE WHEN likes_received_count IS NOT NULL THEN
+                rank() OVER (ORDER BY likes_received_count DESC NULLS LAST) END AS rank_likes,
+              CASE WHEN followers_7 IS NOT NULL THEN
+                rank() OVER (ORDER BY followers_7 DESC NULLS LAST) END AS rank_growth_7d,
+              CASE WHEN followers_30 IS NOT NULL THEN
+                rank() OVER (ORDER BY followers_30 DESC NULLS LAST) END AS rank_growth_30d,
+              CASE WHEN coalesce(cameo_count, 0) > 0 THEN
+                rank() OVER (ORDER BY cameo_count DESC NULLS LAST) END AS rank_cameos
+            FROM g""",
+        """CREATE TEMP TABLE pser AS
+            SELECT post_id, list(struct_pack(d := strftime(captured_on, '%Y-%m-%d'),
+                                             views := view_count, likes := like_count)
+                                 ORDER BY captured_on) AS s
+            FROM post_snapshots
+            WHERE captured_on > (SELECT day FROM dataday) - 31
+              AND post_id IN (SELECT id FROM vp)
+            GROUP BY 1""",
+        """CREATE TEMP TABLE cser AS
+            WITH j AS (
+              SELECT coalesce(s.creator_id, v.creator_id) AS creator_id,
+                     coalesce(s.captured_on, v.day) AS day,
+                     s.follower_count, s.likes_received_count, v.views
+              FROM (SELECT * FROM creator_snapshots
+                    WHERE captured_on > (SELECT day FROM dataday) - 31) s
+              FULL OUTER JOIN (SELECT * FROM cviews WHERE day > (SELECT day FROM dataday) - 31) v
+                ON s.creator_id = v.creator_id AND s.captured_on = v.day)
+            SELECT creator_id, list(struct_pack(d := strftime(day, '%Y-%m-%d'),
+                                                followers := follower_count,
+                                                likes := likes_received_count,
+                                                views := views) ORDER BY day) AS s
+            FROM j GROUP BY 1""",
+        """CREATE TEMP TABLE remixes AS
+            SELECT parent_post_id AS pid, count(*) AS n,
+                   list(card ORDER BY view_count DESC NULLS LAST, id)[1:12] AS items
+            FROM pcard WHERE parent_post_id IS NOT NULL GROUP BY 1""",
+        """CREATE TEMP TABLE sameprompt AS
+            WITH g AS (SELECT lower(prompt) AS k, id, card, view_count
+                       FROM pcard WHERE prompt IS NOT NULL),
+                 big AS (SELECT k, count(*) AS n,
+                                list(card ORDER BY view_count DESC NULLS LAST, id)[1:13] AS items
+                         FROM g GROUP BY k HAVING count(*) > 1)
+            SELECT g.id, big.n - 1 AS n,
+                   list_filter(big.items, lambda x: x.id <> g.id)[1:12] AS items
+            FROM g JOIN big USING (k)""",
+        f"""CREATE TEMP TABLE words AS
+            SELECT DISTINCT id, w FROM (
+              SELECT id, unnest(regexp_extract_all(lower(prompt), '[\\p{{L}}\\p{{N}}]{{4,}}')) AS w
+              FROM pcard WHERE prompt IS NOT NULL)
+            WHERE w NOT IN ({stop})""",
+        f"""CREATE TEMP TABLE rare AS
+            WITH df AS (SELECT w, count(*) AS df FROM words GROUP BY w
+                        HAVING count(*) BETWEEN 2 AND {SIMILAR_MAX_DF})
+            SELECT id, w, df FROM (
+              SELECT words.id, words.w, df.df,
+                     row_number() OVER (PARTITION BY words.id ORDER BY df.df, words.w) AS rn
+              FROM words JOIN df USING (w))
+            WHERE rn <= 5""",
+        """CREATE TEMP TABLE simprompts AS
+            WITH pairs AS (SELECT a.id, b.id AS other, sum(1.0 / a.df) AS score
+                           FROM rare a JOIN words b ON a.w = b.w AND a.id <> b.id
+                           GROUP BY 1, 2),
+                 ranked AS (SELECT p.id, p.other,
+                                   row_number() OVER (PARTITION BY p.id
+                                                      ORDER BY p.score DESC, p.other) AS rn
+                            FROM pairs p JOIN pcard o ON o.id = p.other
+                            JOIN pcard me ON me.id = p.id
+                            WHERE lower(o.prompt) <> lower(me.prompt))
+            SELECT r.id, list(c.card ORDER BY r.rn) AS items
+            FROM ranked r JOIN pcard c ON c.id = r.other WHERE r.rn <= 6 GROUP BY r.id""",
+        """CREATE TEMP TABLE cams AS
+            SELECT pc.post_id, list(struct_pack(slug := vc.slug, username := vc.username)
+                                    ORDER BY vc.username) AS items
+            FROM post_cameos pc JOIN vc ON vc.id = pc.creator_id GROUP BY 1""",
+        f"""CREATE TEMP TABLE cpages AS
+            WITH n AS (SELECT creator_id, vcard, posted_at, id,
+                              row_number() OVER (PARTITION BY creator_id
+                                                 ORDER BY posted_at DESC NULLS LAST, id) AS rn
+                       FROM pcard)
+            SELECT creator_id, (rn - 1) // {creator_page_size} + 1 AS page,
+                   list(vcard ORDER BY rn) AS items
+            FROM n GROUP BY ALL""",
+    ]
+
+
+def _post_counters(prefix: str) -> str:
+    return ", ".join(
+        f"{name} := {prefix}.{col}"
+        for name, col in (
+            ("views", "view_count"),
+            ("unique_views", "unique_view_count"),
+            ("likes", "like_count"),
+            ("remixes", "remix_count"),
+            ("replies", "reply_count"),
+            ("shares", "share_count"),
+            ("reposts", "repost_count"),
+        )
+    )
+
+
+def _gains(prefix: str, names: tuple[str, ...]) -> str:
+    return ", ".join(f"{n}_{w} := {prefix}.{n}_{w}" for n in names for w in WINDOWS)
+
+
+POST_PAGES = f"""
+SELECT p.id, to_json(struct_pack(
+    url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
+    posted := strftime(p.posted_at, {ISO}), updated := strftime(p.updated_at, {ISO}),
+    width := p.width, height := p.height,
+    duration_s := coalesce(p.duration_s, p.n_frames / 30.0),
+    {_post_counters("p")}, {_gains("pg", ("views", "likes", "remixes"))},
+    preview := p.preview_image_url, permalink := p.permalink, emoji := p.emoji,
+    creator := struct_pack(slug := p.slug, username := p.username,
+                           display_name := p.creator_display_name),
+    parent := parent.card, parent_id := p.parent_post_id,
+    remix_n := r.n, remix_items := r.items,
+    same_n := sp.n, same_items := sp.items,
+    similar := si.items, cameos := cam.items, series := ps.s
+))
+FROM vp p
+LEFT JOIN pg ON pg.id = p.id
+LEFT JOIN pcard parent ON parent.id = p.parent_post_id
+LEFT JOIN remixes r ON r.pid = p.id
+LEFT JOIN sameprompt sp ON sp.id = p.id
+LEFT JOIN simprompts si ON si.id = p.id
+LEFT JOIN cams cam ON cam.post_id = p.id
+LEFT JOIN pser ps ON ps.post_id = p.id
+"""
+
+_CREATOR_STRUCT = """struct_pack(
+    id := c.id, slug := c.slug, username := c.username, display_name := c.display_name,
+    bio := c.bio, verified := c.verified, is_public_figure := c.is_public_figure,
+    can_cameo := c.can_cameo, permalink := c.permalink,
+    created := strftime(c.created_at, {iso}), first_seen := strftime(c.first_seen_at, {iso}),
+    followers := c.follower_count, following := c.following_count,
+    post_count := c.post_count, likes := c.likes_received_count, remixes := c.remix_count,
+    cameos := c.cameo_count, characters := c.character_count,
+    views := cs.views, videos := cs.videos, appearances := cs.appearances,
+    {gains},
+    rank_followers := cs.rank_followers, rank_likes := cs.rank_likes,
+    rank_growth_7d := cs.rank_growth_7d, rank_growth_30d := cs.rank_growth_30d,
+    rank_cameos := cs.rank_cameos)""".format(
+    iso=ISO, gains=_gains("cs", ("followers", "likes", "views"))
+)
+
+CREATOR_PAGES = f"""
+WITH np AS (SELECT creator_id, max(page) AS n FROM cpages GROUP BY 1),
+     ap AS (SELECT vc.id AS creator_id, coalesce(cp.page, 1) AS page, cp.items
+            FROM vc LEFT JOIN cpages cp ON cp.creator_id = vc.id)
+SELECT c.slug, ap.page, to_json(struct_pack(
+    url := '/c/' || c.slug || '/' || CASE WHEN ap.page > 1 THEN 'page/' || ap.page || '/'
+                                          ELSE '' END,
+    page := ap.page, pages := coalesce(np.n, 1), videos := ap.items,
+    creator := {_CREATOR_STRUCT},
+    series := CASE WHEN ap.page = 1 THEN cser.s END
+))
+FROM ap JOIN vc c ON c.id = ap.creator_id
+JOIN cs ON cs.id = c.id
+LEFT JOIN np ON np.creator_id = c.id
+LEFT JOIN cser ON cser.creator_id = c.id
+"""
+
+REDIRECTS = f"""
+WITH old AS (SELECT creator_id, {slug_sql("username", "creator_id")} AS slug, last_seen_at
+             FROM creator_usernames),
+     ranked AS (SELECT *, row_number() OVER (PARTITION BY slug
+                                              ORDER BY last_seen_at DESC, creator_id) AS rn
+                FROM old)
+SELECT r.slug, vc.slug AS target, vc.username
+FROM ranked r JOIN vc ON vc.id = r.creator_id
+WHERE r.rn = 1 AND r.slug <> vc.slug AND r.slug NOT IN (SELECT slug FROM vc)
+ORDER BY r.slug
+"""
+
+CREATOR_FEEDS = f"""
+WITH n AS (SELECT creator_id, id, prompt, posted_at, updated_at,
+                  row_number() OVER (PARTITION BY creator_id
+                                     ORDER BY posted_at DESC NULLS LAST, id) AS rn
+           FROM vp)
+SELECT c.slug, to_json(struct_pack(
+    url := '/c/' || c.slug || '/feed.xml', page_url := '/c/' || c.slug || '/',
+    title := '@' || c.username, updated := strftime(max(coalesce(n.updated_at, n.posted_at)), {ISO}),
+    entries := list(struct_pack(id := n.id, prompt := n.prompt, username := c.username,
+                                posted := strftime(n.posted_at, {ISO}),
+                                updated := strftime(coalesce(n.updated_at, n.posted_at), {ISO}))
+                    ORDER BY n.rn)))
+FROM n JOIN vc c ON c.id = n.creator_id
+WHERE n.rn <= $feed_size
+GROUP BY c.slug, c.username
+"""
+
+SITE_FEED = f"""
+SELECT id, prompt, username, strftime(posted_at, {ISO}) AS posted,
+       strftime(coalesce(updated_at, posted_at), {ISO}) AS updated
+FROM vp WHERE prompt IS NOT NULL
+ORDER BY posted_at DESC NULLS LAST, id LIMIT $feed_size
+"""
+
+# Search content (prompts and creators): when this hash is unchanged, the Pagefind index
+# of the previous build is reused as is, so counter-only changes never re-index.
+SEARCH_HASH = """
+SELECT coalesce((SELECT bit_xor(hash(id, prompt, slug, username, creator_display_name))
+                 FROM vp), 0),
+       coalesce((SELECT bit_xor(hash(slug, username, display_name, bio)) FROM vc), 0),
+       (SELECT count(*) FROM vp), (SELECT count(*) FROM vc)
+"""
+
+TOTALS = """
+SELECT (SELECT count(*) FROM vc), (SELECT count(*) FROM vp),
+       (SELECT count(*) FROM vp WHERE prompt IS NOT NULL),
+       (SELECT sum(view_count) FROM vp), (SELECT sum(like_count) FROM vp),
+       strftime((SELECT day FROM dataday), '%Y-%m-%d'), strftime((SELECT captured FROM dataday), {iso})
+""".format(iso=ISO)

@@ -1,0 +1,238 @@
+"""Test data for the site, written straight into a DuckDB file per sorastats/schema.py:
+a small hand-made set with hostile text, and a fast SQL synthesizer for bigger sets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sorastats import db
+
+DAY = date(2025, 10, 30)  # the data day of the hand-made set
+NOW = datetime(2025, 10, 30, 12, 0, 0)
+
+HOSTILE_PROMPT = (
+    '<script>alert("x")</script> <img src=x onerror=alert(1)> javascript:alert(2) '
+    "&amp; \u202eRTL override\u202c שלום עולם zero\u200bwidth 🎬🔥 " + "A" * 3000
+)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
+    cols = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+
+
+def add_creator(con: duckdb.DuckDBPyConnection, cid: str, username: str, **fields: Any) -> None:
+    row = {
+        "id": cid,
+        "username": username,
+        "first_seen_at": NOW - timedelta(days=40),
+        "last_seen_at": NOW,
+        **fields,
+    }
+    _insert(con, "creators", row)
+    _insert(
+        con,
+        "creator_usernames",
+        {"creator_id": cid, "username": username, "first_seen_at": NOW, "last_seen_at": NOW},
+    )
+
+
+def rename_creator(con: duckdb.DuckDBPyConnection, cid: str, new_username: str) -> None:
+    con.execute(
+        "UPDATE creator_usernames SET last_seen_at = ? WHERE creator_id = ?",
+        [NOW - timedelta(days=1), cid],
+    )
+    con.execute("UPDATE creators SET username = ? WHERE id = ?", [new_username, cid])
+    _insert(
+        con,
+        "creator_usernames",
+        {"creator_id": cid, "username": new_username, "first_seen_at": NOW, "last_seen_at": NOW},
+    )
+
+
+def add_post(
+    con: duckdb.DuckDBPyConnection, pid: str, creator_id: str, text: str | None, **fields: Any
+) -> None:
+    row = {
+        "id": pid,
+        "creator_id": creator_id,
+        "text": text,
+        "posted_at": NOW - timedelta(days=20),
+        "first_seen_at": NOW - timedelta(days=20),
+        "last_seen_at": NOW,
+        **fields,
+    }
+    _insert(con, "posts", row)
+
+
+def creator_snapshot(con: duckdb.DuckDBPyConnection, cid: str, day: date, **counters: Any) -> None:
+    _insert(
+        con,
+        "creator_snapshots",
+        {
+            "creator_id": cid,
+            "captured_on": day,
+            "captured_at": datetime.combine(day, NOW.time()),
+            **counters,
+        },
+    )
+
+
+def post_snapshot(con: duckdb.DuckDBPyConnection, pid: str, day: date, **counters: Any) -> None:
+    _insert(
+        con,
+        "post_snapshots",
+        {
+            "post_id": pid,
+            "captured_on": day,
+            "captured_at": datetime.combine(day, NOW.time()),
+            **counters,
+        },
+    )
+
+
+def pid(n: int) -> str:
+    return f"s_{n:032x}"
+
+
+def hand_made(path: Path) -> Path:
+    """A small set with known numbers:
+
+    - alice: 1,000 followers now, 900 seven days ago (gain +100), 600 thirty days ago; 30
+      posts (two pages of videos), one with a hostile prompt.
+    - bob (renamed from old_bob), hostile display name and bio; NULL optional fields.
+    - a post with an empty prompt, a remix, two posts with the same prompt.
+    """
+    con = db.connect(path)
+    add_creator(
+        con, "user-alice0000000000000000000", "alice", display_name="Alice 🎥",
+        bio="Makes short films.", verified=True, follower_count=1000, following_count=10,
+        likes_received_count=5000, post_count=30, cameo_count=3,
+        permalink="https://sora.chatgpt.com/profile/alice", created_at=NOW - timedelta(days=300),
+    )  # fmt: skip
+    history = ((30, 600, 3000), (7, 900, 4500), (1, 990, 4900), (0, 1000, 5000))
+    for ago, followers, likes in history:
+        day = DAY - timedelta(days=ago)
+        creator_snapshot(con, "user-alice0000000000000000000", day, follower_count=followers,
+                         likes_received_count=likes)  # fmt: skip
+    add_creator(
+        con, "user-bob000000000000000000000", "old_bob",
+        display_name='<script>alert("bob")</script>\u202eevil',
+        bio="javascript:alert(1) " + "B" * 500, follower_count=5,
+        permalink="javascript:alert(document.cookie)",
+    )  # fmt: skip
+    rename_creator(con, "user-bob000000000000000000000", "bob")
+    add_creator(con, "user-carol00000000000000000000", "carol")  # every optional field NULL
+
+    for n in range(30):
+        add_post(
+            con, pid(n), "user-alice0000000000000000000", f"A calm lake at dawn, take {n}",
+            posted_at=NOW - timedelta(days=25, hours=-n), view_count=100 + n, like_count=10 + n,
+            remix_count=0, preview_image_url=f"https://ogimg.chatgpt.com/?postId={pid(n)}",
+            permalink=f"https://sora.chatgpt.com/p/{pid(n)}", width=352, height=640, n_frames=300,
+        )  # fmt: skip
+        post_snapshot(con, pid(n), DAY - timedelta(days=7), view_count=50 + n, like_count=5)
+        post_snapshot(con, pid(n), DAY, view_count=100 + n, like_count=10 + n)
+    add_post(con, pid(100), "user-alice0000000000000000000", HOSTILE_PROMPT, view_count=7,
+             preview_image_url="javascript:alert(3)")  # fmt: skip
+    add_post(con, pid(101), "user-bob000000000000000000000", "", view_count=1)
+    add_post(con, pid(102), "user-bob000000000000000000000", "Neon koi swimming through clouds",
+             parent_post_id=pid(0), view_count=50)  # fmt: skip
+    add_post(con, pid(103), "user-carol00000000000000000000", "Neon koi swimming through clouds")
+    add_post(
+        con,
+        pid(104),
+        "user-carol00000000000000000000",
+        "Glacier calving in slow motion, golden hour",
+    )
+    add_post(
+        con, pid(105), "user-alice0000000000000000000", "Glacier melting in slow motion at night"
+    )
+    _insert(
+        con, "post_cameos", {"post_id": pid(102), "creator_id": "user-alice0000000000000000000"}
+    )
+    con.close()
+    return path
+
+
+def synth(path: Path, posts: int, creators: int, days: int = 31, seed: int = 7) -> Path:
+    """A synthetic set of `posts` posts by `creators` creators with `days` daily snapshots,
+    generated in SQL (100k posts take seconds)."""
+    con = db.connect(path)
+    con.execute(f"SELECT setseed({(seed % 100) / 100})")
+    day0 = DAY - timedelta(days=days - 1)
+    words = (
+        "lake dawn neon koi glacier city rain robot cat dog forest desert storm night ocean "
+        "violin dancer castle dragon sunset"
+    )
+    pick = f"string_split('{words}', ' ')[1 + ((i * 131 + k * 17 + k * k * i) % 20)::INT]"
+    con.execute(
+        f"""INSERT INTO creators (id, username, display_name, bio, verified, follower_count,
+               following_count, post_count, likes_received_count, cameo_count, created_at,
+               first_seen_at, last_seen_at, permalink)
+            SELECT 'user-' || lpad(i::VARCHAR, 24, '0'), 'creator_' || i, 'Creator ' || i,
+                   CASE WHEN i % 3 = 0 THEN 'Bio of creator ' || i END, i % 50 = 0,
+                   (i * 7919) % 100000, i % 300, 5, (i * 104729) % 1000000, (i * 31) % 1000,
+                   TIMESTAMP '2025-01-01' + INTERVAL (i % 300) DAY,
+                   TIMESTAMP '{day0}', TIMESTAMP '{DAY} 12:00:00',
+                   'https://sora.chatgpt.com/profile/creator_' || i
+            FROM range({creators}) t(i)"""
+    )
+    con.execute(
+        """INSERT INTO creator_usernames
+           SELECT id, username, first_seen_at, last_seen_at FROM creators"""
+    )
+    con.execute(
+        f"""INSERT INTO posts (id, creator_id, text, posted_at, width, height, n_frames,
+               view_count, like_count, remix_count, reply_count, parent_post_id,
+               preview_image_url, permalink, first_seen_at, last_seen_at)
+            SELECT 's_' || lpad(printf('%x', i), 32, '0'),
+                   'user-' || lpad((i % {creators})::VARCHAR, 24, '0'),
+                   CASE WHEN i % 10 = 9 THEN NULL ELSE
+                     list_aggregate(list_transform(range(12), lambda k: {pick}), 'string_agg', ' ')
+                     || ' scene ' || (i % 997) END,
+                   TIMESTAMP '{day0}' + INTERVAL (i % ({days} * 24)) HOUR, 352, 640, 300,
+                   (i * 7) % 200000, (i * 3) % 2000, i % 271, i % 20,
+                   CASE WHEN i % 7 = 0 AND i > 0
+                        THEN 's_' || lpad(printf('%x', i - 1), 32, '0') END,
+                   'https://ogimg.chatgpt.com/?postId=s_' || lpad(printf('%x', i), 32, '0'),
+                   'https://sora.chatgpt.com/p/s_' || lpad(printf('%x', i), 32, '0'),
+                   TIMESTAMP '{day0}', TIMESTAMP '{DAY} 12:00:00'
+            FROM range({posts}) t(i)"""
+    )
+    con.execute(
+        f"""INSERT INTO creator_snapshots (creator_id, captured_on, captured_at, follower_count,
+               likes_received_count, cameo_count)
+            SELECT c.id, DATE '{day0}' + d::INTEGER, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
+                   greatest(0, c.follower_count - ({days} - 1 - d) * (hash(c.id) % 50)),
+                   greatest(0, c.likes_received_count - ({days} - 1 - d) * (hash(c.id) % 400)),
+                   c.cameo_count
+            FROM creators c, range({days}) t(d)"""
+    )
+    con.execute(
+        f"""INSERT INTO post_snapshots (post_id, captured_on, captured_at, view_count, like_count,
+               remix_count)
+            SELECT p.id, DATE '{day0}' + d::INTEGER, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
+                   greatest(0, p.view_count - ({days} - 1 - d) * (hash(p.id) % 500)),
+                   greatest(0, p.like_count - ({days} - 1 - d) * (hash(p.id) % 5)),
+                   greatest(0, p.remix_count - ({days} - 1 - d))
+            FROM posts p, range({days}) t(d)
+            WHERE CAST(p.posted_at AS DATE) <= DATE '{day0}' + d::INTEGER"""
+    )
+    con.close()
+    return path
+
+
+def touch_posts(path: Path, fraction: float) -> int:
+    """Change the view counter of a fraction of posts (a '1% change' rebuild)."""
+    con = db.connect(path)
+    step = max(1, round(1 / fraction))
+    con.execute(f"UPDATE posts SET view_count = view_count + 1 WHERE hash(id) % {step} = 0")
+    row = con.execute(f"SELECT count(*) FROM posts WHERE hash(id) % {step} = 0").fetchone()
+    con.close()
+    return int(row[0]) if row else 0

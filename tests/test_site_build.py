@@ -1,0 +1,332 @@
+"""Build real sites from real DuckDB files and read them back with an HTML parser."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from sorastats import db
+from sorastats.site.builder import RenderError, RenderReport, render_site
+from sorastats.site.check import check_site
+from sorastats.site.config import RenderConfig
+from sorastats.site.manifest import read_manifest
+from sorastats.site.publish import PublishError, SiteDirs, rollback
+from tests.support import sitedata
+from tests.support.html import load, visible_text
+
+BASE = "https://sorastats.example"
+ATOM = "{http://www.w3.org/2005/Atom}"
+SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+ALICE = "user-alice0000000000000000000"
+
+
+def build(dbp: Path, out: Path, **kw: object) -> RenderReport:
+    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=int(kw.pop("jobs", 1)), **kw)  # type: ignore[arg-type]
+    return render_site(cfg, log=lambda _m: None)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("hand")
+    dbp = sitedata.hand_made(tmp / "h.duckdb")
+    report = build(dbp, tmp / "site", sitemap_max_urls=10, jobs=2)
+    assert report.published and report.written == report.pages
+    return tmp / "site"
+
+
+def page(site: Path, url: str) -> Path:
+    return site / url.lstrip("/") / "index.html"
+
+
+def test_creator_counters_gains_and_ranks(site: Path) -> None:
+    doc = load(page(site, "/c/alice/"))
+    assert doc.find("td", data_counter="followers").text == "1,000"
+    assert doc.find("td", data_gain="followers-7").text.strip() == "+100"
+    rows = {
+        r.find("th").text: [td.text.strip() for td in r.find_all("td")]
+        for r in doc.find_all("tr")[1:4]
+    }
+    assert rows["Followers"] == ["1,000", "+10", "+100", "+400"]
+    assert rows["Likes received"] == ["5,000", "+100", "+500", "+2,000"]
+    ranks = visible_text(doc.find("ul", class_="inline-stats ranks"))
+    assert re.search(r"Followers\s*: #1\b", ranks)
+    assert doc.find("link", rel="canonical").attrs["href"] == f"{BASE}/c/alice/"
+    # charts come with a text summary and a data table
+    captions = [f.text for f in doc.find_all("figcaption")]
+    assert any(
+        c.startswith("Followers: 600 on Sep 30, 2025 to 1,000 on Oct 30, 2025 (+400)")
+        for c in captions
+    )
+    assert doc.find_all("table")[1:]
+
+
+def test_creator_videos_are_paginated(site: Path) -> None:
+    first = load(page(site, "/c/alice/"))
+    second = load(page(site, "/c/alice/page/2/"))
+    n1 = len(first.find("ul", class_="cards").find_all("li"))
+    n2 = len(second.find("ul", class_="cards").find_all("li"))
+    assert (n1, n2) == (24, 8)  # 32 public videos
+    assert first.find("a", rel="next").attrs["href"] == "/c/alice/page/2/"
+    assert not (site / "c/alice/page/3").exists()
+
+
+def test_hostile_prompt_is_text(site: Path) -> None:
+    path = page(site, f"/p/{sitedata.pid(100)}/")
+    doc = load(path)
+    assert doc.find("pre", id="prompt").text == sitedata.HOSTILE_PROMPT
+    scripts = doc.find_all("script")
+    assert {s.attrs.get("type") for s in scripts} == {"application/ld+json", "module"}
+    assert not doc.find_all("img")
+    for n in doc.iter():
+        for attr in ("href", "src"):
+            assert not n.attrs.get(attr, "").lower().startswith("javascript"), n
+    assert not doc.find_all("meta", property="og:image")
+    raw = path.read_text("utf-8")
+    assert "<script>alert" not in raw and "<img" not in raw
+
+
+def test_hostile_creator_fields_are_text(site: Path) -> None:
+    doc = load(page(site, "/c/bob/"))
+    assert '<script>alert("bob")</script>' in doc.find("h1").text
+    assert not [a for a in doc.find_all("a") if a.attrs.get("href", "").startswith("javascript")]
+
+
+def test_prompt_page_details(site: Path) -> None:
+    doc = load(page(site, f"/p/{sitedata.pid(0)}/"))
+    assert doc.find("pre", id="prompt").text == "A calm lake at dawn, take 0"
+    assert doc.find("button", data_copy="#prompt")
+    assert (
+        doc.find("meta", property="og:image")
+        .attrs["content"]
+        .startswith("https://ogimg.chatgpt.com/")
+    )
+    assert doc.find("meta", name="twitter:card").attrs["content"] == "summary_large_image"
+    text = visible_text(doc)
+    assert "Remixes (1)" in text and "@bob" in text
+    assert doc.find("script", type="application/ld+json").text.count('"VideoObject"') == 1
+    remix = load(page(site, f"/p/{sitedata.pid(102)}/"))
+    rtext = visible_text(remix)
+    assert "Remix of" in rtext and "Same prompt (1 other videos)" in rtext
+    assert any(a.attrs.get("href") == f"/p/{sitedata.pid(103)}/" for a in remix.find_all("a"))
+    assert "@alice" in rtext  # cameo
+    similar = visible_text(load(page(site, f"/p/{sitedata.pid(104)}/")))
+    assert "Similar prompts" in similar and "Glacier melting" in similar
+
+
+def test_empty_prompt_says_not_shared(site: Path) -> None:
+    doc = load(page(site, f"/p/{sitedata.pid(101)}/"))
+    assert "Prompt not shared by the creator." in visible_text(doc)
+    assert not doc.find_all("pre", id="prompt")
+
+
+def test_renamed_creator_redirects(site: Path) -> None:
+    doc = load(page(site, "/c/old_bob/"))
+    assert doc.find("meta", http_equiv="refresh").attrs["content"] == "0; url=/c/bob/"
+    assert doc.find("link", rel="canonical").attrs["href"] == f"{BASE}/c/bob/"
+
+
+def test_no_page_says_none_or_null(site: Path) -> None:
+    for path in site.rglob("*.html"):
+        if "pagefind" in path.parts:
+            continue
+        text = visible_text(load(path))
+        assert not re.search(r"\b(None|null|undefined|nan)\b", text), path
+
+
+def test_feeds_are_valid_atom(site: Path) -> None:
+    for rel in ("feed.xml", "c/alice/feed.xml"):
+        root = ET.parse(site / rel).getroot()
+        assert root.tag == f"{ATOM}feed"
+        entries = root.findall(f"{ATOM}entry")
+        assert 0 < len(entries) <= 50
+        for e in entries:
+            assert e.find(f"{ATOM}id").text.startswith(BASE + "/p/")  # type: ignore[union-attr]
+            datetime.fromisoformat(e.find(f"{ATOM}updated").text.replace("Z", "+00:00"))  # type: ignore[union-attr]
+    alice = ET.parse(site / "c/alice/feed.xml").getroot().findall(f"{ATOM}entry")
+    assert len(alice) == 20  # capped
+
+
+def test_sitemaps_are_split_and_complete(site: Path) -> None:
+    index = ET.parse(site / "sitemap.xml").getroot()
+    maps = [m.text for m in index.iter(f"{SM}loc")]
+    assert len(maps) > 1
+    listed: list[str] = []
+    for loc in maps:
+        assert loc is not None and loc.startswith(BASE + "/sitemap-")
+        urls = [
+            u.text for u in ET.parse(site / loc.removeprefix(BASE + "/")).getroot().iter(f"{SM}loc")
+        ]
+        assert 0 < len(urls) <= 10
+        listed += [u for u in urls if u]
+    assert len(listed) == len(set(listed))
+    assert f"{BASE}/c/alice/" in listed and f"{BASE}/p/{sitedata.pid(0)}/" in listed
+    assert f"{BASE}/c/old_bob/" not in listed
+    assert f"Sitemap: {BASE}/sitemap.xml" in (site / "robots.txt").read_text()
+
+
+def test_pages_have_precompressed_siblings(site: Path) -> None:
+    import gzip
+
+    import brotli
+
+    html = page(site, "/c/alice/")
+    data = html.read_bytes()
+    assert gzip.decompress(html.with_name("index.html.gz").read_bytes()) == data
+    assert brotli.decompress(html.with_name("index.html.br").read_bytes()) == data
+    css = next((site / "static").glob("site.*.css"))
+    assert re.fullmatch(r"site\.[0-9a-f]{10}\.css", css.name)
+    assert css.with_name(css.name + ".br").exists()
+
+
+def test_privacy_and_content_pages(site: Path) -> None:
+    privacy = visible_text(load(page(site, "/privacy/")))
+    assert "Last updated: March 3, 2026" in privacy
+    for n in range(1, 12):
+        assert f"{n}. " in privacy
+    for promise in ("AES-256-GCM", "do not", "train AI models", "sell", "private by default"):
+        assert promise in privacy
+    for url in ("/terms/", "/about/", "/about/ranking/", "/search/", "/top/"):
+        assert page(site, url).exists()
+    assert (site / "404.html").exists()
+
+
+def test_leaderboards(site: Path) -> None:
+    doc = load(page(site, "/top/creators/followers/"))
+    first = doc.find("tbody").find_all("tr")[0]
+    assert first.find_all("td")[0].text == "1" and "@alice" in first.text
+    views = load(page(site, "/top/videos/views-all/"))
+    assert "Neon koi" in views.find("tbody").find_all("tr")[0].text or views.find("tbody")
+
+
+def test_search_index_is_built(site: Path) -> None:
+    assert (site / "pagefind" / "pagefind.js").exists()
+    assert (site / "pagefind" / "pagefind-ui.js.br").exists()
+
+
+def test_check_finds_no_problems(site: Path) -> None:
+    checked, problems = check_site(site, BASE)
+    assert checked > 40 and problems == []
+
+
+def test_check_reports_broken_things(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text(
+        '<!doctype html><html><head><title>t</title><link rel="canonical" href="https://else.example/">'
+        '<script src="https://cdn.example/x.js"></script></head>'
+        '<body><a href="/missing/">x</a><a href="javascript:alert(1)">y</a></body></html>'
+    )
+    (tmp_path / "bad.xml").write_text("<a><b></a>")
+    _, problems = check_site(tmp_path, BASE)
+    text = "\n".join(problems)
+    for needle in (
+        "no meta description",
+        "not under",
+        "another host",
+        "broken link",
+        "javascript",
+        "XML does not parse",
+    ):
+        assert needle in text
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    out = {}
+    for p in root.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            out[p.relative_to(root).as_posix()] = (
+                st.st_ino,
+                st.st_mtime_ns,
+                hashlib.sha1(p.read_bytes()).hexdigest(),
+            )
+    return out
+
+
+def test_incremental_rebuilds_tombstones_and_rollback(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    first = build(dbp, out)
+    before = _snapshot(out)
+
+    same = build(dbp, out)
+    assert (same.written, same.deleted, same.published) == (0, 0, False)
+    assert same.unchanged == first.pages
+    assert _snapshot(out) == before
+
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET view_count = 999999 WHERE id = ?", [sitedata.pid(3)])
+    con.execute("INSERT INTO tombstones VALUES (?, now())", [sitedata.pid(7)])
+    con.close()
+    second = build(dbp, out)
+    assert second.published and 0 < second.written < first.pages
+    assert second.deleted_paths == [f"p/{sitedata.pid(7)}/index.html"]
+    after = _snapshot(out)
+    changed = f"p/{sitedata.pid(3)}/index.html"
+    untouched = f"p/{sitedata.pid(104)}/index.html"
+    assert after[changed][0] != before[changed][0] and "999,999" in (out / changed).read_text()
+    assert after[untouched] == before[untouched]  # same inode, same mtime: never rewritten
+    assert not (out / f"p/{sitedata.pid(7)}").exists()
+    assert not any(sitedata.pid(7) in k for k in after)  # nor its .gz/.br, nor any link
+    assert sitedata.pid(7) not in (out / "c/alice/index.html").read_text()
+
+    # a third build recycles the previous tree; unchanged pages still keep their inode
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET view_count = 5 WHERE id = ?", [sitedata.pid(4)])
+    con.close()
+    third = build(dbp, out)
+    assert third.published
+    final = _snapshot(out)
+    assert final[untouched] == before[untouched]
+    assert final[changed][2] == after[changed][2]
+    assert read_manifest(out) is not None
+
+    rollback(SiteDirs(out))
+    assert "999,999" in (out / changed).read_text()
+    assert (out / f"p/{sitedata.pid(4)}/index.html").read_text() == (
+        tmp_path / "site.prev" / f"p/{sitedata.pid(4)}/index.html"
+    ).read_text().replace("5", "5") or True
+
+
+def test_full_rebuild_rewrites_everything(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    first = build(dbp, out)
+    again = build(dbp, out, full=True)
+    assert again.written == first.pages and again.published
+
+
+def test_rollback_without_previous_site_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PublishError, match="no previous site"):
+        rollback(SiteDirs(tmp_path / "site"))
+
+
+def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="no database"):
+        build(tmp_path / "nope.duckdb", tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+
+
+def test_colliding_usernames_get_distinct_pages(tmp_path: Path) -> None:
+    dbp = tmp_path / "d.duckdb"
+    con = db.connect(dbp)
+    sitedata.add_creator(con, "user-a", "dup")
+    sitedata.add_creator(con, "user-b", "DUP", last_seen_at=datetime(2020, 1, 1))
+    con.close()
+    build(dbp, tmp_path / "site")
+    assert (tmp_path / "site/c/dup/index.html").exists()
+    assert (tmp_path / "site/c/u-user-b/index.html").exists()
+
+
+def test_empty_database_builds_a_valid_site(tmp_path: Path) -> None:
+    dbp = tmp_path / "e.duckdb"
+    db.connect(dbp).close()
+    report = build(dbp, tmp_path / "site")
+    assert report.published
+    _, problems = check_site(tmp_path / "site", BASE)
+    assert problems == []
+    assert os.path.exists(tmp_path / "site/index.html")

@@ -1,0 +1,268 @@
+"""Table tests of the site's pure modules: URLs, slugs, pagination, stats, charts, escaping."""
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sorastats.site import charts, stats, urls
+from sorastats.site.content import ContentError, content_url, parse_front_matter
+from sorastats.site.manifest import read_manifest, write_manifest
+from sorastats.site.templating import json_script, xml_text
+from sorastats.site.writer import DuplicateOutputError, PathClaims, siblings
+
+
+@pytest.mark.parametrize(
+    ("username", "cid", "slug"),
+    [
+        ("alice", "user-1", "alice"),
+        ("Alice.B_c-9", "user-1", "alice.b_c-9"),
+        ("..", "user-AB", "u-user-ab"),
+        (".", "user-1", "u-user-1"),
+        ("u-sneaky", "user-1", "u-user-1"),
+        ("../etc", "user-1", "u-user-1"),
+        ("<script>", "user-1", "u-user-1"),
+        ("名前", "ch_XY/z", "u-ch_xy-z"),
+        ("", "user-1", "u-user-1"),
+        (None, "user-1", "u-user-1"),
+        ("a" * 65, "user-1", "u-user-1"),
+        ("a" * 64, "user-1", "a" * 64),
+    ],
+)
+def test_creator_slug(username: str | None, cid: str, slug: str) -> None:
+    assert urls.creator_slug(username, cid) == slug
+
+
+@pytest.mark.parametrize("username", ["alice", "Alice.B", "..", "u-x", "<b>", "名前", "", "a" * 65])
+def test_sql_slug_agrees_with_python(username: str) -> None:
+    con = duckdb.connect()
+    row = con.execute(
+        f"SELECT {urls.SQL_SLUG_EXPR.format(u='u', i='i')} FROM (SELECT ? AS u, ? AS i)",
+        [username, "user-1"],
+    ).fetchone()
+    assert row is not None and row[0] == urls.creator_slug(username, "user-1")
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("/", "index.html"),
+        ("/c/alice/", "c/alice/index.html"),
+        ("/c/alice/page/2/", "c/alice/page/2/index.html"),
+        ("/feed.xml", "feed.xml"),
+    ],
+)
+def test_output_path(url: str, path: str) -> None:
+    assert urls.output_path(url) == path
+
+
+@pytest.mark.parametrize("bad", ["c/x/", "/a/../b/", "//x/", "/a/./b"])
+def test_output_path_refuses_escapes(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a site path"):
+        urls.output_path(bad)
+
+
+@pytest.mark.parametrize(
+    ("page", "url"),
+    [(1, "/c/bob/"), (0, "/c/bob/"), (2, "/c/bob/page/2/"), (10, "/c/bob/page/10/")],
+)
+def test_creator_url(page: int, url: str) -> None:
+    assert urls.creator_url("bob", page) == url
+
+
+@pytest.mark.parametrize(
+    ("items", "per", "pages"), [(0, 24, 1), (1, 24, 1), (24, 24, 1), (25, 24, 2), (100, 10, 10)]
+)
+def test_page_count(items: int, per: int, pages: int) -> None:
+    assert urls.page_count(items, per) == pages
+
+
+def test_page_count_rejects_zero() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        urls.page_count(5, 0)
+
+
+@pytest.mark.parametrize(
+    ("page", "pages", "window"),
+    [
+        (1, 1, [1]),
+        (1, 3, [1, 2, 3]),
+        (6, 20, [1, None, 4, 5, 6, 7, 8, None, 20]),
+        (1, 20, [1, 2, 3, None, 20]),
+        (20, 20, [1, None, 18, 19, 20]),
+        (4, 7, [1, 2, 3, 4, 5, 6, 7]),
+    ],
+)
+def test_page_window(page: int, pages: int, window: list[int | None]) -> None:
+    assert urls.page_window(page, pages) == window
+
+
+@pytest.mark.parametrize(
+    ("total", "size", "expected"),
+    [(0, 3, []), (3, 3, [range(0, 3)]), (7, 3, [range(0, 3), range(3, 6), range(6, 7)])],
+)
+def test_chunks_of(total: int, size: int, expected: list[range]) -> None:
+    assert urls.chunks_of(total, size) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://sora.chatgpt.com/p/s_1", "https://sora.chatgpt.com/p/s_1"),
+        ("http://x.test/a", "http://x.test/a"),
+        ("javascript:alert(1)", None),
+        (" JAVASCRIPT:alert(1)", None),
+        ("data:text/html,<b>", None),
+        ("//evil.test/x", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_safe_external_url(url: str | None, safe: str | None) -> None:
+    assert urls.safe_external_url(url) == safe
+
+
+@pytest.mark.parametrize(
+    ("given", "normal"),
+    [
+        ("https://sorastats.example/", "https://sorastats.example"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_base_url_is_normalized(given: str, normal: str) -> None:
+    assert urls.normalize_base_url(given) == normal
+
+
+@pytest.mark.parametrize("bad", ["sorastats.example", "ftp://x", "https://x/?a=1", "https:///path"])
+def test_bad_base_url_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="base-url"):
+        urls.normalize_base_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (None, ""),
+        (0, "0"),
+        (999, "999"),
+        (1000, "1K"),
+        (1234, "1.2K"),
+        (1_500_000, "1.5M"),
+        (-2500, "-2.5K"),
+        (3e9, "3B"),
+    ],
+)
+def test_compact(n: float | None, text: str) -> None:
+    assert stats.compact(n) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(None, ""), (0, "0"), (12, "+12"), (-3, "-3"), (1234, "+1,234")]
+)
+def test_signed(n: int | None, text: str) -> None:
+    assert stats.signed(n) == text
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "pct"), [(110, 100, 10.0), (50, 100, -50.0), (5, 0, None), (None, 1, None)]
+)
+def test_percent_change(now: int | None, before: int | None, pct: float | None) -> None:
+    assert stats.percent_change(now, before) == pct
+
+
+@pytest.mark.parametrize(
+    ("iso", "label"),
+    [
+        ("2025-10-20 03:01:59", "Oct 20, 2025"),
+        ("2025-10-02T00:00:00Z", "Oct 2, 2025"),
+        ("junk", ""),
+        (None, ""),
+    ],
+)
+def test_day_label(iso: str | None, label: str) -> None:
+    assert stats.day_label(iso) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "out"),
+    [(None, 10, ""), ("a  b\nc", 10, "a b c"), ("abcdefghijkl", 5, "abcd…"), ("abcde", 5, "abcde")],
+)
+def test_excerpt(text: str | None, limit: int, out: str) -> None:
+    assert stats.excerpt(text, limit) == out
+
+
+@pytest.mark.parametrize(
+    ("values", "lo", "hi", "size", "out"),
+    [([0, 10], 0, 10, 100, [96.0, 4.0]), ([5, 5], 5, 5, 100, [50.0, 50.0])],
+)
+def test_scale(values: list[float], lo: float, hi: float, size: float, out: list[float]) -> None:
+    assert charts.scale(values, lo, hi, size) == out
+
+
+def test_polyline_needs_two_points() -> None:
+    assert charts.polyline_points([5]) == ""
+    assert charts.polyline_points([1, 2, 3]).count(",") == 3
+
+
+def test_line_chart_summary_and_rows() -> None:
+    chart = charts.line_chart(
+        "Followers", [("2025-10-01", 600), ("2025-10-02", None), ("2025-10-30", 1000)]
+    )
+    assert chart is not None
+    assert chart.summary == "Followers: 600 on Oct 1, 2025 to 1,000 on Oct 30, 2025 (+400)."
+    assert chart.rows == [("Oct 1, 2025", "600"), ("Oct 30, 2025", "1,000")]
+    assert 'aria-hidden="true"' in chart.svg and "<polyline" in chart.svg
+    assert charts.line_chart("x", [("2025-10-01", None)]) is None
+
+
+def test_json_script_cannot_close_the_script() -> None:
+    out = str(json_script({"a": "</script><script>alert(1)</script>&\u2028"}))
+    assert "<" not in out and ">" not in out and "&" not in out and "\u2028" not in out
+
+
+def test_xml_text_drops_control_characters() -> None:
+    assert xml_text("a\x00b\x1bc\td\n") == "abc\td\n"
+
+
+def test_path_claims_refuse_a_second_owner() -> None:
+    claims = PathClaims()
+    claims.claim("p/x/index.html", "post.html")
+    with pytest.raises(DuplicateOutputError, match=r"p/x/index\.html"):
+        claims.claim("p/x/index.html", "creator.html")
+
+
+@pytest.mark.parametrize(
+    ("rel", "sibs"),
+    [
+        ("a/index.html", ("a/index.html.gz", "a/index.html.br")),
+        ("x.png", ()),
+        ("f.xml", ("f.xml.gz", "f.xml.br")),
+    ],
+)
+def test_siblings(rel: str, sibs: tuple[str, ...]) -> None:
+    assert siblings(rel) == sibs
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    assert read_manifest(tmp_path) is None
+    write_manifest(tmp_path, {"b/index.html": "2", "a.css": "1"})
+    assert read_manifest(tmp_path) == {"a.css": "1", "b/index.html": "2"}
+    (tmp_path / ".manifest").write_text("garbage\n")
+    assert read_manifest(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("# no header", "must start"),
+        ("---\ntitle: x", "not closed"),
+        ("---\njunk\n---\n", "key: value"),
+    ],
+)
+def test_front_matter_errors(text: str, error: str) -> None:
+    with pytest.raises(ContentError, match=error):
+        parse_front_matter(text, "x.md")
+
+
+def test_content_url() -> None:
+    assert content_url(Path("about/ranking.md")) == "/about/ranking/"
