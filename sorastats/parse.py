@@ -8,11 +8,13 @@ Everything the ingest stores about a post or a profile passes through `extract_p
 from __future__ import annotations
 
 import enum
+import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote
 
 from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
 
@@ -119,13 +121,17 @@ def _wrappers_in(listing: dict[str, Any]) -> list[dict[str, Any]]:
     return [i for i in reversed(items) if isinstance(i, dict)]
 
 
+# Subtrees that hold media descriptions only; walking them is most of the cost.
+_NO_VIEWER_FIELDS: frozenset[str] = frozenset({"attachments", "text_facets"})
+
+
 def strip_viewer_fields(value: Any) -> None:
     """Remove viewer-relative fields from every dict in `value`, in place."""
     if isinstance(value, dict):
         for key in VIEWER_FIELDS.intersection(value):
             del value[key]
-        for child in value.values():
-            if isinstance(child, dict | list):
+        for key, child in value.items():
+            if isinstance(child, dict | list) and key not in _NO_VIEWER_FIELDS:
                 strip_viewer_fields(child)
     elif isinstance(value, list):
         for child in value:
@@ -160,15 +166,22 @@ def parse_capture_time(value: Any) -> datetime | None:
     return unix_to_utc(value, "captured_at")
 
 
+_SE_PARAM = re.compile(r"[?&]se=([^&#]*)")
+
+
 def media_expiry(url: Any) -> datetime | None:
     """When a signed media URL stops working: its `se=` query value, as naive UTC."""
-    if not isinstance(url, str) or "se=" not in url:
+    if not isinstance(url, str):
         return None
-    values = parse_qs(urlsplit(url).query).get("se")
-    if not values:
-        return None
+    match = _SE_PARAM.search(url)
+    return _expiry_value(match.group(1)) if match else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiry_value(value: str) -> datetime | None:
+    # Many URLs of one capture share an expiry: cached, this is a dict lookup.
     try:
-        parsed = datetime.fromisoformat(values[0].replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(unquote(value).replace("Z", "+00:00"))
     except ValueError:
         return None
     if parsed.tzinfo is not None:
