@@ -35,6 +35,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py", description="SoraStats nightly build.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    fetch = commands.add_parser("fetch", help="pull the public feed over HTTP into the database")
+    fetch.add_argument("--url", required=True, help="API base URL, e.g. .../backend/project_y")
+    fetch.add_argument(
+        "--cut",
+        choices=("nf2_latest", "nf2_top"),
+        default="nf2_latest",
+        help="which feed to page through (default: nf2_latest)",
+    )
+    fetch.add_argument(
+        "--refresh-creators",
+        action="store_true",
+        help="also walk profile_feed/{user_id} of every known creator",
+    )
+    fetch.add_argument(
+        "--max-requests",
+        type=_positive,
+        default=None,
+        help="stop after this many HTTP requests (retries included)",
+    )
+    _add_db_option(fetch)
+
     imp = commands.add_parser("import", help="import Sora-format JSON files or folders")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     _add_db_option(imp)
@@ -58,6 +79,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     result = import_paths(args.db, args.paths)
     return 0 if result.ok else 1
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from sorastats.fetch import FetchOptions, fetch
+
+    options = FetchOptions(
+        base_url=args.url,
+        cut=args.cut,
+        refresh_creators=args.refresh_creators,
+        max_requests=args.max_requests,
+    )
+    return fetch(args.db, options)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -90,7 +123,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"import": cmd_import, "synth": cmd_synth, "stats": cmd_stats}
+HANDLERS = {"fetch": cmd_fetch, "import": cmd_import, "synth": cmd_synth, "stats": cmd_stats}
 
 
 def main(argv: list[str]) -> int:
