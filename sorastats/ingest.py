@@ -194,7 +194,11 @@ class Applier:
                     )
                 empty = ", ".join(f"NULL::{t} AS {c}" for c, t in _COLUMNS[name].items())
                 source = reader if nonempty else f"(SELECT {empty} WHERE false)"
-                con.execute(f"CREATE OR REPLACE TEMP TABLE s_{name} AS SELECT * FROM {source}")
+                if name == "raw":
+                    # The bulk of the bytes: read straight into the INSERT, never staged.
+                    con.execute(f"CREATE OR REPLACE TEMP VIEW s_raw AS SELECT * FROM {source}")
+                else:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE s_{name} AS SELECT * FROM {source}")
             self._apply_sql(counts)
             self._record(counts, checkpoint)
             con.execute("COMMIT")
@@ -346,7 +350,8 @@ class Applier:
             "creator_snapshots", "creator_id", "s_cr", "id", CREATOR_COUNTERS, "updated_at"
         )
 
-        # Raw wrappers, deduplicated by content hash; nothing of a removed post.
+        # Raw wrappers, deduplicated by content hash (within a batch already by the
+        # stager, across batches by the key); nothing of a removed post.
         con.execute(
             """
             INSERT INTO raw (sha256, kind, entity_id, source, run_id, captured_at, json)
@@ -354,8 +359,7 @@ class Applier:
             WHERE NOT (kind IN ('post', 'comment') AND (
                 entity_id IN (SELECT id FROM s_gone)
                 OR entity_id IN (SELECT post_id FROM tombstones)))
-            QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY cap, source) = 1
-            ON CONFLICT DO NOTHING
+              AND sha256 NOT IN (SELECT sha256 FROM raw)
             """,
             [run],
         )
