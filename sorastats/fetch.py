@@ -25,7 +25,7 @@ from sorastats.client import (
     SoraClient,
     public_url,
 )
-from sorastats.ingest import Applier, finish_run, start_run, utcnow
+from sorastats.ingest import Applier, close_stale_runs, finish_run, start_run, utcnow
 from sorastats.progress import Progress, summary
 from sorastats.runlock import RunLock
 from sorastats.staging import Stager
@@ -207,6 +207,7 @@ def fetch(
     source = options.run_source()
     with RunLock(db_path):
         con = db.configure(db.connect(db_path))
+        close_stale_runs(con, "fetch", source)
         resumed = _resumable_run(con, source)
         if resumed is not None:
             run_id, checkpoint = resumed

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from sorastats import db, parse
-from sorastats.ingest import Applier, Counts, finish_run, start_run, utcnow
+from sorastats.ingest import Applier, Counts, close_stale_runs, finish_run, start_run, utcnow
 from sorastats.progress import Progress, summary
 from sorastats.runlock import RunLock
 from sorastats.staging import StagedBatch, Stager
@@ -229,6 +229,7 @@ def import_paths(
         warn(f"error: {message}")
     with RunLock(db_path):
         con = db.configure(db.connect(db_path))
+        close_stale_runs(con, "import", None)
         run_id = start_run(con, "import", " ".join(str(p) for p in paths))
         applier = Applier(con, run_id)
         progress = Progress("import")

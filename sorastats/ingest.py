@@ -125,6 +125,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def close_stale_runs(con: duckdb.DuckDBPyConnection, command: str, keep_source: str | None) -> None:
+    """Mark runs left `running` by a process that died as `interrupted`. Only called
+    with the run lock held, so no such run is alive; a fetch run with the same options
+    is kept, as the next fetch resumes it."""
+    con.execute(
+        "UPDATE runs SET status = 'interrupted', message = 'the process stopped mid-run' "
+        "WHERE command = ? AND status = 'running' AND source IS DISTINCT FROM ?",
+        [command, keep_source],
+    )
+
+
 def start_run(con: duckdb.DuckDBPyConnection, command: str, source: str) -> int:
     row = con.execute(
         "INSERT INTO runs (command, source, started_at, status) VALUES (?, ?, ?, 'running') "

@@ -123,6 +123,23 @@ def test_client_errors_are_not_retried(capture: Path, tmp_path: Path) -> None:
     assert "error: fetch failed: feed: HTTP 404 (not retried)" in messages
 
 
+def test_bad_records_in_a_page_are_quarantined_with_the_url(capture: Path, tmp_path: Path) -> None:
+    bad = {"post": {"id": "s_bad", "shared_by": "user-x", "like_count": "many"}, "profile": None}
+    private = {"post": {"id": "s_private", "shared_by": "user-x", "posted_to_public": False}}
+    backend = Backend(capture, inject=[bad, private, 17])
+    with running(backend) as url:
+        status, messages = run_fetch(tmp_path / "f.duckdb", url)
+    assert status == 0, messages
+    con = db.connect(tmp_path / "f.duckdb", read_only=True)
+    rows = con.execute("SELECT source, reason FROM quarantine ORDER BY reason").fetchall()
+    assert rows == [
+        (f"{url}/feed?cut=nf2_latest", "not a {post, profile} wrapper"),
+        (f"{url}/feed?cut=nf2_latest", "post.like_count is a string, expected an integer"),
+    ]
+    assert con.execute("SELECT quarantined FROM runs").fetchone() == (2,)
+    assert count(con, "SELECT count(*) FROM posts WHERE id IN ('s_bad', 's_private')") == 0
+
+
 def test_later_run_stops_at_a_page_of_known_posts(
     capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

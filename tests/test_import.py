@@ -336,3 +336,38 @@ def test_sample_privacy_and_shape(db_path: Path) -> None:
     assert count(con, "SELECT count(*) FROM post_cameos") > 0
     assert count(con, "SELECT count(*) FROM posts WHERE parent_post_id IS NOT NULL") > 0
     assert count(con, "SELECT count(*) FROM raw WHERE json LIKE '%user_liked%'") == 0
+
+
+def test_stats_command_reports_counts_and_runs(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    assert main(["import", str(sample), "--db", str(db_path)]) == 0
+    assert "import: " in capsys.readouterr().out  # the summary line
+    assert main(["stats", "--json", "--db", str(db_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tables"]["posts"] > 300
+    assert report["runs"][0]["status"] == "ok" and report["runs"][0]["command"] == "import"
+    assert main(["stats", "--db", str(db_path)]) == 0
+    text = capsys.readouterr().out
+    assert "posts" in text and "last runs" in text and "#1" in text
+
+
+def test_stats_without_a_database_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stats", "--db", str(tmp_path / "none.duckdb")]) == 1
+    assert "no database at" in capsys.readouterr().err
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked(db_path: Path, tmp_path: Path) -> None:
+    con = db.connect(db_path)
+    con.execute(
+        "INSERT INTO runs (command, source, started_at, status) "
+        "VALUES ('import', 'x', now()::TIMESTAMP, 'running')"
+    )
+    con.close()
+    write(tmp_path / "p.json", page(wrapper("s_1")))
+    run_import(db_path, tmp_path / "p.json")
+    rows = open_db(db_path).execute("SELECT status FROM runs ORDER BY id").fetchall()
+    assert rows == [("interrupted",), ("ok",)]

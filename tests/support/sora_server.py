@@ -36,6 +36,7 @@ class Backend:
     always: str | None = None  # a fault for every request from `always_from` on
     always_from: int = 1
     delay_s: float = 0.0
+    inject: list[Any] = field(default_factory=list)  # extra items on the first feed page
     requests: int = 0
     paths: list[str] = field(default_factory=list)
     auth: list[str | None] = field(default_factory=list)
@@ -48,6 +49,8 @@ class Backend:
             doc = json.loads(path.read_text(encoding="utf-8"))
             doc.pop("captured_at", None)  # the real API does not say
             out.append(doc)
+        if out and self.inject:
+            out[0]["items"].extend(self.inject)
         return out
 
     def creator_items(self, user_id: str) -> list[dict[str, Any]]:
