@@ -149,6 +149,8 @@ class FetchRun:
                 doc = self._page("feed", params)
                 ids = _page_post_ids(doc)
                 all_known = stop_on_known and bool(ids) and _known_ids(self.con, ids) == set(ids)
+                if cursor and doc.get("cursor") == cursor:
+                    raise FetchFailedError("feed: the cursor did not advance; stopping")
                 cursor = doc.get("cursor")
                 done = cursor is None or all_known
                 checkpoint = {
@@ -174,6 +176,8 @@ class FetchRun:
                     params["cursor"] = cursor
                 path = f"profile_feed/{creator_id}"
                 doc = self._page(path, params)
+                if cursor and doc.get("cursor") == cursor:
+                    raise FetchFailedError(f"{path}: the cursor did not advance; stopping")
                 cursor = doc.get("cursor")
                 finished = cursor is None
                 checkpoint = {

@@ -113,9 +113,11 @@ class Stager:
                     )
         except parse.BadRecord as exc:
             post_id = post.get("id") if isinstance(post, dict) else None
-            # A record that says it is not public is dropped, never kept, even here.
+            # A record that says it is deleted or not public is dropped, never kept,
+            # not even in quarantine.
             if isinstance(post, dict) and (
-                post.get("posted_to_public") is False
+                post.get("tombstoned_at") is not None
+                or post.get("posted_to_public") is False
                 or (
                     isinstance(post.get("permissions"), dict)
                     and post["permissions"].get("share_setting") not in (None, "public")

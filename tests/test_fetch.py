@@ -140,6 +140,14 @@ def test_bad_records_in_a_page_are_quarantined_with_the_url(capture: Path, tmp_p
     assert count(con, "SELECT count(*) FROM posts WHERE id IN ('s_bad', 's_private')") == 0
 
 
+def test_a_cursor_that_does_not_advance_ends_the_run(capture: Path, tmp_path: Path) -> None:
+    backend = Backend(capture, stuck_cursor=True)
+    with running(backend) as url:
+        status, messages = run_fetch(tmp_path / "f.duckdb", url)
+    assert status == 1 and backend.requests == 2
+    assert "error: fetch failed: feed: the cursor did not advance; stopping" in messages
+
+
 def test_later_run_stops_at_a_page_of_known_posts(
     capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

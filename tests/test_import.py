@@ -153,6 +153,7 @@ def test_bad_records_are_quarantined_and_the_run_goes_on(db_path: Path, tmp_path
         "not a wrapper",  # broken structure
         {"post": post("s_mismatch"), "profile": profile("user-zzzzzzzzzzzzzzzzzzzzzzzz")},
         wrapper("s_private_bad", like_count="x", posted_to_public=False),  # never kept
+        wrapper("s_deleted_bad", like_count="x", tombstoned_at=DAY1),  # never kept
     )
     write(tmp_path / "in" / "p.json", doc)
     (tmp_path / "in" / "l.jsonl").write_text(json.dumps(wrapper("s_line")) + "\n{oops\n")
@@ -168,7 +169,8 @@ def test_bad_records_are_quarantined_and_the_run_goes_on(db_path: Path, tmp_path
     assert any("not a {post, profile} wrapper" in r for r in reasons)
     assert any("is not post.shared_by" in r for r in reasons)
     assert any("line is not JSON" in r for r in reasons)
-    assert count(con, "SELECT count(*) FROM quarantine WHERE record LIKE '%s_private_bad%'") == 0
+    for hidden in ("s_private_bad", "s_deleted_bad"):
+        assert count(con, f"SELECT count(*) FROM quarantine WHERE record LIKE '%{hidden}%'") == 0
     sources = {r[0] for r in con.execute("SELECT source FROM quarantine").fetchall()}
     assert str(tmp_path / "in" / "l.jsonl") + ":2" in sources
     con.close()

@@ -37,6 +37,7 @@ class Backend:
     always_from: int = 1
     delay_s: float = 0.0
     inject: list[Any] = field(default_factory=list)  # extra items on the first feed page
+    stuck_cursor: bool = False  # every page points back at page 2
     requests: int = 0
     paths: list[str] = field(default_factory=list)
     auth: list[str | None] = field(default_factory=list)
@@ -108,7 +109,10 @@ def make_app(backend: Backend) -> Starlette:
             index = int(number) - 1
         if not 0 <= index < len(pages):
             return JSONResponse({"error": "bad cursor"}, status_code=400)
-        return await serve(request, pages[index])
+        doc = pages[index]
+        if backend.stuck_cursor:
+            doc["cursor"] = synth.cursor_token(backend.day - 1, 2)
+        return await serve(request, doc)
 
     async def profile_feed(request: Request) -> Response:
         user_id = request.path_params["user_id"]
