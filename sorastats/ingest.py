@@ -183,10 +183,12 @@ class Applier:
         for name in _COLUMNS:
             lines: list[bytes] = getattr(batch, name)
             path = self._tmp / f"{name}.ndjson"
-            with path.open("wb") as out:
-                out.write(b"\n".join(lines))
-                out.write(b"\n")
+            with path.open("wb", buffering=1 << 20) as out:
+                for line in lines:  # not b"\n".join: that would copy the batch once more
+                    out.write(line)
+                    out.write(b"\n")
             files[name] = (path, bool(lines))
+            lines.clear()
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
