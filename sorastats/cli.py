@@ -8,10 +8,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 
 from sorastats import db, stats, synth
+from sorastats.config import SETTINGS
 from sorastats.runlock import RunLockedError
 
 
@@ -31,12 +33,26 @@ def _positive(text: str) -> int:
     return value
 
 
+def _http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py", description="SoraStats nightly build.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    fetch = commands.add_parser("fetch", help="pull the public feed over HTTP into the database")
-    fetch.add_argument("--url", required=True, help="API base URL, e.g. .../backend/project_y")
+    fetch = commands.add_parser(
+        "fetch",
+        help="pull the public feed over HTTP into the database",
+        epilog="environment: "
+        + "; ".join(f"{s.env} ({s.help}, default {s.default or 'unset'})" for s in SETTINGS),
+    )
+    fetch.add_argument(
+        "--url", required=True, type=_http_url, help="API base URL, e.g. .../backend/project_y"
+    )
     fetch.add_argument(
         "--cut",
         choices=("nf2_latest", "nf2_top"),

@@ -296,3 +296,16 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(
     assert b.execute("SELECT count(*), min(status) FROM runs").fetchone() == (1, "ok")
     counts = "SELECT pages, items, new_posts, updated_posts, snapshots, removed_posts FROM runs"
     assert a.execute(counts).fetchall() == b.execute(counts).fetchall()
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com/backend", "http://"])
+def test_fetch_refuses_a_url_that_is_not_http(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sorastats.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fetch", "--url", url, "--db", str(tmp_path / "f.duckdb")])
+    assert exit_info.value.code == 2
+    assert "not an http(s) URL" in capsys.readouterr().err
+    assert not (tmp_path / "f.duckdb").exists()
