@@ -34,7 +34,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def fast_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SORASTATS_BACKOFF_S", "0.01")
-    monkeypatch.setenv("SORASTATS_TIMEOUT_S", "0.5")
+    monkeypatch.setenv("SORASTATS_TIMEOUT_S", "2")
     monkeypatch.setenv("SORASTATS_RETRIES", "4")
     monkeypatch.setenv("SORASTATS_NOW", DAY1_CLOCK)
     monkeypatch.delenv("SORA_TOKEN", raising=False)

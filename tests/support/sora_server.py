@@ -93,7 +93,7 @@ def make_app(backend: Backend) -> Starlette:
             await asyncio.sleep(backend.delay_s)
         body = json.dumps(doc, ensure_ascii=False).encode()
         if fault == "slow":
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(5.0)  # well past the client timeout
         elif fault:
             response = _fault_response(fault, body)
             if response is not None:
@@ -142,6 +142,7 @@ def running(backend: Backend) -> Iterator[str]:
         lifespan="off",
         ws="none",
         access_log=False,
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
