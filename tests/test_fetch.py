@@ -176,6 +176,16 @@ def test_refresh_creators_walks_every_profile_feed(capture: Path, tmp_path: Path
     assert walked == creators
 
 
+def test_top_cut_is_requested_and_recorded(capture: Path, tmp_path: Path) -> None:
+    backend = Backend(capture)
+    with running(backend) as url:
+        status, _ = run_fetch(tmp_path / "f.duckdb", url, cut="nf2_top", max_requests=1)
+    assert status == 0
+    assert backend.queries[0] == {"limit": "16", "cut": "nf2_top"}
+    con = db.connect(tmp_path / "f.duckdb", read_only=True)
+    assert con.execute("SELECT source FROM runs").fetchone() == (f"{url} cut=nf2_top",)
+
+
 def test_max_requests_stops_early(capture: Path, tmp_path: Path) -> None:
     backend = Backend(capture)
     with running(backend) as url:

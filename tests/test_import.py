@@ -373,3 +373,47 @@ def test_a_run_left_running_by_a_dead_process_is_marked(db_path: Path, tmp_path:
     run_import(db_path, tmp_path / "p.json")
     rows = open_db(db_path).execute("SELECT status FROM runs ORDER BY id").fetchall()
     assert rows == [("interrupted",), ("ok",)]
+
+
+def test_manifest_items_without_raw_are_quarantined(db_path: Path, tmp_path: Path) -> None:
+    write(
+        tmp_path / "vault.json",
+        {"items": [{"_raw": wrapper("s_kept"), "title": "x"}, {"_raw": None, "id": "lost"}]},
+    )
+    result = run_import(db_path, tmp_path / "vault.json")
+    assert result.ok and result.counts.quarantined == 1
+    con = open_db(db_path)
+    assert con.execute("SELECT id FROM posts").fetchall() == [("s_kept",)]
+    assert con.execute("SELECT reason FROM quarantine").fetchall() == [
+        ("not a {post, profile} wrapper",)
+    ]
+
+
+def test_jsonl_lines_may_carry_their_own_capture_time(db_path: Path, tmp_path: Path) -> None:
+    lines = [
+        {**wrapper("s_a", view_count=1), "captured_at": DAY1},
+        {**wrapper("s_a", view_count=2), "captured_at": "2025-10-10T08:00:00Z"},
+    ]
+    (tmp_path / "w.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    run_import(db_path, tmp_path / "w.jsonl")
+    rows = (
+        open_db(db_path)
+        .execute("SELECT captured_on, view_count FROM post_snapshots ORDER BY 1")
+        .fetchall()
+    )
+    assert rows == [(date(2025, 10, 9), 1), (date(2025, 10, 10), 2)]
+
+
+def test_profile_picture_expiry_is_kept(db_path: Path) -> None:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"shared fixtures folder {FIXTURES} is absent")
+    run_import(db_path, FIXTURES / "v2_following_user_listing_2025-11-11.json")
+    rows = (
+        open_db(db_path)
+        .execute(
+            "SELECT username, profile_picture_expires_at, character_count FROM creators "
+            "WHERE username = 'creator_8fae04'"
+        )
+        .fetchall()
+    )
+    assert rows == [("creator_8fae04", datetime(2025, 11, 14), 8)]

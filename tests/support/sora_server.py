@@ -40,6 +40,7 @@ class Backend:
     stuck_cursor: bool = False  # every page points back at page 2
     requests: int = 0
     paths: list[str] = field(default_factory=list)
+    queries: list[dict[str, str]] = field(default_factory=list)
     auth: list[str | None] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,6 +86,7 @@ def make_app(backend: Backend) -> Starlette:
             backend.requests += 1
             number = backend.requests
             backend.paths.append(request.url.path.removeprefix(PREFIX))
+            backend.queries.append(dict(request.query_params))
             backend.auth.append(request.headers.get("authorization"))
         fault = backend.faults.get(number)
         if backend.always and number >= backend.always_from:
