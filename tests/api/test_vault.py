@@ -262,3 +262,23 @@ def test_vault_keys_unlock_a_signed_in_browser(alice: VaultUser) -> None:
         vc.derive_master("pw", vc.unb64url(keys["kdf"]["salt"]), keys["kdf"]["iterations"])
     )
     assert alice.account.unwrap(derived, keys["wrapped_user_key"]) == alice.account.user_key
+
+
+@pytest.mark.parametrize("bad_id", ["%00", "a%7Cb", "x" * 65, "%C3%A9"])
+def test_malformed_ids_are_not_found(alice: VaultUser, bad_id: str) -> None:
+    """PostgreSQL refuses NUL bytes in text: a malformed id must never reach the query."""
+    c = alice.client
+    fields = {"base_version": 1, "fields": alice.fields(alice.create_id(body="x"), 2)}
+    attempts = [
+        c.get(f"/api/prompts/{bad_id}"),
+        c.delete(f"/api/prompts/{bad_id}"),
+        c.request("PATCH", f"/api/prompts/{bad_id}", json={"favorite": True}),
+        c.post(f"/api/prompts/{bad_id}/versions", fields),
+        c.delete(f"/api/tags/{bad_id}"),
+        c.post(f"/api/tags/{bad_id}/assign", {"prompt_ids": ["x"]}),
+        c.request("PUT", f"/api/favorites/{bad_id}"),
+        c.delete(f"/api/favorites/{bad_id}"),
+        c.delete(f"/api/sessions/{bad_id}"),
+    ]
+    assert [r.status_code for r in attempts] == [404] * len(attempts)
+    assert c.get("/api/me").status_code == 200
