@@ -21,12 +21,12 @@ from api.config import Settings, load_settings
 from api.endpoints import Endpoint, EndpointGroup, openapi, starlette_route
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
-from api.routes import account, auth, pages
+from api.routes import account, auth, pages, vault
 from api.services import Services
 
 log = logging.getLogger("api")
 
-ROUTE_GROUPS: list[EndpointGroup] = [auth.group, account.group, pages.group]
+ROUTE_GROUPS: list[EndpointGroup] = [auth.group, account.group, pages.group, vault.group]
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -147,6 +147,14 @@ SETTINGS: tuple[Setting, ...] = (
         cast_int,
         "Longest wait the backoff imposes; attempts never lock an account for good.",
     ),
+    Setting(
+        "VAULT_MAX_PROMPTS",
+        "5000",
+        cast_int,
+        "Hard cap on private prompts per account, whatever the tier (402 limits come first).",
+    ),
+    Setting("VAULT_MAX_VERSIONS", "1000", cast_int, "Versions kept per private prompt."),
+    Setting("VAULT_MAX_TAGS", "500", cast_int, "Tags per account."),
 )
 
 
@@ -171,6 +179,9 @@ class Settings:
     ARGON2_PARALLELISM: int
     LOGIN_FREE_ATTEMPTS: int
     LOGIN_MAX_BACKOFF_SECONDS: int
+    VAULT_MAX_PROMPTS: int
+    VAULT_MAX_VERSIONS: int
+    VAULT_MAX_TAGS: int
 
     @property
     def secure_cookies(self) -> bool:
@@ -233,6 +244,8 @@ def _check(s: Settings) -> None:
         raise ConfigError("MAX_BODY_BYTES must be at least 1024")
     if s.LOGIN_FREE_ATTEMPTS < 1 or s.LOGIN_MAX_BACKOFF_SECONDS < 1:
         raise ConfigError("LOGIN_FREE_ATTEMPTS and LOGIN_MAX_BACKOFF_SECONDS must be positive")
+    if min(s.VAULT_MAX_PROMPTS, s.VAULT_MAX_VERSIONS, s.VAULT_MAX_TAGS) < 1:
+        raise ConfigError("VAULT_MAX_PROMPTS, VAULT_MAX_VERSIONS, VAULT_MAX_TAGS must be positive")
     if s.KDF_ITERATIONS < 1000:
         raise ConfigError("KDF_ITERATIONS must be at least 1000")
     if s.ARGON2_TIME_COST < 1 or s.ARGON2_MEMORY_KIB < 8 or s.ARGON2_PARALLELISM < 1:

@@ -3,6 +3,7 @@ correction, deletion), sessions, password change and recovery."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio.to_thread
@@ -32,6 +33,7 @@ from api.security import csrf_token, email_throttle_key
 from api.validation import key32, obj, string
 
 group = EndpointGroup("account")
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 SETTINGS_SCHEMA = {
     "type": "object",
@@ -178,7 +180,10 @@ async def list_sessions(ctx: Ctx) -> Any:
 )
 async def revoke_session(ctx: Ctx) -> Any:
     session_id = ctx.params["session_id"]
-    if not await ctx.services.db.run(store.delete_session, ctx.user_id, session_id):
+    # A malformed id cannot exist (and PostgreSQL refuses NUL bytes in text): not found.
+    if not SESSION_ID_RE.fullmatch(session_id) or not await ctx.services.db.run(
+        store.delete_session, ctx.user_id, session_id
+    ):
         raise not_found("No such session.")
     response = JSONResponse({"status": "revoked"})
     return clear_cookie(ctx, response) if session_id == ctx.user["session_id"] else response

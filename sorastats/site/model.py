@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from sorastats.site import queries
-from sorastats.site.config import RenderConfig
+from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
 from sorastats.site.urls import board_url, chunks_of, creator_url, output_path
 
@@ -166,3 +166,6 @@ def iter_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig, info: dict[str
     updated = max((e["updated"] or "" for e in entries), default="") or info["as_of"]
     feed = {"url": "/feed.xml", "page_url": "/", "title": "Newest prompts", "updated": updated, "entries": entries}
     yield Page("feed.xml", "feed.xml", dumps(feed), sitemap=False)
+    from sorastats.site.vault_pages import vault_pages  # imports this module
+
+    yield from vault_pages(REPO_ROOT / "docs")
