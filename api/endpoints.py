@@ -13,6 +13,7 @@ schema, query, session level) and the OpenAPI entry, so docs and checks cannot d
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -216,13 +217,12 @@ def openapi(endpoints: list[Endpoint], title: str = "SoraStats accounts API") ->
         ]
         params += [
             {
-                "name": part[1:-1],
+                "name": name,
                 "in": "path",
                 "required": True,
                 "schema": {"type": "string", "maxLength": 64},
             }
-            for part in ep.path.split("/")
-            if part.startswith("{")
+            for name in re.findall(r"\{(\w+)\}", ep.path)  # also `{id}.csv`
         ]
         if params:
             op["parameters"] = params
