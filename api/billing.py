@@ -28,7 +28,15 @@ from api.billing_state import (
     resolve_owner,
     should_replace,
 )
-from api.tiers import FREE, Entitlement, Tier, check_feature, check_limit, entitlement_for_status
+from api.tiers import (
+    FREE,
+    Entitlement,
+    Tier,
+    check_feature,
+    check_limit,
+    entitlement_for_status,
+    visible_count,
+)
 
 log = logging.getLogger("api.billing")
 
@@ -101,6 +109,12 @@ def check_room(
     """Raise TierLimitError (402) if adding `adding` to `existing` items passes the user's
     limit `key` (`private_prompts`, `tags_per_prompt`). Call only when adding."""
     check_limit(current_tier(conn, user_id, stripe), key, existing, adding)
+
+
+def visible_versions(conn: store.Conn, user_id: str, stripe: StripeSettings, total: int) -> int:
+    """How many of a prompt's `total` versions (newest first) to list; the rest are kept
+    and listed again with Pro (the `versions_per_prompt` window)."""
+    return visible_count(current_tier(conn, user_id, stripe), "versions_per_prompt", total)
 
 
 def require_feature(conn: store.Conn, user_id: str, stripe: StripeSettings, key: str) -> None:

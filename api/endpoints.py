@@ -157,6 +157,9 @@ def starlette_route(endpoint: Endpoint) -> Route:
             query[name] = values[0]
         body = await _read_json(request, endpoint.body) if endpoint.body is not None else {}
         params = {k: str(v) for k, v in request.path_params.items()}
+        if any("\x00" in value for value in params.values()):
+            # No stored id holds a NUL, and PostgreSQL refuses NUL in text parameters.
+            raise ApiError(404, "not_found", "Not found.")
         ctx = Ctx(request, services, body, query, params, session, now)
         result = await endpoint.handler(ctx)
         if isinstance(result, Response):

@@ -501,7 +501,9 @@ def test_limit_checks_on_real_rows_follow_the_subscription(
     assert refused.value.as_json()["error"]["lifted_by"] == "pro"
     with pytest.raises(TierLimitError):
         db.call(billing.check_room, user_id, stripe, "tags_per_prompt", 3, write=False)
+    assert db.call(billing.visible_versions, user_id, stripe, 25, write=False) == 10
     sub_id = subscribe(api, fake, client)
+    assert db.call(billing.visible_versions, user_id, stripe, 25, write=False) == 25
     assert db.call(billing.current_tier, user_id, stripe, write=False).name == "pro"
     db.call(billing.check_room, user_id, stripe, "private_prompts", 5000, write=False)
     db.call(billing.check_room, user_id, stripe, "tags_per_prompt", 19, write=False)
