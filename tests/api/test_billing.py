@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
 from api import billing, store
+from api.config import ConfigError, load_settings
 from api.tiers import PAST_DUE_WARNING, TierLimitError
 from sorastats.db import connect as connect_ingest
 from tests.support.api_client import Account, Client
@@ -555,3 +558,48 @@ def test_billing_disabled_everyone_free_and_endpoints_503(
     assert client.get("/api/me/export").json()["subscription"]["tier"] == "free"
     # Deleting that account still works (the Stripe customer is logged for manual cleanup).
     assert client.request("DELETE", "/api/me").status_code == 200
+
+
+def test_concurrent_redeliveries_apply_once(api: RunningApi, fake: FakeStripe) -> None:
+    client, _ = user(api)
+    _, events = pay(fake, start_checkout(client))
+    created = events[0]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: deliver(api, created), range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert sum(r.json()["applied"] for r in responses) == 1
+    assert event_count(api) == 1
+    assert summary(client)["tier"] == "pro"
+
+
+def test_csv_export_while_the_nightly_build_writes_is_a_clear_503(
+    api: RunningApi, fake: FakeStripe
+) -> None:
+    client, _ = user(api)
+    subscribe(api, fake, client)
+    writer = duckdb.connect(api.settings.STATS_DB_PATH)  # holds the write lock
+    try:
+        response = client.get(f"/api/stats/creators/{CREATOR}.csv")
+    finally:
+        writer.close()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "60"
+    assert "being updated" in response.json()["error"]["message"]
+    assert client.get(f"/api/stats/creators/{CREATOR}.csv").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STRIPE_SECRET_KEY", "pk_live_publishable_not_secret"),
+        ("STRIPE_WEBHOOK_SECRET", "sk_test_pasted_in_the_wrong_box"),
+        ("STRIPE_PRICE_PRO_MONTHLY", "prod_123"),
+        ("STRIPE_API_BASE", "ftp://stripe.example"),
+    ],
+)
+def test_malformed_stripe_setting_stops_the_start_naming_it(name: str, value: str) -> None:
+    env = {"DEV_MODE": "1", "SECRET_KEY": "x" * 40, name: value}
+    with pytest.raises(ConfigError, match=name) as refused:
+        load_settings(env)
+    if name != "STRIPE_API_BASE":
+        assert value not in str(refused.value)  # a secret in the wrong box is never echoed
