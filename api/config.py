@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from api.billing_config import BILLING_SETTINGS, BillingConfigError, StripeSettings
+
 
 class ConfigError(Exception):
     """A setting is missing, malformed or too weak; the message names it."""
@@ -155,6 +157,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("VAULT_MAX_VERSIONS", "1000", cast_int, "Versions kept per private prompt."),
     Setting("VAULT_MAX_TAGS", "500", cast_int, "Tags per account."),
+    Setting(
+        "STATS_DB_PATH",
+        "data/sorastats.duckdb",
+        cast_str,
+        "The ingest DuckDB file, opened read-only for Pro's CSV export of creator stats.",
+    ),
+    # Stripe: the rows of api/billing_config.py's table, so there is one settings table.
+    *(Setting(b.name, b.default, cast_str, b.help) for b in BILLING_SETTINGS),
 )
 
 
@@ -182,6 +192,12 @@ class Settings:
     VAULT_MAX_PROMPTS: int
     VAULT_MAX_VERSIONS: int
     VAULT_MAX_TAGS: int
+    STATS_DB_PATH: str
+    STRIPE_SECRET_KEY: str
+    STRIPE_WEBHOOK_SECRET: str
+    STRIPE_PRICE_PRO_MONTHLY: str
+    STRIPE_PRICE_PRO_YEARLY: str
+    STRIPE_API_BASE: str
 
     @property
     def secure_cookies(self) -> bool:
@@ -190,6 +206,11 @@ class Settings:
     @property
     def session_cookie(self) -> str:
         return "__Host-sid" if self.secure_cookies else "sid"
+
+    @property
+    def stripe(self) -> StripeSettings:
+        """The Stripe settings (checked by `load_settings`, so this cannot fail there)."""
+        return StripeSettings.from_env({b.name: getattr(self, b.name) for b in BILLING_SETTINGS})
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -238,6 +259,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _check(s: Settings) -> None:
+    try:
+        s.stripe  # noqa: B018  (validates the STRIPE_* values; never echoes them)
+    except BillingConfigError as exc:
+        raise ConfigError(str(exc)) from None
     if not s.DATABASE_URL.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError("DATABASE_URL must start with sqlite:/// or postgresql://")
     if s.MAX_BODY_BYTES < 1024:

@@ -145,4 +145,40 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        3,
+        "billing",
+        (
+            # One Stripe customer per user, created before the first checkout. The unique
+            # customer id is how a webhook finds its user (never client_reference_id).
+            """CREATE TABLE stripe_customers (
+                user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                customer_id TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL
+            )""",
+            # The user's subscription as last read back from Stripe. `as_of` (Unix time with
+            # fractions, taken just before the read) is the recency marker: newest read wins.
+            """CREATE TABLE subscriptions (
+                user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                subscription_id TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                price_id TEXT,
+                current_period_end BIGINT,
+                cancel_at_period_end INTEGER NOT NULL,
+                cancel_at BIGINT,
+                created BIGINT NOT NULL,
+                as_of DOUBLE PRECISION NOT NULL,
+                updated_at BIGINT NOT NULL
+            )""",
+            # Webhook event ids, each inserted in the transaction of the change it causes,
+            # so a redelivered event finds its id and changes nothing.
+            """CREATE TABLE stripe_events (
+                event_id TEXT PRIMARY KEY,
+                type TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                received_at BIGINT NOT NULL
+            )""",
+        ),
+    ),
 ]

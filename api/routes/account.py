@@ -9,9 +9,10 @@ from typing import Any
 import anyio.to_thread
 from starlette.responses import JSONResponse, Response
 
-from api import store
+from api import billing, store
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError, not_found
+from api.routes.billing import delete_stripe_customer
 from api.routes.common import (
     EMAIL,
     check_kdf,
@@ -135,12 +136,18 @@ async def _start_email_change(ctx: Ctx, new_email: str) -> None:
     "/api/me",
     "Delete the account and everything stored about it",
     auth="recent",
-    responses={200: "Deleted", 401: "Not signed in", 403: "Sign in again first"},
+    responses={
+        200: "Deleted",
+        401: "Not signed in",
+        403: "Sign in again first",
+        502: "Stripe could not delete the billing customer; nothing was deleted, try again",
+    },
 )
 async def delete_me(ctx: Ctx) -> Any:
     db = ctx.services.db
     account_key = email_throttle_key(ctx.services.settings.SECRET_KEY, str(ctx.user["email"]))
     keys = [f"{scope}:{account_key}" for scope in ("login", "mail", "recover")]
+    await delete_stripe_customer(ctx)
     await db.run(store.delete_user, ctx.user_id, keys)
     await anyio.to_thread.run_sync(db.checkpoint)  # no copy left in the SQLite WAL
     return clear_cookie(ctx, JSONResponse({"status": "deleted"}))
@@ -154,6 +161,10 @@ async def delete_me(ctx: Ctx) -> Any:
 )
 async def export_me(ctx: Ctx) -> Response:
     data = await ctx.services.db.run(store.export_user, ctx.user_id, write=False)
+    granted = await ctx.services.db.run(
+        billing.entitlement, ctx.user_id, ctx.services.stripe, write=False
+    )
+    data["subscription"].update(granted.as_json())
     data["exported_at"] = ctx.now
     return JSONResponse(
         data, headers={"Content-Disposition": 'attachment; filename="sorastats-account.json"'}

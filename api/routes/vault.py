@@ -13,11 +13,11 @@ import json
 import re
 from typing import Any
 
-from api import store
+from api import billing, store
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError, not_found
 from api.security import new_id
-from api.tiers import FREE, Tier, TierLimitError, check_limit
+from api.tiers import Tier, TierLimitError, check_limit
 from api.validation import Schema, integer, obj, optional, string
 from api.vault_rules import (
     FIELD_LIMITS,
@@ -57,9 +57,11 @@ ID_LIST: Schema = {
 
 
 async def current_tier(ctx: Ctx) -> Tier:
-    """The signed-in user's tier. Billing replaces this lookup with the entitlement of the
-    user's subscription; until then everyone is on the free tier."""
-    return FREE
+    """The signed-in user's tier: the entitlement of their subscription as stored from
+    Stripe's webhooks (free when billing is off)."""
+    return await ctx.services.db.run(
+        billing.current_tier, ctx.user_id, ctx.services.stripe, write=False
+    )
 
 
 def enforce_tier_limit(tier: Tier, key: str, existing: int, adding: int = 1) -> None:

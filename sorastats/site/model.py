@@ -14,6 +14,7 @@ import duckdb
 from sorastats.site import queries
 from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
+from sorastats.site.pricing import pricing_doc
 from sorastats.site.urls import board_url, chunks_of, creator_url, output_path
 
 
@@ -149,6 +150,7 @@ def iter_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig, info: dict[str
     yield home_page(con, info)
     yield Page("search/index.html", "search.html", dumps({"url": "/search/"}))
     yield Page("404.html", "404.html", dumps({"url": "/404.html"}), sitemap=False)
+    yield Page("pricing/index.html", "pricing.html", dumps(pricing_doc()))
     for cp in load_content(cfg.content):
         doc = {"url": cp.url, "title": cp.title, "description": cp.description, "html": cp.html}
         yield Page(output_path(cp.url), "content.html", dumps(doc))
