@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from api import billing, store
+from api.billing_config import StripeSettings
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError, not_found
 from api.security import new_id
@@ -132,13 +133,23 @@ def listed_prompt(row: store.Row, tags: list[str]) -> dict[str, Any]:
     return {**prompt_json(row, tags), "latest": version_json(latest)}
 
 
-def full_prompt(conn: store.Conn, user_id: str, prompt_id: str) -> dict[str, Any] | None:
+def full_prompt(
+    conn: store.Conn, user_id: str, prompt_id: str, stripe: StripeSettings
+) -> dict[str, Any] | None:
     row = store.prompt_row(conn, user_id, prompt_id)
     if row is None:
         return None
     tags = store.tag_ids_by_prompt(conn, user_id).get(prompt_id, [])
     versions = [version_json(v) for v in store.prompt_versions(conn, user_id, prompt_id)]
-    return {**prompt_json(row, tags), "latest": versions[-1], "versions": versions}
+    # The tier's history window lists the newest versions; older ones are kept (and are in
+    # the export) and listed again when the tier allows.
+    shown = billing.visible_versions(conn, user_id, stripe, len(versions))
+    return {
+        **prompt_json(row, tags),
+        "latest": versions[-1],
+        "versions": versions[len(versions) - shown :],
+        "hidden_versions": len(versions) - shown,
+    }
 
 
 def tag_json(row: store.Row) -> dict[str, Any]:
@@ -278,7 +289,7 @@ async def create_prompt(ctx: Ctx) -> Any:
                 400, "id_not_reserved", "body.id: use an unused id from POST /api/vault/ids."
             )
         store.insert_prompt(conn, prompt, fields)
-        return full_prompt(conn, ctx.user_id, b["id"])
+        return full_prompt(conn, ctx.user_id, b["id"], ctx.services.stripe)
 
     return 201, {"prompt": await ctx.services.db.run(write)}
 
@@ -318,7 +329,9 @@ async def list_prompts(ctx: Ctx) -> Any:
 )
 async def get_prompt(ctx: Ctx) -> Any:
     prompt_id = checked_id(ctx.params["prompt_id"])
-    found = await ctx.services.db.run(full_prompt, ctx.user_id, prompt_id, write=False)
+    found = await ctx.services.db.run(
+        full_prompt, ctx.user_id, prompt_id, ctx.services.stripe, write=False
+    )
     if found is None:
         raise not_found("No such prompt.")
     return {"prompt": found}
@@ -373,7 +386,7 @@ async def add_version(ctx: Ctx) -> Any:
         )
         if added is None:  # lost a race inside the same instant
             raise ApiError(409, "stale_version", "Another device saved first; reload.")
-        found = full_prompt(conn, ctx.user_id, prompt_id)
+        found = full_prompt(conn, ctx.user_id, prompt_id, ctx.services.stripe)
         assert found is not None
         return found
 
@@ -403,7 +416,7 @@ async def update_prompt(ctx: Ctx) -> Any:
             store.set_prompt_favorite(conn, ctx.user_id, prompt_id, b["favorite"], ctx.now)
         if "post_id" in b:
             store.set_prompt_post(conn, ctx.user_id, prompt_id, b["post_id"], ctx.now)
-        found = full_prompt(conn, ctx.user_id, prompt_id)
+        found = full_prompt(conn, ctx.user_id, prompt_id, ctx.services.stripe)
         assert found is not None
         return found
 

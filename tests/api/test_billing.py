@@ -22,6 +22,7 @@ from sorastats.db import connect as connect_ingest
 from tests.support.api_client import Account, Client
 from tests.support.api_server import RunningApi
 from tests.support.fake_stripe import FakePrice, FakeStripe, sign_payload
+from tests.support.vault_client import VaultUser
 
 SECRET_KEY = "sk_test_billing_api_0123"
 WEBHOOK_SECRET = "whsec_test_billing_api"
@@ -603,3 +604,43 @@ def test_malformed_stripe_setting_stops_the_start_naming_it(name: str, value: st
         load_settings(env)
     if name != "STRIPE_API_BASE":
         assert value not in str(refused.value)  # a secret in the wrong box is never echoed
+
+
+def test_vault_limits_are_enforced_lifted_by_pro_and_nothing_is_lost_when_pro_ends(
+    api: RunningApi, fake: FakeStripe
+) -> None:
+    client = api.client()
+    account = Account(f"limits{next(_count)}@example.com", "correct horse")
+    client.signed_up(account)
+    vault = VaultUser(client, account)
+    ids = [vault.create_id(title=f"t{i}", body="b") for i in range(50)]
+    refused = vault.create(expect=402).json()["error"]
+    assert refused["code"] == "tier_limit" and "Pro" in refused["message"]
+
+    # A prompt with 12 versions: free lists the newest 10, keeps all.
+    for base in range(1, 12):
+        vault.edit(ids[0], base=base, body=f"v{base + 1}")
+    shown = client.get(f"/api/prompts/{ids[0]}").json()["prompt"]
+    assert [v["version"] for v in shown["versions"]] == list(range(3, 13))
+    assert shown["hidden_versions"] == 2
+
+    sub_id = subscribe(api, fake, client)
+    vault.create_id(title="the 51st")  # lifted
+    shown = client.get(f"/api/prompts/{ids[0]}").json()["prompt"]
+    assert len(shown["versions"]) == 12 and shown["hidden_versions"] == 0
+
+    assert deliver(api, fake.delete_subscription(sub_id)).status_code == 200
+    assert summary(client)["tier"] == "free"
+    assert vault.create(expect=402).json()["error"]["code"] == "tier_limit"
+    # Over the limit, everything stays readable and editable; only creating is blocked.
+    assert len(client.get("/api/prompts").json()["prompts"]) == 51
+    vault.edit(ids[1], base=1, body="still editable")
+    latest = client.get(f"/api/prompts/{ids[1]}").json()["prompt"]["latest"]
+    assert vault.decrypt({"id": ids[1], **_prompt(client, ids[1])}, latest)["body"] == (
+        "still editable"
+    )
+
+
+def _prompt(client: Client, prompt_id: str) -> dict[str, Any]:
+    prompt: dict[str, Any] = client.get(f"/api/prompts/{prompt_id}").json()["prompt"]
+    return prompt
