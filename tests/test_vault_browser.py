@@ -6,6 +6,7 @@ recovery keep every prompt readable; a wrong password never unlocks."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -57,11 +58,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
 
 def open_page(chromium: Browser, api: RunningApi, watch: Watch) -> tuple[BrowserContext, Page]:
     context = chromium.new_context(base_url=api.base_url)
+    return context, new_tab(context, watch)
+
+
+def new_tab(context: BrowserContext, watch: Watch) -> Page:
     page = context.new_page()
     page.on("request", lambda r: (watch.urls.append(r.url), watch.bodies.append(r.post_data or "")))
     page.on("pageerror", lambda e: watch.errors.append(str(e)))
     page.set_default_timeout(20_000)
-    return context, page
+    return page
 
 
 def ready(page: Page, path: str) -> None:
@@ -162,6 +167,48 @@ def tag_and_favorite(page: Page) -> None:
     expect(button).to_have_attribute("aria-pressed", "true")
 
 
+def two_tabs_never_overwrite_each_other(context: BrowserContext, tab: Page, watch: Watch) -> None:
+    """Two tabs (or devices) edit the same version: the second save gets 409, keeps its
+    text, and saves on top of the newer version once the user saves again."""
+    ready(tab, "/vault/")
+    other = new_tab(context, watch)
+    ready(other, "/vault/")  # unlocked from IndexedDB ("stay unlocked")
+    tab.get_by_role("button", name=f"Edit {TITLE}").click()
+    tab.locator("#editor-form [name=notes]").fill(NOTES + " (tab one)")
+    other.get_by_role("button", name=f"Edit {TITLE}").click()
+    other.locator("#editor-form [name=notes]").fill("tab two was here")
+    other.locator("#editor-form").get_by_role("button", name="Save").click()
+    expect(other.locator("#vault-status")).to_have_text("Saved version 5.")
+    other.close()
+    tab.locator("#editor-form").get_by_role("button", name="Save").click()
+    expect(tab.locator("#vault-status")).to_contain_text("another device saved first")
+    expect(tab.locator("#editor-form [name=notes]")).to_have_value(NOTES + " (tab one)")
+    tab.locator("#editor-form [name=notes]").fill(NOTES)
+    tab.locator("#editor-form").get_by_role("button", name="Save").click()
+    expect(tab.locator("#vault-status")).to_have_text("Saved version 6.")
+    tab.get_by_role("button", name=f"History of {TITLE}").click()
+    expect(tab.locator("#history-list li")).to_have_count(6)
+    tab.keyboard.press("Escape")
+
+
+def export_then_delete_account(page: Page) -> None:
+    """The export downloads every version as ciphertext; deletion ends the account."""
+    ready(page, "/account/")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download everything (JSON)").click()
+    data = json.loads(Path(download.value.path()).read_text("utf-8"))
+    (prompt,) = data["prompts"]
+    assert len(prompt["versions"]) == 6 and data["favorites"][0]["post_id"] == PUBLIC_POST
+    assert not any(w in json.dumps(data) for w in SECRET_WORDS)
+    form = page.locator("#delete-form")
+    form.get_by_label("Type your email to confirm").fill("someone-else@example.com")
+    form.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#delete-status")).to_contain_text("Type your email address exactly")
+    form.get_by_label("Type your email to confirm").fill(EMAIL)
+    form.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#signin-status")).to_contain_text("were deleted")
+
+
 def sees_everything(page: Page) -> None:
     expect(item(page)).to_contain_text(BODIES[0])
     expect(item(page)).to_contain_text(NOTES)
@@ -219,6 +266,7 @@ def test_vault_end_to_end(server: RunningApi, chromium: Browser) -> None:
 
     no_secret_in_database(server)
     assert all(w not in body for body in watch.bodies for w in SECRET_WORDS)
+    two_tabs_never_overwrite_each_other(second, page, watch)
 
     # Password change (this session is fresh): the same prompts under the new password.
     ready(page, "/account/")
@@ -247,9 +295,10 @@ def test_vault_end_to_end(server: RunningApi, chromium: Browser) -> None:
     expect(page.locator("#account-status")).to_contain_text("Password reset")
     ready(page, "/vault/")
     sees_everything(page)
+    export_then_delete_account(page)
     fourth.close()
 
-    no_secret_in_database(server)
+    no_secret_in_database(server, deleted=True)
     secrets = [*SECRET_WORDS, *PASSWORDS, code, code.replace("-", "")]
     assert all(s not in body for body in watch.bodies for s in secrets)  # never sent
     outside = [u for u in watch.urls if not u.startswith((server.base_url, "blob:", "data:"))]
@@ -257,7 +306,7 @@ def test_vault_end_to_end(server: RunningApi, chromium: Browser) -> None:
     assert watch.errors == []
 
 
-def no_secret_in_database(api: RunningApi) -> None:
+def no_secret_in_database(api: RunningApi, deleted: bool = False) -> None:
     """Every column of every table, then the raw files: none of the prompt's words."""
     path = Path(api.settings.DATABASE_URL.removeprefix("sqlite:///"))
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -273,7 +322,7 @@ def no_secret_in_database(api: RunningApi) -> None:
                     lowered = text.lower()
                     assert not any(w.lower() in lowered for w in SECRET_WORDS), (table, text)
         versions = con.execute("SELECT count(*) FROM prompt_versions").fetchone()[0]
-        assert versions == 4 and cells > 50
+        assert (versions == 0) if deleted else (versions >= 4 and cells > 50)
     finally:
         con.close()
     for part in path.parent.glob(path.name + "*"):

@@ -72,8 +72,12 @@ async function encryptFields(itemKey, promptId, version, plain) {
   return fields;
 }
 
+// After the first full load, only what changed since the last answer is fetched and
+// decrypted (plus the deleted ids), like any other device catching up.
 async function load() {
-  const data = await session.api("GET", "/api/prompts");
+  const since = state.cursor === undefined ? "" : `?since=${state.cursor}`;
+  const data = await session.api("GET", `/api/prompts${since}`);
+  state.cursor = data.server_time;
   state.tags.clear();
   for (const tag of data.tags) {
     const name = await vc.decryptTagName(session.userKey, tag.name, {
@@ -82,7 +86,8 @@ async function load() {
     });
     state.tags.set(tag.id, name);
   }
-  state.prompts.clear();
+  if (data.full) state.prompts.clear();
+  for (const id of data.deleted) state.prompts.delete(id);
   for (const row of data.prompts) state.prompts.set(row.id, await openPrompt(row));
   for (const id of [...state.selected]) if (!state.prompts.has(id)) state.selected.delete(id);
   render();
@@ -100,7 +105,9 @@ function matches(prompt, words) {
 
 function render() {
   const words = $("vault-search").value.toLowerCase().split(/\s+/).filter(Boolean);
-  const shown = [...state.prompts.values()].filter((p) => matches(p, words));
+  const shown = [...state.prompts.values()]
+    .filter((p) => matches(p, words))
+    .sort((a, b) => b.updated_at - a.updated_at || a.id.localeCompare(b.id));
   $("vault-count").textContent = `${shown.length} of ${state.prompts.size} prompts`;
   $("prompt-list").replaceChildren(...shown.map(promptItem));
   renderTags();
@@ -355,6 +362,7 @@ async function bulk(action) {
 }
 
 async function enter() {
+  state.cursor = undefined;
   show("vault-main");
   $("vault-user").textContent = session.user.email;
   await load();
