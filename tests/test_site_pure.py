@@ -8,7 +8,7 @@ import pytest
 from sorastats.site import charts, stats, urls
 from sorastats.site.content import ContentError, content_url, parse_front_matter
 from sorastats.site.manifest import read_manifest, write_manifest
-from sorastats.site.templating import json_script, xml_text
+from sorastats.site.templating import gain_html, json_script, xml_text
 from sorastats.site.writer import DuplicateOutputError, PathClaims, siblings
 
 
@@ -266,3 +266,16 @@ def test_front_matter_errors(text: str, error: str) -> None:
 
 def test_content_url() -> None:
     assert content_url(Path("about/ranking.md")) == "/about/ranking/"
+
+
+@pytest.mark.parametrize(
+    ("value", "html"),
+    [
+        (None, '<span class="muted" title="not enough history">–</span>'),
+        (0, '<span class="">0</span>'),
+        (12, '<span class="up">+12</span>'),
+        (-1500, '<span class="down">-1,500</span>'),
+    ],
+)
+def test_gain_html(value: int | None, html: str) -> None:
+    assert str(gain_html(value)) == html

@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -61,6 +62,7 @@ class RenderReport:
     bytes_written: int = 0
     peak_rss_mib: float = 0.0  # the main process
     worker_peak_rss_mib: float = 0.0  # the largest render process
+    search_peak_rss_mib: float = 0.0  # Pagefind (and other finished child processes)
     deleted_paths: list[str] = field(default_factory=list)
 
     @property
@@ -76,7 +78,7 @@ def page_hash(fingerprint: str, page: Page) -> str:
     return h.hexdigest()
 
 
-def open_db(path: Path) -> duckdb.DuckDBPyConnection:
+def open_db(path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise RenderError(f"no database at {path}: run `python build.py import` first")
     con = duckdb.connect(str(path), read_only=True)
@@ -86,7 +88,8 @@ def open_db(path: Path) -> duckdb.DuckDBPyConnection:
             f"{path} has schema version {version}, this renderer reads {SCHEMA_VERSION}"
         )
     # Bounded memory: DuckDB spills big joins instead of growing past this.
-    con.execute("SET memory_limit = '300MB'")
+    con.execute("SET memory_limit = '192MB'")
+    con.execute(f"SET temp_directory = '{spill_dir}'")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
     return con
@@ -156,7 +159,8 @@ class Staging:
 def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     started = time.perf_counter()
     report = RenderReport()
-    con = open_db(cfg.db)
+    spill = tempfile.TemporaryDirectory(prefix="sorastats-render-")
+    con = open_db(cfg.db, Path(spill.name))
     log(f"render: computing aggregates from {cfg.db}")
     model.prepare(con, cfg)
     info = model.site_info(con)
@@ -257,6 +261,7 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     search_digest = model.search_hash(con) + fingerprint
     new[SEARCH_KEY] = search_digest
     con.close()
+    spill.cleanup()
     if report.deleted or live.get(SEARCH_KEY) != search_digest:
         staging.ensure()
 
@@ -281,6 +286,7 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
         report.published = True
     report.total_seconds = time.perf_counter() - started
     report.peak_rss_mib = peak_rss_mib()
+    report.search_peak_rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return report
 
 

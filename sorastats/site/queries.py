@@ -197,6 +197,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
                             WHERE lower(o.prompt) <> lower(me.prompt))
             SELECT r.id, list(c.card ORDER BY r.rn) AS items
             FROM ranked r JOIN pcard c ON c.id = r.other WHERE r.rn <= 6 GROUP BY r.id""",
+        "DROP TABLE words",  # big intermediates: free their memory before streaming
+        "DROP TABLE rare",
         """CREATE TEMP TABLE cams AS
             SELECT pc.post_id, list(struct_pack(slug := vc.slug, username := vc.username)
                                     ORDER BY vc.username) AS items
