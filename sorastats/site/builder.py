@@ -157,10 +157,17 @@ class Staging:
 
 
 def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
+    """Render the site from `cfg.db` and publish it when anything changed."""
+    if not cfg.db.exists():
+        raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
+    with tempfile.TemporaryDirectory(prefix="sorastats-render-") as spill:
+        return _render_site(cfg, log, Path(spill))
+
+
+def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
     started = time.perf_counter()
     report = RenderReport()
-    spill = tempfile.TemporaryDirectory(prefix="sorastats-render-")
-    con = open_db(cfg.db, Path(spill.name))
+    con = open_db(cfg.db, spill_dir)
     log(f"render: computing aggregates from {cfg.db}")
     model.prepare(con, cfg)
     info = model.site_info(con)
@@ -261,7 +268,6 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     search_digest = model.search_hash(con) + fingerprint
     new[SEARCH_KEY] = search_digest
     con.close()
-    spill.cleanup()
     if report.deleted or live.get(SEARCH_KEY) != search_digest:
         staging.ensure()
 
