@@ -330,3 +330,36 @@ def test_empty_database_builds_a_valid_site(tmp_path: Path) -> None:
     _, problems = check_site(tmp_path / "site", BASE)
     assert problems == []
     assert os.path.exists(tmp_path / "site/index.html")
+
+
+def test_search_is_sharded_and_only_changed_shards_are_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from sorastats.site import search
+
+    monkeypatch.setattr(search, "POSTS_PER_SHARD", 10)  # 36 posts -> 4 shards
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    bundles = sorted(p.name for p in out.glob("pagefind*"))
+    assert bundles == ["pagefind", "pagefind-1", "pagefind-2", "pagefind-3", "pagefind-4"]
+    counts = {
+        b: json.loads((out / b / "pagefind-entry.json").read_text())["languages"]["en"][
+            "page_count"
+        ]
+        for b in bundles
+    }
+    assert sum(v for k, v in counts.items() if k != "pagefind") == len(list((out / "p").iterdir()))
+    merge = load(page(out, "/search/")).find("div", id="search").attrs["data-merge"]
+    assert json.loads(merge) == ["/pagefind-1/", "/pagefind-2/", "/pagefind-3/", "/pagefind-4/"]
+
+    inodes = {b: (out / b / "pagefind-entry.json").stat().st_ino for b in bundles}
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET text = 'A brand new prompt' WHERE id = ?", [sitedata.pid(3)])
+    con.close()
+    report = build(dbp, out)
+    assert report.search_rebuilt
+    changed = [b for b in bundles if (out / b / "pagefind-entry.json").stat().st_ino != inodes[b]]
+    assert changed == ["pagefind-1"]  # pid(3) ends in '3': the first shard only

@@ -30,12 +30,11 @@ from sorastats.site.config import RenderConfig
 from sorastats.site.manifest import read_manifest, write_manifest
 from sorastats.site.model import Page, dumps
 from sorastats.site.publish import SiteDirs, link_copy, prepare_staging, publish
-from sorastats.site.search import build_search_index
+from sorastats.site.search import Bundle, build_bundles
 from sorastats.site.templating import asset_map, templates_fingerprint
 from sorastats.site.urls import absolute, chunks_of
 from sorastats.site.writer import PathClaims, remove_output, siblings
 
-SEARCH_KEY = "pagefind/"
 Log = Callable[[str], None]
 
 
@@ -171,6 +170,7 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
     log(f"render: computing aggregates from {cfg.db}")
     model.prepare(con, cfg)
     info = model.site_info(con)
+    bundles = [(b, digest) for b, digest in model.search_bundles(con)]
     assets = asset_map(cfg.templates / "static")
     fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()
     dirs = SiteDirs(cfg.out)
@@ -249,7 +249,7 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
     try:
         for page in raw_pages(cfg, assets):
             consider(page)
-        for page in model.iter_pages(con, cfg, info):
+        for page in model.iter_pages(con, cfg, info, [b.key for b, _ in bundles]):
             consider(page)
         for page in sitemap_pages(cfg, sitemap_urls):
             consider(page)
@@ -263,29 +263,39 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
             pool.shutdown(wait=True, cancel_futures=True)
     report.render_seconds = time.perf_counter() - render_started
 
-    report.deleted_paths = sorted(rel for rel in live if rel not in new and rel != SEARCH_KEY)
+    # Keys ending in "/" are search bundles (folders), not pages.
+    report.deleted_paths = sorted(r for r in live if r not in new and not r.endswith("/"))
     report.deleted = len(report.deleted_paths)
-    search_digest = model.search_hash(con) + fingerprint
-    new[SEARCH_KEY] = search_digest
     con.close()
-    if report.deleted or live.get(SEARCH_KEY) != search_digest:
+    wanted = {b.key: digest + fingerprint for b, digest in bundles}
+    new.update(wanted)
+    stale_bundles = [k for k in live if k.endswith("/") and k not in wanted]
+    if report.deleted or stale_bundles or any(live.get(k) != d for k, d in wanted.items()):
         staging.ensure()
 
     if staging.base is not None:
         base = staging.base
         for rel in base:
             if rel not in new:
-                remove_output(staging.root, rel)
+                if rel.endswith("/"):
+                    shutil.rmtree(staging.root / rel, ignore_errors=True)
+                else:
+                    remove_output(staging.root, rel)
         t0 = time.perf_counter()
-        if base.get(SEARCH_KEY) != search_digest:
-            pf_live = dirs.live / "pagefind"
-            if live.get(SEARCH_KEY) == search_digest and pf_live.is_dir():
-                shutil.rmtree(staging.root / "pagefind", ignore_errors=True)
-                link_copy(pf_live, staging.root / "pagefind")
+        rebuild: list[Bundle] = []
+        for bundle, _digest in bundles:
+            digest = wanted[bundle.key]
+            if base.get(bundle.key) == digest and (staging.root / bundle.key).is_dir():
+                continue
+            if live.get(bundle.key) == digest and (dirs.live / bundle.key).is_dir():
+                shutil.rmtree(staging.root / bundle.key, ignore_errors=True)
+                link_copy(dirs.live / bundle.key, staging.root / bundle.key)
             else:
-                log("render: building the search index")
-                report.compress_seconds += build_search_index(staging.root)
-                report.search_rebuilt = True
+                rebuild.append(bundle)
+        if rebuild:
+            log(f"render: building {len(rebuild)} search bundle(s)")
+            report.compress_seconds += build_bundles(staging.root, rebuild, min(2, cfg.jobs))
+            report.search_rebuilt = True
         report.search_seconds = time.perf_counter() - t0
         write_manifest(staging.root, new)
         publish(dirs)

@@ -327,13 +327,15 @@ FROM vp WHERE prompt IS NOT NULL
 ORDER BY posted_at DESC NULLS LAST, id LIMIT $feed_size
 """
 
-# Search content (prompts and creators): when this hash is unchanged, the Pagefind index
-# of the previous build is reused as is, so counter-only changes never re-index.
-SEARCH_HASH = """
-SELECT coalesce((SELECT bit_xor(hash(id, prompt, slug, username, creator_display_name))
-                 FROM vp), 0),
-       coalesce((SELECT bit_xor(hash(slug, username, display_name, bio)) FROM vc), 0),
-       (SELECT count(*) FROM vp), (SELECT count(*) FROM vc)
+# Searchable text per search bundle: when a bundle's hash is unchanged, its Pagefind
+# index from the previous build is reused as is, so counter-only changes never re-index.
+SEARCH_MAIN_HASH = """
+SELECT count(*), coalesce(bit_xor(hash(slug, username, display_name, bio)), 0) FROM vc
+"""
+SEARCH_SHARD_HASHES = """
+SELECT {shard} AS shard, count(*),
+       bit_xor(hash(id, prompt, slug, username, creator_display_name))
+FROM vp GROUP BY 1 ORDER BY 1
 """
 
 TOTALS = """
