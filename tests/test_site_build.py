@@ -363,3 +363,29 @@ def test_search_is_sharded_and_only_changed_shards_are_rebuilt(
     assert report.search_rebuilt
     changed = [b for b in bundles if (out / b / "pagefind-entry.json").stat().st_ino != inodes[b]]
     assert changed == ["pagefind-1"]  # pid(3) ends in '3': the first shard only
+
+
+def test_damaged_live_site_is_repaired_or_reported(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    con = db.connect(dbp)
+    con.execute("UPDATE creators SET follower_count = 1 WHERE username = 'carol'")
+    con.close()
+    # a live page deleted by hand after the first change is seen: rendered again
+    (out / "c/alice/index.html").unlink()
+    assert build(dbp, out).published
+    assert (out / "c/alice/index.html").exists()
+    # a live file missing before anything changed: reported, the live site untouched
+    con = db.connect(dbp)
+    con.execute("UPDATE creators SET follower_count = 2 WHERE username = 'carol'")
+    con.close()
+    css = next((out / "static").glob("site.*.css"))
+    css.unlink()
+    (tmp_path / "site.prev/static" / css.name).unlink()  # gone from the previous tree too
+    with pytest.raises(RenderError, match="--full"):
+        build(dbp, out)
+    assert not css.exists()
+    assert build(dbp, out, full=True).published
+    _, problems = check_site(out, BASE)
+    assert problems == []

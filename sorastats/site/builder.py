@@ -130,9 +130,13 @@ class Staging:
     def ensure(self) -> dict[str, str]:
         if self.base is None:
             self.base = prepare_staging(self.dirs)
-            for rel, digest in self._pending:
-                self.keep(rel, digest)
+            missing = [rel for rel, digest in self._pending if not self.keep(rel, digest)]
             self._pending = []
+            if missing:
+                raise RenderError(
+                    f"the live site lacks {len(missing)} file(s) its manifest lists "
+                    f"(e.g. {missing[0]}); run `build.py render --full` to rebuild it whole"
+                )
         return self.base
 
     def keep(self, rel: str, digest: str) -> bool:
@@ -140,8 +144,8 @@ class Staging:
         if self.base is None:
             self._pending.append((rel, digest))
             return True
-        if self.base.get(rel) == digest:
-            return True
+        if self.base.get(rel) == digest and os.path.exists(self.root / rel):
+            return True  # (the stat guards against files deleted from a tree by hand)
         for name in (rel, *siblings(rel)):
             src, dst = self.dirs.live / name, self.root / name
             if not src.exists():
