@@ -18,6 +18,7 @@ run: setup
 	$(PY) build.py import data/sample
 	$(PY) build.py stats
 	$(PY) build.py render --db data/sorastats.duckdb --out site
+	DEV_MODE=1 $(PY) -m api serve --site site --host 127.0.0.1 --port 8000
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,78 @@
+"""Versioned schema migrations, the same for SQLite and PostgreSQL.
+
+Append new migrations at the end with the next version number; never edit an applied one.
+Every table holding a user's data must reference `users(id) ON DELETE CASCADE` so that
+`DELETE /api/me` removes it in the same statement (a test reads the database file to
+check). Times are Unix seconds in BIGINT columns; ids are TEXT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: tuple[str, ...]
+    # Per-dialect replacements of whole statements, by index into `sql`, for the rare
+    # statement the two dialects cannot share.
+    overrides: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    def statements(self, dialect: str) -> list[str]:
+        swap = self.overrides.get(dialect, {})
+        return [swap.get(i, stmt) for i, stmt in enumerate(self.sql)]
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "accounts",
+        (
+            """CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                email_verified_at BIGINT,
+                pending_email TEXT,
+                display_name TEXT NOT NULL DEFAULT '',
+                settings TEXT NOT NULL DEFAULT '{}',
+                auth_hash TEXT NOT NULL,
+                kdf TEXT NOT NULL,
+                wrapped_user_key TEXT NOT NULL,
+                recovery_hash TEXT NOT NULL,
+                recovery_kdf TEXT NOT NULL,
+                recovery_wrapped_user_key TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                password_changed_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                token_hash TEXT NOT NULL UNIQUE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                method TEXT NOT NULL,
+                device TEXT NOT NULL DEFAULT '',
+                created_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                auth_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX sessions_user ON sessions (user_id)",
+            """CREATE TABLE email_tokens (
+                nonce_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                purpose TEXT NOT NULL,
+                email TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX email_tokens_user ON email_tokens (user_id)",
+            """CREATE TABLE throttle (
+                key TEXT PRIMARY KEY,
+                failures INTEGER NOT NULL,
+                last_failure_at BIGINT NOT NULL,
+                blocked_until BIGINT NOT NULL
+            )""",
+        ),
+    ),
+]
