@@ -389,3 +389,24 @@ def test_damaged_live_site_is_repaired_or_reported(tmp_path: Path) -> None:
     assert build(dbp, out, full=True).published
     _, problems = check_site(out, BASE)
     assert problems == []
+
+
+def test_binary_assets_pass_through_unchanged(tmp_path: Path) -> None:
+    import shutil
+
+    from sorastats.site.config import REPO_ROOT
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO_ROOT / "templates", templates)
+    blob = bytes(range(256)) * 4
+    (templates / "static" / "icon.png").write_bytes(blob)
+    (templates / "static" / "account.js").write_text("export const hello = 'é';\n")
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    render_site(
+        RenderConfig(db=dbp, out=tmp_path / "site", base_url=BASE, jobs=1, templates=templates),
+        log=lambda _m: None,
+    )
+    (icon,) = (tmp_path / "site/static").glob("icon.*.png")
+    assert icon.read_bytes() == blob and not icon.with_name(icon.name + ".br").exists()
+    (module,) = (tmp_path / "site/static").glob("account.*.js")
+    assert module.read_text("utf-8") == "export const hello = 'é';\n"

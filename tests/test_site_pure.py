@@ -316,3 +316,10 @@ def test_sql_shard_matches_the_globs(shards: int, post_id: str) -> None:
     per = 16 // shards
     covered = search.HEX[row[0] * per : (row[0] + 1) * per]
     assert last in covered or (last not in search.HEX and bundle.key == "pagefind-1/")
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(None, ""), (0, "0 likes"), (1, "1 like"), (2, "2 likes"), (1500, "1.5K likes")]
+)
+def test_counted(n: int | None, text: str) -> None:
+    assert stats.counted(n, "like") == text

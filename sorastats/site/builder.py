@@ -97,7 +97,9 @@ def open_db(path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
 def raw_pages(cfg: RenderConfig, assets: dict[str, str]) -> Iterator[Page]:
     static = cfg.templates / "static"
     for name, rel in assets.items():
-        yield Page(rel, "", (static / name).read_text("utf-8"), sitemap=False)
+        # Raw outputs travel as latin-1 text: a lossless byte<->str mapping, so images and
+        # fonts added under templates/static/ pass through unchanged.
+        yield Page(rel, "", (static / name).read_bytes().decode("latin-1"), sitemap=False)
     robots = f"User-agent: *\nAllow: /\n\nSitemap: {absolute(cfg.base_url, '/sitemap.xml')}\n"
     yield Page("robots.txt", "", robots, sitemap=False)
 

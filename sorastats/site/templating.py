@@ -102,6 +102,7 @@ def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Envi
     )
     env.filters.update(
         compact=stats.compact,
+        counted=stats.counted,
         grouped=stats.grouped,
         signed=stats.signed,
         day=stats.day_label,
