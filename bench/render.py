@@ -79,7 +79,7 @@ def run_build(label: str, db: Path, out: Path, jobs: int) -> dict[str, float]:
         f"{r['pages_per_second']:6,.0f} pages/s ({r['render_seconds']:.1f} s) | search "
         f"{r['search_seconds']:5.1f} s | compress {r['compress_seconds']:5.1f} CPU s | peak RSS "
         f"main {r['peak_rss_mib']:.0f} MiB, worker {r['worker_peak_rss_mib']:.0f} MiB, "
-        f"child processes (Pagefind, cp) {r['search_peak_rss_mib']:.0f} MiB"
+        f"Pagefind {r['search_peak_rss_mib']:.0f} MiB"
     )
     return r
 

@@ -410,3 +410,12 @@ def test_binary_assets_pass_through_unchanged(tmp_path: Path) -> None:
     assert icon.read_bytes() == blob and not icon.with_name(icon.name + ".br").exists()
     (module,) = (tmp_path / "site/static").glob("account.*.js")
     assert module.read_text("utf-8") == "export const hello = 'é';\n"
+
+
+def test_pagefind_failure_is_a_clear_error(tmp_path: Path) -> None:
+    from sorastats.site.search import Bundle, SearchIndexError, build_bundles
+
+    (tmp_path / "x.html").write_text("<html><body>no pages for this glob</body></html>")
+    with pytest.raises(SearchIndexError, match="pagefind failed on nothing/"):
+        build_bundles(tmp_path, [Bundle("pagefind/", "nothing/*.html")])
+    assert not (tmp_path / "pagefind").exists()

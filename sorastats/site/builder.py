@@ -61,7 +61,7 @@ class RenderReport:
     bytes_written: int = 0
     peak_rss_mib: float = 0.0  # the main process
     worker_peak_rss_mib: float = 0.0  # the largest render process
-    search_peak_rss_mib: float = 0.0  # Pagefind (and other finished child processes)
+    search_peak_rss_mib: float = 0.0  # the largest Pagefind process
     deleted_paths: list[str] = field(default_factory=list)
 
     @property
@@ -300,7 +300,9 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
                 rebuild.append(bundle)
         if rebuild:
             log(f"render: building {len(rebuild)} search bundle(s)")
-            report.compress_seconds += build_bundles(staging.root, rebuild, min(2, cfg.jobs))
+            spent, peak_kib = build_bundles(staging.root, rebuild, min(2, cfg.jobs))
+            report.compress_seconds += spent
+            report.search_peak_rss_mib = peak_kib / 1024
             report.search_rebuilt = True
         report.search_seconds = time.perf_counter() - t0
         write_manifest(staging.root, new)
@@ -308,7 +310,6 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
         report.published = True
     report.total_seconds = time.perf_counter() - started
     report.peak_rss_mib = peak_rss_mib()
-    report.search_peak_rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return report
 
 

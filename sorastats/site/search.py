@@ -9,11 +9,14 @@ the shards whose searchable text changed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pagefind_bin import get_executable
 
@@ -74,34 +77,42 @@ def _command(root: Path, bundle: Bundle, tmp: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> float:
+def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> tuple[float, int]:
     """(Re)build the given bundles under `root`, at most `parallel` Pagefind processes at a
-    time; returns seconds spent compressing their text files."""
+    time; returns (seconds spent compressing their text files, peak Pagefind RSS in KiB)."""
     pending = list(bundles)
-    running: list[tuple[Bundle, Path, subprocess.Popen[str]]] = []
+    running: list[tuple[Bundle, Path, subprocess.Popen[bytes], IO[bytes]]] = []
     spent = 0.0
-    while pending or running:
-        while pending and len(running) < max(1, parallel):
-            bundle = pending.pop(0)
-            tmp = root / f".{bundle.key.rstrip('/')}-new"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            proc = subprocess.Popen(
-                _command(root, bundle, tmp),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            running.append((bundle, tmp, proc))
-        bundle, tmp, proc = running.pop(0)
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            for _b, _t, other in running:
-                other.kill()
-                other.wait()
-            raise SearchIndexError(f"pagefind failed on {bundle.glob}: {err.strip()}")
-        spent += _compress_and_place(root, bundle, tmp)
-    return spent
+    peak = 0
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, parallel):
+                bundle = pending.pop(0)
+                tmp = root / f".{bundle.key.rstrip('/')}-new"
+                if tmp.exists():
+                    shutil.rmtree(tmp)
+                err: IO[bytes] = tempfile.TemporaryFile()
+                proc = subprocess.Popen(
+                    _command(root, bundle, tmp), stdout=subprocess.DEVNULL, stderr=err
+                )
+                running.append((bundle, tmp, proc, err))
+            bundle, tmp, proc, err = running.pop(0)
+            # wait4, not wait: the rusage of exactly this Pagefind process
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            peak = max(peak, usage.ru_maxrss)
+            err.seek(0)
+            message = err.read().decode("utf-8", "replace").strip()
+            err.close()
+            if proc.returncode != 0:
+                raise SearchIndexError(f"pagefind failed on {bundle.glob}: {message}")
+            spent += _compress_and_place(root, bundle, tmp)
+    finally:
+        for _b, _t, other, other_err in running:
+            other.kill()
+            other.wait()
+            other_err.close()
+    return spent, peak
 
 
 def _compress_and_place(root: Path, bundle: Bundle, tmp: Path) -> float:
