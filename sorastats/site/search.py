@@ -97,10 +97,9 @@ def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> tuple
                 )
                 running.append((bundle, tmp, proc, err))
             bundle, tmp, proc, err = running.pop(0)
-            # wait4, not wait: the rusage of exactly this Pagefind process
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            peak = max(peak, usage.ru_maxrss)
+            while proc.poll() is None:
+                peak = max(peak, _high_water_kib(proc.pid))
+                time.sleep(0.05)
             err.seek(0)
             message = err.read().decode("utf-8", "replace").strip()
             err.close()
@@ -113,6 +112,19 @@ def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> tuple
             other.wait()
             other_err.close()
     return spent, peak
+
+
+def _high_water_kib(pid: int) -> int:
+    """Peak RSS of a running process's current program (Linux `VmHWM`; 0 elsewhere).
+    Not `ru_maxrss`: that also counts the parent's memory the child had before exec."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _compress_and_place(root: Path, bundle: Bundle, tmp: Path) -> float:
