@@ -21,12 +21,19 @@ from api.config import Settings, load_settings
 from api.endpoints import Endpoint, EndpointGroup, openapi, starlette_route
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
-from api.routes import account, auth, pages
+from api.routes import account, auth, billing, pages, stats, vault
 from api.services import Services
 
 log = logging.getLogger("api")
 
-ROUTE_GROUPS: list[EndpointGroup] = [auth.group, account.group, pages.group]
+ROUTE_GROUPS: list[EndpointGroup] = [
+    auth.group,
+    account.group,
+    pages.group,
+    vault.group,
+    billing.group,
+    stats.group,
+]
 
 
 def all_endpoints() -> list[Endpoint]:
@@ -40,6 +47,11 @@ def prepare_database(services: Services) -> None:
         db.migrate(log=log.info)
     db.check_schema()
     db.call(store.purge_expired, int(time.time()))
+    db.call(store.purge_stripe_events, int(time.time()))
+    stripe = services.stripe
+    if not stripe.billing_enabled:
+        unset = ", ".join(stripe.missing)
+        log.info("billing is off (unset: %s); everyone is on the free tier", unset)
 
 
 def create_app(
@@ -56,7 +68,7 @@ def create_app(
         # Computed once now, so the first unknown-email login is not the slow one.
         await anyio.to_thread.run_sync(services.hasher.dummy_hash)
         yield
-        services.db.close()
+        services.close()
 
     endpoints = [ep for group in (groups or ROUTE_GROUPS) for ep in group.endpoints]
     app = Starlette(

@@ -189,7 +189,7 @@ def parse_event(data: Any) -> WebhookEvent:
     body = data.get("data")
     obj = body.get("object") if isinstance(body, Mapping) else None
     # Ids are stored (idempotency); Stripe's are ~30 characters, so 255 is generous.
-    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255):
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and event_id.isprintable()):
         raise StripeObjectError("webhook event without a valid id")
     if not (isinstance(event_type, str) and 0 < len(event_type) <= 255):
         raise StripeObjectError("webhook event without an id or type")

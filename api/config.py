@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from api.billing_config import BILLING_SETTINGS, BillingConfigError, StripeSettings
+
 
 class ConfigError(Exception):
     """A setting is missing, malformed or too weak; the message names it."""
@@ -147,6 +149,22 @@ SETTINGS: tuple[Setting, ...] = (
         cast_int,
         "Longest wait the backoff imposes; attempts never lock an account for good.",
     ),
+    Setting(
+        "VAULT_MAX_PROMPTS",
+        "5000",
+        cast_int,
+        "Hard cap on private prompts per account, whatever the tier (402 limits come first).",
+    ),
+    Setting("VAULT_MAX_VERSIONS", "1000", cast_int, "Versions kept per private prompt."),
+    Setting("VAULT_MAX_TAGS", "500", cast_int, "Tags per account."),
+    Setting(
+        "STATS_DB_PATH",
+        "data/sorastats.duckdb",
+        cast_str,
+        "The ingest DuckDB file, opened read-only for Pro's CSV export of creator stats.",
+    ),
+    # Stripe: the rows of api/billing_config.py's table, so there is one settings table.
+    *(Setting(b.name, b.default, cast_str, b.help) for b in BILLING_SETTINGS),
 )
 
 
@@ -171,6 +189,15 @@ class Settings:
     ARGON2_PARALLELISM: int
     LOGIN_FREE_ATTEMPTS: int
     LOGIN_MAX_BACKOFF_SECONDS: int
+    VAULT_MAX_PROMPTS: int
+    VAULT_MAX_VERSIONS: int
+    VAULT_MAX_TAGS: int
+    STATS_DB_PATH: str
+    STRIPE_SECRET_KEY: str
+    STRIPE_WEBHOOK_SECRET: str
+    STRIPE_PRICE_PRO_MONTHLY: str
+    STRIPE_PRICE_PRO_YEARLY: str
+    STRIPE_API_BASE: str
 
     @property
     def secure_cookies(self) -> bool:
@@ -179,6 +206,11 @@ class Settings:
     @property
     def session_cookie(self) -> str:
         return "__Host-sid" if self.secure_cookies else "sid"
+
+    @property
+    def stripe(self) -> StripeSettings:
+        """The Stripe settings (checked by `load_settings`, so this cannot fail there)."""
+        return StripeSettings.from_env({b.name: getattr(self, b.name) for b in BILLING_SETTINGS})
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -227,12 +259,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _check(s: Settings) -> None:
+    try:
+        s.stripe  # noqa: B018  (validates the STRIPE_* values; never echoes them)
+    except BillingConfigError as exc:
+        raise ConfigError(str(exc)) from None
     if not s.DATABASE_URL.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError("DATABASE_URL must start with sqlite:/// or postgresql://")
     if s.MAX_BODY_BYTES < 1024:
         raise ConfigError("MAX_BODY_BYTES must be at least 1024")
     if s.LOGIN_FREE_ATTEMPTS < 1 or s.LOGIN_MAX_BACKOFF_SECONDS < 1:
         raise ConfigError("LOGIN_FREE_ATTEMPTS and LOGIN_MAX_BACKOFF_SECONDS must be positive")
+    if min(s.VAULT_MAX_PROMPTS, s.VAULT_MAX_VERSIONS, s.VAULT_MAX_TAGS) < 1:
+        raise ConfigError("VAULT_MAX_PROMPTS, VAULT_MAX_VERSIONS, VAULT_MAX_TAGS must be positive")
     if s.KDF_ITERATIONS < 1000:
         raise ConfigError("KDF_ITERATIONS must be at least 1000")
     if s.ARGON2_TIME_COST < 1 or s.ARGON2_MEMORY_KIB < 8 or s.ARGON2_PARALLELISM < 1:

@@ -13,6 +13,7 @@ schema, query, session level) and the OpenAPI entry, so docs and checks cannot d
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -156,6 +157,9 @@ def starlette_route(endpoint: Endpoint) -> Route:
             query[name] = values[0]
         body = await _read_json(request, endpoint.body) if endpoint.body is not None else {}
         params = {k: str(v) for k, v in request.path_params.items()}
+        if any("\x00" in value for value in params.values()):
+            # No stored id holds a NUL, and PostgreSQL refuses NUL in text parameters.
+            raise ApiError(404, "not_found", "Not found.")
         ctx = Ctx(request, services, body, query, params, session, now)
         result = await endpoint.handler(ctx)
         if isinstance(result, Response):
@@ -216,13 +220,12 @@ def openapi(endpoints: list[Endpoint], title: str = "SoraStats accounts API") ->
         ]
         params += [
             {
-                "name": part[1:-1],
+                "name": name,
                 "in": "path",
                 "required": True,
                 "schema": {"type": "string", "maxLength": 64},
             }
-            for part in ep.path.split("/")
-            if part.startswith("{")
+            for name in re.findall(r"\{(\w+)\}", ep.path)  # also `{id}.csv`
         ]
         if params:
             op["parameters"] = params

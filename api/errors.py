@@ -8,6 +8,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.tiers import TierLimitError
+
 log = logging.getLogger("api")
 
 HTTP_CODES = {
@@ -20,6 +22,7 @@ HTTP_CODES = {
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    402: "payment_required",
     429: "too_many_attempts",
     503: "unavailable",
 }
@@ -62,6 +65,12 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
 
+async def handle_tier_limit(request: Request, exc: Exception) -> Response:
+    """402 `tier_limit`, naming the limit and the tier that lifts it."""
+    assert isinstance(exc, TierLimitError)
+    return JSONResponse(exc.as_json(), status_code=exc.status_code)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "Something went wrong on our side.")
@@ -70,5 +79,6 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     HTTPException: handle_http_exception,
+    TierLimitError: handle_tier_limit,
     Exception: handle_unexpected,
 }

@@ -16,7 +16,7 @@ from api.services import Services
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Server-to-server callbacks that cannot carry a session or CSRF token (e.g. the Stripe
 # webhook, which proves itself by its signature). Add paths here, never prefixes.
-CSRF_EXEMPT_PATHS: set[str] = set()
+CSRF_EXEMPT_PATHS: frozenset[str] = frozenset({"/api/billing/webhook"})
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

@@ -75,4 +75,110 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        2,
+        "vault",
+        (
+            # Ids handed out before the client encrypts (the AD binds ciphertext to them);
+            # a reservation is consumed by the create that uses it, or expires.
+            """CREATE TABLE vault_reservations (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX vault_reservations_user ON vault_reservations (user_id)",
+            """CREATE TABLE prompts (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                wrapped_item_key TEXT NOT NULL,
+                post_id TEXT,
+                favorite INTEGER NOT NULL DEFAULT 0,
+                version INTEGER NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX prompts_user_updated ON prompts (user_id, updated_at)",
+            # Append-only: a version is inserted once and never updated.
+            """CREATE TABLE prompt_versions (
+                prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                version INTEGER NOT NULL,
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                notes TEXT NOT NULL,
+                restored_from INTEGER,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (prompt_id, version)
+            )""",
+            "CREATE INDEX prompt_versions_user ON prompt_versions (user_id)",
+            """CREATE TABLE tags (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX tags_user ON tags (user_id)",
+            """CREATE TABLE prompt_tags (
+                prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+                tag_id TEXT NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (prompt_id, tag_id)
+            )""",
+            "CREATE INDEX prompt_tags_tag ON prompt_tags (tag_id)",
+            "CREATE INDEX prompt_tags_user ON prompt_tags (user_id)",
+            """CREATE TABLE favorites (
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                post_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (user_id, post_id)
+            )""",
+            # What `GET /api/prompts?since=` reports as deleted.
+            """CREATE TABLE prompt_tombstones (
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                prompt_id TEXT NOT NULL,
+                deleted_at BIGINT NOT NULL,
+                PRIMARY KEY (user_id, prompt_id)
+            )""",
+        ),
+    ),
+    Migration(
+        3,
+        "billing",
+        (
+            # One Stripe customer per user, created before the first checkout. The unique
+            # customer id is how a webhook finds its user (never client_reference_id).
+            """CREATE TABLE stripe_customers (
+                user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                customer_id TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL
+            )""",
+            # The user's subscription as last read back from Stripe. `as_of` (Unix time with
+            # fractions, taken just before the read) is the recency marker: newest read wins.
+            """CREATE TABLE subscriptions (
+                user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                subscription_id TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                price_id TEXT,
+                current_period_end BIGINT,
+                cancel_at_period_end INTEGER NOT NULL,
+                cancel_at BIGINT,
+                created BIGINT NOT NULL,
+                as_of DOUBLE PRECISION NOT NULL,
+                updated_at BIGINT NOT NULL
+            )""",
+            # Webhook event ids, each inserted in the transaction of the change it causes,
+            # so a redelivered event finds its id and changes nothing.
+            """CREATE TABLE stripe_events (
+                event_id TEXT PRIMARY KEY,
+                type TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                received_at BIGINT NOT NULL
+            )""",
+        ),
+    ),
 ]

@@ -11,10 +11,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import duckdb
 
 from sorastats import db, stats, synth
+from sorastats.config import SETTINGS
 from sorastats.runlock import RunLockedError
 
 if TYPE_CHECKING:
@@ -39,9 +41,44 @@ def _positive(text: str) -> int:
     return value
 
 
+def _http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py", description="SoraStats nightly build.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fetch = commands.add_parser(
+        "fetch",
+        help="pull the public feed over HTTP into the database",
+        epilog="environment: "
+        + "; ".join(f"{s.env} ({s.help}, default {s.default or 'unset'})" for s in SETTINGS),
+    )
+    fetch.add_argument(
+        "--url", required=True, type=_http_url, help="API base URL, e.g. .../backend/project_y"
+    )
+    fetch.add_argument(
+        "--cut",
+        choices=("nf2_latest", "nf2_top"),
+        default="nf2_latest",
+        help="which feed to page through (default: nf2_latest)",
+    )
+    fetch.add_argument(
+        "--refresh-creators",
+        action="store_true",
+        help="also walk profile_feed/{user_id} of every known creator",
+    )
+    fetch.add_argument(
+        "--max-requests",
+        type=_positive,
+        default=None,
+        help="stop after this many HTTP requests (retries included)",
+    )
+    _add_db_option(fetch)
 
     imp = commands.add_parser("import", help="import Sora-format JSON files or folders")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
@@ -153,6 +190,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from sorastats.fetch import FetchOptions, fetch
+
+    options = FetchOptions(
+        base_url=args.url,
+        cut=args.cut,
+        refresh_creators=args.refresh_creators,
+        max_requests=args.max_requests,
+    )
+    return fetch(args.db, options)
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     try:
         spec = synth.SynthSpec(args.posts, args.creators, args.days, args.seed)
@@ -184,6 +233,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "fetch": cmd_fetch,
     "import": cmd_import,
     "synth": cmd_synth,
     "stats": cmd_stats,

@@ -7,8 +7,10 @@ that cannot be read gets an error naming it; the other files still go in.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +19,10 @@ from typing import Any
 import orjson
 
 from sorastats import db, parse
-from sorastats.ingest import Applier, Counts, finish_run, start_run, utcnow
+from sorastats.ingest import Applier, Counts, close_stale_runs, finish_run, start_run, utcnow
 from sorastats.progress import Progress, summary
 from sorastats.runlock import RunLock
-from sorastats.staging import Stager
+from sorastats.staging import StagedBatch, Stager
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -97,6 +99,8 @@ class FileImporter:
         self.applier = applier
         self.stager = Stager()
         self.progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sorastats-apply")
+        self._pending: Future[Counts] | None = None
         self.pages = 0
         self.items = 0
         self.started_at = utcnow()
@@ -157,13 +161,28 @@ class FileImporter:
             self.flush()
 
     def flush(self) -> None:
+        """Hand the staged batch to the apply thread (waiting for the previous one), so
+        Python stages the next batch while DuckDB, which releases the GIL, writes."""
         batch = self.stager.batch
         if not batch.records and not self.pages:
             return
+        self.drain()
         self.items += batch.records
-        self.applier.apply(batch, pages=self.pages)
+        self._pending = self._pool.submit(self.applier.apply, batch, pages=self.pages)
         self.pages = 0
-        batch.clear()
+        self.stager.batch = StagedBatch()
+
+    def drain(self) -> None:
+        """Wait for the batch being applied; re-raises its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _looks_like_jsonl(data: bytes) -> bool:
@@ -210,6 +229,7 @@ def import_paths(
         warn(f"error: {message}")
     with RunLock(db_path):
         con = db.configure(db.connect(db_path))
+        close_stale_runs(con, "import", None)
         run_id = start_run(con, "import", " ".join(str(p) for p in paths))
         applier = Applier(con, run_id)
         progress = Progress("import")
@@ -227,7 +247,10 @@ def import_paths(
                     applier.totals.items + len(importer.stager.batch),
                 )
             importer.flush()
+            importer.close()
         except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                importer.close()
             finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
             applier.close()
             con.close()

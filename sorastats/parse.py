@@ -8,11 +8,13 @@ Everything the ingest stores about a post or a profile passes through `extract_p
 from __future__ import annotations
 
 import enum
+import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote
 
 from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
 
@@ -119,13 +121,17 @@ def _wrappers_in(listing: dict[str, Any]) -> list[dict[str, Any]]:
     return [i for i in reversed(items) if isinstance(i, dict)]
 
 
+# Subtrees that hold media descriptions only; walking them is most of the cost.
+_NO_VIEWER_FIELDS: frozenset[str] = frozenset({"attachments", "text_facets"})
+
+
 def strip_viewer_fields(value: Any) -> None:
     """Remove viewer-relative fields from every dict in `value`, in place."""
     if isinstance(value, dict):
         for key in VIEWER_FIELDS.intersection(value):
             del value[key]
-        for child in value.values():
-            if isinstance(child, dict | list):
+        for key, child in value.items():
+            if isinstance(child, dict | list) and key not in _NO_VIEWER_FIELDS:
                 strip_viewer_fields(child)
     elif isinstance(value, list):
         for child in value:
@@ -160,15 +166,22 @@ def parse_capture_time(value: Any) -> datetime | None:
     return unix_to_utc(value, "captured_at")
 
 
+_SE_PARAM = re.compile(r"[?&]se=([^&#]*)")
+
+
 def media_expiry(url: Any) -> datetime | None:
     """When a signed media URL stops working: its `se=` query value, as naive UTC."""
-    if not isinstance(url, str) or "se=" not in url:
+    if not isinstance(url, str):
         return None
-    values = parse_qs(urlsplit(url).query).get("se")
-    if not values:
-        return None
+    match = _SE_PARAM.search(url)
+    return _expiry_value(match.group(1)) if match else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiry_value(value: str) -> datetime | None:
+    # Many URLs of one capture share an expiry: cached, this is a dict lookup.
     try:
-        parsed = datetime.fromisoformat(values[0].replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(unquote(value).replace("Z", "+00:00"))
     except ValueError:
         return None
     if parsed.tzinfo is not None:
@@ -250,7 +263,7 @@ def _required_id(obj: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~10 µs a record
 class PostFacts:
     """What the ingest stores about one post sighting (one capture)."""
 
@@ -279,7 +292,7 @@ class PostFacts:
     cameo_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~10 µs a record
 class ProfileFacts:
     """What the ingest stores about one profile sighting."""
 
@@ -300,25 +313,57 @@ class ProfileFacts:
     banned_at: datetime | None
 
 
+_INT_MIN, _INT_MAX = -(2**63), 2**63
+_PROFILE_TEXT = ("display_name", "description", "profile_picture_url", "permalink")
+_PROFILE_FLAGS = ("verified", "is_public_figure", "can_cameo", "is_default_profile_picture")
+_POST_TEXT = ("text", "parent_post_id", "root_post_id", "preview_image_url", "permalink", "emoji")
+
+
+def _ints(obj: dict[str, Any], names: tuple[str, ...], where: str) -> tuple[int | None, ...]:
+    """Optional integers, checked in one pass (the hot path of every record)."""
+    values = tuple(map(obj.get, names))
+    for name, value in zip(names, values, strict=True):
+        if value is not None and (type(value) is not int or not _INT_MIN <= value < _INT_MAX):
+            _opt_int(obj, name, where)  # raises with the precise reason
+    return values
+
+
+def _strs(obj: dict[str, Any], names: tuple[str, ...], where: str) -> tuple[str | None, ...]:
+    values = tuple(map(obj.get, names))
+    for name, value in zip(names, values, strict=True):
+        if value is not None and type(value) is not str:
+            raise BadRecord(f"{where}.{name} is {_type_name(value)}, expected a string")
+    return values
+
+
+def _bools(obj: dict[str, Any], names: tuple[str, ...], where: str) -> tuple[bool | None, ...]:
+    values = tuple(map(obj.get, names))
+    for name, value in zip(names, values, strict=True):
+        if value is not None and type(value) is not bool:
+            raise BadRecord(f"{where}.{name} is {_type_name(value)}, expected true or false")
+    return values
+
+
 def extract_profile(profile: Any, where: str = "profile") -> ProfileFacts:
     if not isinstance(profile, dict):
         raise BadRecord(f"{where} is {_type_name(profile)}, expected an object")
     user_id = _required_id(profile, "user_id", where)
     username = _required_id(profile, "username", where)
-    picture = _opt_str(profile, "profile_picture_url", where)
+    display_name, bio, picture, permalink = _strs(profile, _PROFILE_TEXT, where)
+    verified, public_figure, can_cameo, default_picture = _bools(profile, _PROFILE_FLAGS, where)
     return ProfileFacts(
         id=user_id,
         username=username,
-        display_name=_opt_str(profile, "display_name", where),
-        bio=_opt_str(profile, "description", where),
-        verified=_opt_bool(profile, "verified", where),
-        is_public_figure=_opt_bool(profile, "is_public_figure", where),
-        can_cameo=_opt_bool(profile, "can_cameo", where),
-        is_default_profile_picture=_opt_bool(profile, "is_default_profile_picture", where),
+        display_name=display_name,
+        bio=bio,
+        verified=verified,
+        is_public_figure=public_figure,
+        can_cameo=can_cameo,
+        is_default_profile_picture=default_picture,
         profile_picture_url=picture,
         profile_picture_expires_at=media_expiry(picture),
-        permalink=_opt_str(profile, "permalink", where),
-        counters=tuple(_opt_int(profile, name, where) for name in CREATOR_COUNTERS),
+        permalink=permalink,
+        counters=_ints(profile, CREATOR_COUNTERS, where),
         created_at=unix_to_utc(profile.get("created_at"), f"{where}.created_at"),
         updated_at=unix_to_utc(profile.get("updated_at"), f"{where}.updated_at"),
         banned_at=unix_to_utc(profile.get("banned_at"), f"{where}.banned_at"),
@@ -339,10 +384,9 @@ def extract_post(post: Any, where: str = "post") -> PostFacts:
         raise BadRecord(f"{where} is {_type_name(post)}, expected an object")
     post_id = _required_id(post, "id", where)
     creator_id = _required_id(post, "shared_by", where)
-    text = _opt_str(post, "text", where)
-    for key in ("permissions", "cameo_profiles", "attachments"):
+    text, parent_id, root_id, preview, permalink, emoji = _strs(post, _POST_TEXT, where)
+    for key, expected in (("permissions", dict), ("cameo_profiles", list), ("attachments", list)):
         value = post.get(key)
-        expected = dict if key == "permissions" else list
         if value is not None and not isinstance(value, expected):
             raise BadRecord(f"{where}.{key} is {_type_name(value)}, expected a {expected.__name__}")
     _opt_bool(post, "posted_to_public", where)
@@ -351,7 +395,7 @@ def extract_post(post: Any, where: str = "post") -> PostFacts:
     if not isinstance(attachment, dict):
         raise BadRecord(f"{where}.attachments[0] is {_type_name(attachment)}, expected an object")
     awhere = f"{where}.attachments[0]"
-    n_frames = _opt_int(attachment, "n_frames", awhere)
+    width, height, n_frames = _ints(attachment, ("width", "height", "n_frames"), awhere)
     duration_s = _opt_float(attachment, "duration_s", awhere)
     if duration_s is None and n_frames is not None:
         duration_s = n_frames / FPS
@@ -367,7 +411,7 @@ def extract_post(post: Any, where: str = "post") -> PostFacts:
     )
     expiries = [e for e in (media_expiry(thumbnail), media_expiry(video)) if e is not None]
     cameos: list[str] = []
-    for cameo in post.get("cameo_profiles") or []:
+    for cameo in post.get("cameo_profiles") or ():
         if isinstance(cameo, dict) and isinstance(cameo.get("user_id"), str):
             cameos.append(cameo["user_id"])
     return PostFacts(
@@ -379,31 +423,19 @@ def extract_post(post: Any, where: str = "post") -> PostFacts:
         text=text,
         posted_at=unix_to_utc(post.get("posted_at"), f"{where}.posted_at"),
         updated_at=unix_to_utc(post.get("updated_at"), f"{where}.updated_at"),
-        width=_opt_int(attachment, "width", awhere),
-        height=_opt_int(attachment, "height", awhere),
+        width=width,
+        height=height,
         duration_s=duration_s,
         n_frames=n_frames,
-        counters=tuple(_opt_int(post, name, where) for name in POST_COUNTERS),
-        parent_post_id=_opt_str(post, "parent_post_id", where),
-        root_post_id=_opt_str(post, "root_post_id", where),
-        preview_image_url=_opt_str(post, "preview_image_url", where),
-        permalink=_opt_str(post, "permalink", where),
-        emoji=_opt_str(post, "emoji", where),
+        counters=_ints(post, POST_COUNTERS, where),
+        parent_post_id=parent_id,
+        root_post_id=root_id,
+        preview_image_url=preview,
+        permalink=permalink,
+        emoji=emoji,
         thumbnail_url=thumbnail,
         video_url=video,
         media_expires_at=min(expiries) if expiries else None,
         generation_id=_opt_str(attachment, "generation_id", awhere),
         cameo_ids=tuple(dict.fromkeys(cameos)),
     )
-
-
-def newest_updated_at(wrapper: Any) -> float | None:
-    """The newest `updated_at` in a wrapper (post or profile), for the capture-time rule."""
-    best: float | None = None
-    if isinstance(wrapper, dict):
-        for part in (wrapper.get("post"), wrapper.get("profile"), wrapper):
-            if isinstance(part, dict):
-                value = part.get("updated_at")
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    best = value if best is None else max(best, value)
-    return best

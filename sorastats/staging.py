@@ -44,6 +44,13 @@ class StagedBatch:
         self.quarantined = 0
 
 
+def _field(text: str) -> bytes:
+    """A text field of a \x01-separated raw line: control characters replaced."""
+    if text.isprintable():
+        return text.encode()
+    return "".join(c if c.isprintable() else "?" for c in text).encode()
+
+
 def _time(value: datetime) -> bytes:
     return value.isoformat(sep=" ").encode()
 
@@ -106,9 +113,11 @@ class Stager:
                     )
         except parse.BadRecord as exc:
             post_id = post.get("id") if isinstance(post, dict) else None
-            # A record that says it is not public is dropped, never kept, even here.
+            # A record that says it is deleted or not public is dropped, never kept,
+            # not even in quarantine.
             if isinstance(post, dict) and (
-                post.get("posted_to_public") is False
+                post.get("tombstoned_at") is not None
+                or post.get("posted_to_public") is False
                 or (
                     isinstance(post.get("permissions"), dict)
                     and post["permissions"].get("share_setting") not in (None, "public")
@@ -163,20 +172,13 @@ class Stager:
     def _stage_raw(
         self, digest: bytes, kind: bytes, entity_id: str, source: str, cap: bytes, canonical: bytes
     ) -> None:
+        # One line, fields split by \x01: orjson escapes every control character inside
+        # strings, so neither \x01 nor a newline can occur in the canonical JSON, and
+        # DuckDB reads the JSON as plain text without parsing it again.
         self.batch.raw.append(
-            b'{"sha256":"'
-            + digest.hex().encode()
-            + b'","kind":"'
-            + kind
-            + b'","entity_id":'
-            + orjson.dumps(entity_id)
-            + b',"source":'
-            + orjson.dumps(source)
-            + b',"cap":"'
-            + cap
-            + b'","json":'
-            + canonical
-            + b"}"
+            b"\x01".join(
+                (digest.hex().encode(), kind, _field(entity_id), _field(source), cap, canonical)
+            )
         )
 
     def _quarantine(self, record: Any, reason: str, source: str, entity_id: str | None) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from sorastats.cli import build_parser
+from sorastats.config import SETTINGS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -29,4 +30,10 @@ def test_every_command_and_option_is_in_the_readme() -> None:
             for option in action.option_strings:
                 if option.startswith("--") and option != "--help" and option not in text:
                     missing.append(f"{name} {option}")
+    assert not missing, f"undocumented in README.md: {missing}"
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    missing = [s.env for s in SETTINGS if f"`{s.env}`" not in text]
     assert not missing, f"undocumented in README.md: {missing}"

@@ -153,6 +153,7 @@ def test_bad_records_are_quarantined_and_the_run_goes_on(db_path: Path, tmp_path
         "not a wrapper",  # broken structure
         {"post": post("s_mismatch"), "profile": profile("user-zzzzzzzzzzzzzzzzzzzzzzzz")},
         wrapper("s_private_bad", like_count="x", posted_to_public=False),  # never kept
+        wrapper("s_deleted_bad", like_count="x", tombstoned_at=DAY1),  # never kept
     )
     write(tmp_path / "in" / "p.json", doc)
     (tmp_path / "in" / "l.jsonl").write_text(json.dumps(wrapper("s_line")) + "\n{oops\n")
@@ -168,7 +169,8 @@ def test_bad_records_are_quarantined_and_the_run_goes_on(db_path: Path, tmp_path
     assert any("not a {post, profile} wrapper" in r for r in reasons)
     assert any("is not post.shared_by" in r for r in reasons)
     assert any("line is not JSON" in r for r in reasons)
-    assert count(con, "SELECT count(*) FROM quarantine WHERE record LIKE '%s_private_bad%'") == 0
+    for hidden in ("s_private_bad", "s_deleted_bad"):
+        assert count(con, f"SELECT count(*) FROM quarantine WHERE record LIKE '%{hidden}%'") == 0
     sources = {r[0] for r in con.execute("SELECT source FROM quarantine").fetchall()}
     assert str(tmp_path / "in" / "l.jsonl") + ":2" in sources
     con.close()
@@ -336,3 +338,82 @@ def test_sample_privacy_and_shape(db_path: Path) -> None:
     assert count(con, "SELECT count(*) FROM post_cameos") > 0
     assert count(con, "SELECT count(*) FROM posts WHERE parent_post_id IS NOT NULL") > 0
     assert count(con, "SELECT count(*) FROM raw WHERE json LIKE '%user_liked%'") == 0
+
+
+def test_stats_command_reports_counts_and_runs(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    assert main(["import", str(sample), "--db", str(db_path)]) == 0
+    assert "import: " in capsys.readouterr().out  # the summary line
+    assert main(["stats", "--json", "--db", str(db_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tables"]["posts"] > 300
+    assert report["runs"][0]["status"] == "ok" and report["runs"][0]["command"] == "import"
+    assert main(["stats", "--db", str(db_path)]) == 0
+    text = capsys.readouterr().out
+    assert "posts" in text and "last runs" in text and "#1" in text
+
+
+def test_stats_without_a_database_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stats", "--db", str(tmp_path / "none.duckdb")]) == 1
+    assert "no database at" in capsys.readouterr().err
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked(db_path: Path, tmp_path: Path) -> None:
+    con = db.connect(db_path)
+    con.execute(
+        "INSERT INTO runs (command, source, started_at, status) "
+        "VALUES ('import', 'x', now()::TIMESTAMP, 'running')"
+    )
+    con.close()
+    write(tmp_path / "p.json", page(wrapper("s_1")))
+    run_import(db_path, tmp_path / "p.json")
+    rows = open_db(db_path).execute("SELECT status FROM runs ORDER BY id").fetchall()
+    assert rows == [("interrupted",), ("ok",)]
+
+
+def test_manifest_items_without_raw_are_quarantined(db_path: Path, tmp_path: Path) -> None:
+    write(
+        tmp_path / "vault.json",
+        {"items": [{"_raw": wrapper("s_kept"), "title": "x"}, {"_raw": None, "id": "lost"}]},
+    )
+    result = run_import(db_path, tmp_path / "vault.json")
+    assert result.ok and result.counts.quarantined == 1
+    con = open_db(db_path)
+    assert con.execute("SELECT id FROM posts").fetchall() == [("s_kept",)]
+    assert con.execute("SELECT reason FROM quarantine").fetchall() == [
+        ("not a {post, profile} wrapper",)
+    ]
+
+
+def test_jsonl_lines_may_carry_their_own_capture_time(db_path: Path, tmp_path: Path) -> None:
+    lines = [
+        {**wrapper("s_a", view_count=1), "captured_at": DAY1},
+        {**wrapper("s_a", view_count=2), "captured_at": "2025-10-10T08:00:00Z"},
+    ]
+    (tmp_path / "w.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    run_import(db_path, tmp_path / "w.jsonl")
+    rows = (
+        open_db(db_path)
+        .execute("SELECT captured_on, view_count FROM post_snapshots ORDER BY 1")
+        .fetchall()
+    )
+    assert rows == [(date(2025, 10, 9), 1), (date(2025, 10, 10), 2)]
+
+
+def test_profile_picture_expiry_is_kept(db_path: Path) -> None:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"shared fixtures folder {FIXTURES} is absent")
+    run_import(db_path, FIXTURES / "v2_following_user_listing_2025-11-11.json")
+    rows = (
+        open_db(db_path)
+        .execute(
+            "SELECT username, profile_picture_expires_at, character_count FROM creators "
+            "WHERE username = 'creator_8fae04'"
+        )
+        .fetchall()
+    )
+    assert rows == [("creator_8fae04", datetime(2025, 11, 14), 8)]

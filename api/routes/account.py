@@ -3,14 +3,16 @@ correction, deletion), sessions, password change and recovery."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio.to_thread
 from starlette.responses import JSONResponse, Response
 
-from api import store
+from api import billing, store
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError, not_found
+from api.routes.billing import delete_stripe_customer
 from api.routes.common import (
     EMAIL,
     check_kdf,
@@ -32,6 +34,7 @@ from api.security import csrf_token, email_throttle_key
 from api.validation import key32, obj, string
 
 group = EndpointGroup("account")
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 SETTINGS_SCHEMA = {
     "type": "object",
@@ -133,12 +136,18 @@ async def _start_email_change(ctx: Ctx, new_email: str) -> None:
     "/api/me",
     "Delete the account and everything stored about it",
     auth="recent",
-    responses={200: "Deleted", 401: "Not signed in", 403: "Sign in again first"},
+    responses={
+        200: "Deleted",
+        401: "Not signed in",
+        403: "Sign in again first",
+        502: "Stripe could not delete the billing customer; nothing was deleted, try again",
+    },
 )
 async def delete_me(ctx: Ctx) -> Any:
     db = ctx.services.db
     account_key = email_throttle_key(ctx.services.settings.SECRET_KEY, str(ctx.user["email"]))
     keys = [f"{scope}:{account_key}" for scope in ("login", "mail", "recover")]
+    await delete_stripe_customer(ctx)
     await db.run(store.delete_user, ctx.user_id, keys)
     await anyio.to_thread.run_sync(db.checkpoint)  # no copy left in the SQLite WAL
     return clear_cookie(ctx, JSONResponse({"status": "deleted"}))
@@ -152,6 +161,10 @@ async def delete_me(ctx: Ctx) -> Any:
 )
 async def export_me(ctx: Ctx) -> Response:
     data = await ctx.services.db.run(store.export_user, ctx.user_id, write=False)
+    granted = await ctx.services.db.run(
+        billing.entitlement, ctx.user_id, ctx.services.stripe, write=False
+    )
+    data["subscription"].update(granted.as_json())
     data["exported_at"] = ctx.now
     return JSONResponse(
         data, headers={"Content-Disposition": 'attachment; filename="sorastats-account.json"'}
@@ -178,7 +191,10 @@ async def list_sessions(ctx: Ctx) -> Any:
 )
 async def revoke_session(ctx: Ctx) -> Any:
     session_id = ctx.params["session_id"]
-    if not await ctx.services.db.run(store.delete_session, ctx.user_id, session_id):
+    # A malformed id cannot exist (and PostgreSQL refuses NUL bytes in text): not found.
+    if not SESSION_ID_RE.fullmatch(session_id) or not await ctx.services.db.run(
+        store.delete_session, ctx.user_id, session_id
+    ):
         raise not_found("No such session.")
     response = JSONResponse({"status": "revoked"})
     return clear_cookie(ctx, response) if session_id == ctx.user["session_id"] else response

@@ -12,8 +12,9 @@ from typing import Any
 import duckdb
 
 from sorastats.site import queries
-from sorastats.site.config import RenderConfig
+from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
+from sorastats.site.pricing import pricing_doc
 from sorastats.site.search import Bundle, plan_bundles, shard_count, shard_sql
 from sorastats.site.urls import board_url, chunks_of, creator_url, output_path
 
@@ -163,6 +164,7 @@ def iter_pages(
     search = {"url": "/search/", "merge": ["/" + b for b in bundles[1:]]}
     yield Page("search/index.html", "search.html", dumps(search))
     yield Page("404.html", "404.html", dumps({"url": "/404.html"}), sitemap=False)
+    yield Page("pricing/index.html", "pricing.html", dumps(pricing_doc()))
     for cp in load_content(cfg.content):
         doc = {"url": cp.url, "title": cp.title, "description": cp.description, "html": cp.html}
         yield Page(output_path(cp.url), "content.html", dumps(doc))
@@ -180,3 +182,6 @@ def iter_pages(
     updated = max((e["updated"] or "" for e in entries), default="") or info["as_of"]
     feed = {"url": "/feed.xml", "page_url": "/", "title": "Newest prompts", "updated": updated, "entries": entries}
     yield Page("feed.xml", "feed.xml", dumps(feed), sitemap=False)
+    from sorastats.site.vault_pages import vault_pages  # imports this module
+
+    yield from vault_pages(REPO_ROOT / "docs")

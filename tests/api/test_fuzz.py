@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from api.app import all_endpoints
 from api.endpoints import Endpoint
 from tests.support.api_client import Account, Client
 from tests.support.api_server import RunningApi, database_url, run_api
+from tests.support.fake_stripe import FakePrice, FakeStripe
 
 JSON_SCALARS = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50)
@@ -98,9 +100,22 @@ def fuzz_api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningApi]:
     tmp = tmp_path_factory.mktemp("fuzz")
+    # Billing on, against the fake Stripe, so the billing handlers are reached too.
+    prices = {"price_fuzz_m": FakePrice("price_fuzz_m", "month", 500)}
+    prices["price_fuzz_y"] = FakePrice("price_fuzz_y", "year", 4800)
     with (
+        FakeStripe.running("sk_test_fuzz", prices) as fake,
         database_url(request.param, tmp) as url,
-        run_api(url, tmp, LOGIN_FREE_ATTEMPTS="1000") as api,
+        run_api(
+            url,
+            tmp,
+            LOGIN_FREE_ATTEMPTS="1000",
+            STRIPE_SECRET_KEY="sk_test_fuzz",
+            STRIPE_WEBHOOK_SECRET="whsec_fuzz",
+            STRIPE_PRICE_PRO_MONTHLY="price_fuzz_m",
+            STRIPE_PRICE_PRO_YEARLY="price_fuzz_y",
+            STRIPE_API_BASE=fake.base_url,
+        ) as api,
     ):
         yield api
 
@@ -149,7 +164,7 @@ def test_no_500_on_random_input(fuzz_api: RunningApi, endpoint: Endpoint) -> Non
             if client is None or client.get("/api/me").status_code != 200:
                 client = holder["c"] = signed_in(fuzz_api)
         http = client or fuzz_api.client()
-        path = endpoint.path.replace("{session_id}", quote(path_value, safe="") or "x")
+        path = re.sub(r"\{\w+\}", quote(path_value, safe="") or "x", endpoint.path)
         if endpoint.query and "email" not in query and body is not None:
             query = {**query, "email": str(body)[:60]}
         headers = {"Content-Type": content_type} if content_type else {}

@@ -3,37 +3,22 @@ merely loading the page (as a link scanner would) uses nothing up."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from tests.support.api_client import Account
 from tests.support.api_server import run_api
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path("/usr/bin/chromium").exists():
-        pytest.fail("Debian's chromium is missing: .ci/run installs it")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+def browser(chromium: Browser) -> Browser:
+    """The run's shared chromium (tests/conftest.py): Playwright's sync API allows one
+    instance per process, and other modules' browser tests share it."""
+    return chromium
 
 
 def test_verify_page_confirms_by_post(browser: object, tmp_path: Path) -> None:

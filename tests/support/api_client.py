@@ -160,6 +160,9 @@ class Client:
     def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
         return self.request("POST", path, json=body, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
     def register(self, account: Account, verify: bool = True) -> httpx.Response:
         response = self.post("/api/auth/register", account.register_body())
         assert response.status_code == 202, response.text

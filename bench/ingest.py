@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: synthesize N posts by M creators (cached in bench/.cache), import
+them into a fresh database and print posts/s and peak RSS of the import process.
+
+    python bench/ingest.py                       # the target: 1,000,000 posts, 100,000 creators
+    python bench/ingest.py --posts 100000 --creators 10000
+
+Target on a 2-core machine: >= 50,000 posts/s, peak RSS < 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench" / ".cache"
+
+
+def synthesize(posts: int, creators: int, days: int, seed: int) -> Path:
+    out = CACHE / f"synth-p{posts}-c{creators}-d{days}-s{seed}"
+    done = out / ".complete"
+    if done.exists():
+        print(f"using cached capture set {out}")
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    print(f"synthesizing {posts:,} posts by {creators:,} creators over {days} days ...")
+    started = time.monotonic()
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "build.py"),
+            "synth",
+            "--posts",
+            str(posts),
+            "--creators",
+            str(creators),
+            "--days",
+            str(days),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ],
+        check=True,
+    )
+    done.write_text("ok\n")
+    print(f"synthesized in {time.monotonic() - started:.1f} s")
+    return out
+
+
+def run_import(capture: Path, db_path: Path) -> tuple[float, int, str]:
+    """(seconds, peak RSS bytes, summary line) of one `build.py import` process."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "import", str(capture), "--db", str(db_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    if status != 0:
+        raise SystemExit(f"import failed with status {status}: {output}")
+    return seconds, usage.ru_maxrss * 1024, output.strip().splitlines()[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--creators", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    capture = synthesize(args.posts, args.creators, args.days, args.seed)
+    files = sum(1 for p in capture.rglob("*.json"))
+    size = sum(p.stat().st_size for p in capture.rglob("*.json"))
+    with tempfile.TemporaryDirectory(prefix="sorastats-bench-") as tmp:
+        db_path = Path(tmp) / "bench.duckdb"
+        seconds, rss, line = run_import(capture, db_path)
+        db_size = db_path.stat().st_size
+    print(line)
+    print(f"input: {files:,} files, {size / 2**20:,.0f} MiB; database {db_size / 2**20:,.0f} MiB")
+    print(f"posts: {args.posts:,} in {seconds:.1f} s = {args.posts / seconds:,.0f} posts/s")
+    print(f"peak RSS of the import process: {rss / 2**20:,.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

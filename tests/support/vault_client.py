@@ -1,0 +1,87 @@
+"""A vault user for API tests: encrypts exactly as the browser does (tests/support/
+vault_crypto.py) and talks to the real API through tests.support.api_client.Client."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tests.support import vault_crypto as vc
+from tests.support.api_client import Account, Client
+
+
+@dataclass
+class VaultUser:
+    client: Client
+    account: Account
+    item_keys: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def uid(self) -> str:
+        return self.account.user_id
+
+    def reserve(self, kind: str = "prompt", count: int = 1) -> list[str]:
+        response = self.client.post("/api/vault/ids", {"kind": kind, "count": count})
+        assert response.status_code == 201, response.text
+        ids: list[str] = response.json()["ids"]
+        return ids
+
+    def fields(self, prompt_id: str, version: int, **plain: str) -> dict[str, str]:
+        key = self.item_keys[prompt_id]
+        return {
+            name: vc.encrypt_field(key, self.uid, prompt_id, version, name, plain.get(name, ""))
+            for name in ("title", "body", "notes")
+        }
+
+    def create_body(self, prompt_id: str, **plain: str) -> dict[str, Any]:
+        item_key = self.item_keys.setdefault(prompt_id, os.urandom(32))
+        return {
+            "id": prompt_id,
+            "wrapped_item_key": vc.wrap_item_key(
+                self.account.user_key, item_key, self.uid, prompt_id
+            ),
+            "fields": self.fields(prompt_id, 1, **plain),
+        }
+
+    def create(self, expect: int = 201, **plain: str) -> httpx.Response:
+        prompt_id = self.reserve()[0]
+        response = self.client.post("/api/prompts", self.create_body(prompt_id, **plain))
+        assert response.status_code == expect, response.text
+        return response
+
+    def create_id(self, **plain: str) -> str:
+        prompt_id: str = self.create(**plain).json()["prompt"]["id"]
+        return prompt_id
+
+    def edit(self, prompt_id: str, base: int, expect: int = 201, **plain: str) -> httpx.Response:
+        body = {"base_version": base, "fields": self.fields(prompt_id, base + 1, **plain)}
+        response = self.client.post(f"/api/prompts/{prompt_id}/versions", body)
+        assert response.status_code == expect, response.text
+        return response
+
+    def decrypt(self, prompt: dict[str, Any], version: dict[str, Any]) -> dict[str, str]:
+        key = vc.unwrap_item_key(
+            self.account.user_key, prompt["wrapped_item_key"], self.uid, prompt["id"]
+        )
+        return {
+            name: vc.decrypt_field(
+                key, version["fields"][name], self.uid, prompt["id"], version["version"], name
+            )
+            for name in ("title", "body", "notes")
+        }
+
+    def tag(self, name: str) -> str:
+        tag_id = self.reserve("tag")[0]
+        envelope = vc.encrypt_tag_name(self.account.user_key, self.uid, tag_id, name)
+        response = self.client.post("/api/tags", {"id": tag_id, "name": envelope})
+        assert response.status_code == 201, response.text
+        return tag_id
+
+
+def vault_user(client: Client, email: str, password: str = "pw") -> VaultUser:
+    account = Account(email, password)
+    client.signed_up(account)
+    return VaultUser(client, account)

@@ -1,0 +1,51 @@
+"""The /pricing/ page comes from the one tier table, and ships with its buttons hidden
+(billing.js reveals them only when the API says billing is on)."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.tiers import FEATURES, LIMITS, TIERS, display_allowance
+from sorastats.site.config import REPO_ROOT
+from sorastats.site.pricing import pricing_doc
+from sorastats.site.templating import asset_map, make_env
+from tests.support.html import parse
+
+TEMPLATES = REPO_ROOT / "templates"
+
+
+def rendered() -> str:
+    env = make_env(TEMPLATES, "https://sorastats.example", asset_map(TEMPLATES / "static"))
+    return env.get_template("pricing.html").render(page=pricing_doc())
+
+
+def test_doc_has_every_tier_limit_and_feature() -> None:
+    doc = pricing_doc()
+    assert [t["name"] for t in doc["tiers"]] == [t.name for t in TIERS]
+    assert [r["label"] for r in doc["rows"]] == [s.label for s in (*LIMITS, *FEATURES)]
+    pro = next(t for t in doc["tiers"] if t["name"] == "pro")
+    assert pro["prices"] == [
+        {"interval": "month", "display": "$5"},
+        {"interval": "year", "display": "$48"},
+    ]
+
+
+@pytest.mark.parametrize("spec", LIMITS, ids=lambda s: s.key)
+def test_page_shows_each_limit_with_its_reason(spec: object) -> None:
+    html = rendered()
+    assert spec.label in html  # type: ignore[attr-defined]
+    for tier in TIERS:
+        allowance = tier.limits[spec.key]  # type: ignore[attr-defined]
+        assert display_allowance(allowance.value, spec.kind) in html  # type: ignore[attr-defined]
+
+
+def test_buttons_ship_hidden_and_the_page_loads_billing_js() -> None:
+    html = rendered()
+    assert 'data-checkout-interval="month"' in html and 'data-checkout-interval="year"' in html
+    tree = parse(html)
+    shown_by_js = [n for n in tree.iter() if "data-billing-when" in n.attrs]
+    assert len(shown_by_js) >= 3 and all("hidden" in n.attrs for n in shown_by_js)
+    buttons = [n for n in tree.find_all("button") if "data-checkout-interval" in n.attrs]
+    assert buttons and all(b.attrs["data-checkout-plan"] == "pro" for b in buttons)
+    scripts = [n.attrs.get("src", "") for n in tree.find_all("script")]
+    assert any(src.startswith("/static/js/billing.") for src in scripts)
