@@ -37,15 +37,29 @@ print(json.dumps(d))
 """
 
 
-def cached_db(posts: int, creators: int, days: int) -> Path:
+def cached_db(posts: int, creators: int, days: int, source: str) -> Path:
+    """`sql`: every post and creator snapshotted every day, written straight into DuckDB
+    (the dense worst case). `ingest`: `build.py synth` capture files through `build.py
+    import` (sparser, like real captures)."""
     cache = ROOT / "bench" / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"site-{posts}-{creators}-{days}.duckdb"
+    path = cache / f"site-{source}-{posts}-{creators}-{days}.duckdb"
     if not path.exists():
         t0 = time.perf_counter()
         tmp = path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
-        synth(tmp, posts, creators, days)
+        if source == "sql":
+            synth(tmp, posts, creators, days)
+        else:
+            feed = cache / f"feed-{posts}-{creators}-{days}"
+            build = [sys.executable, str(ROOT / "build.py")]
+            if not feed.exists():
+                subprocess.run(
+                    [*build, "synth", "--posts", str(posts), "--creators", str(creators),
+                     "--days", str(days), "--out", str(feed)],
+                    check=True,
+                )  # fmt: skip
+            subprocess.run([*build, "import", "--db", str(tmp), str(feed)], check=True)
         tmp.rename(path)
         print(f"synthesized {posts:,} posts in {time.perf_counter() - t0:.1f} s -> {path}")
     return path
@@ -64,7 +78,8 @@ def run_build(label: str, db: Path, out: Path, jobs: int) -> dict[str, float]:
         f"{r['unchanged']:>8,} unchanged {r['deleted']:>5,} deleted | render+write "
         f"{r['pages_per_second']:6,.0f} pages/s ({r['render_seconds']:.1f} s) | search "
         f"{r['search_seconds']:5.1f} s | compress {r['compress_seconds']:5.1f} CPU s | peak RSS "
-        f"main {r['peak_rss_mib']:.0f} MiB, worker {r['worker_peak_rss_mib']:.0f} MiB"
+        f"main {r['peak_rss_mib']:.0f} MiB, worker {r['worker_peak_rss_mib']:.0f} MiB, "
+        f"Pagefind {r['search_peak_rss_mib']:.0f} MiB"
     )
     return r
 
@@ -75,13 +90,14 @@ def main() -> None:
     )
     ap.add_argument("--posts", type=int, default=100_000)
     ap.add_argument("--creators", type=int, default=20_000)
-    ap.add_argument("--days", type=int, default=31)
+    ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--change", type=float, default=0.01, help="fraction of posts changed")
+    ap.add_argument("--source", choices=("sql", "ingest"), default="sql", help="data generator")
     ap.add_argument("--dir", type=Path, default=None, help="where to build (default: system temp)")
     args = ap.parse_args()
 
-    source = cached_db(args.posts, args.creators, args.days)
+    source = cached_db(args.posts, args.creators, args.days, args.source)
     with tempfile.TemporaryDirectory(prefix="sorastats-bench-", dir=args.dir) as tmp:
         db = Path(tmp) / "bench.duckdb"
         shutil.copy(source, db)

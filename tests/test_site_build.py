@@ -330,3 +330,92 @@ def test_empty_database_builds_a_valid_site(tmp_path: Path) -> None:
     _, problems = check_site(tmp_path / "site", BASE)
     assert problems == []
     assert os.path.exists(tmp_path / "site/index.html")
+
+
+def test_search_is_sharded_and_only_changed_shards_are_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from sorastats.site import search
+
+    monkeypatch.setattr(search, "POSTS_PER_SHARD", 10)  # 36 posts -> 4 shards
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    bundles = sorted(p.name for p in out.glob("pagefind*"))
+    assert bundles == ["pagefind", "pagefind-1", "pagefind-2", "pagefind-3", "pagefind-4"]
+    counts = {
+        b: json.loads((out / b / "pagefind-entry.json").read_text())["languages"]["en"][
+            "page_count"
+        ]
+        for b in bundles
+    }
+    assert sum(v for k, v in counts.items() if k != "pagefind") == len(list((out / "p").iterdir()))
+    merge = load(page(out, "/search/")).find("div", id="search").attrs["data-merge"]
+    assert json.loads(merge) == ["/pagefind-1/", "/pagefind-2/", "/pagefind-3/", "/pagefind-4/"]
+
+    inodes = {b: (out / b / "pagefind-entry.json").stat().st_ino for b in bundles}
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET text = 'A brand new prompt' WHERE id = ?", [sitedata.pid(3)])
+    con.close()
+    report = build(dbp, out)
+    assert report.search_rebuilt
+    changed = [b for b in bundles if (out / b / "pagefind-entry.json").stat().st_ino != inodes[b]]
+    assert changed == ["pagefind-1"]  # pid(3) ends in '3': the first shard only
+
+
+def test_damaged_live_site_is_repaired_or_reported(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    con = db.connect(dbp)
+    con.execute("UPDATE creators SET follower_count = 1 WHERE username = 'carol'")
+    con.close()
+    # a live page deleted by hand after the first change is seen: rendered again
+    (out / "c/alice/index.html").unlink()
+    assert build(dbp, out).published
+    assert (out / "c/alice/index.html").exists()
+    # a live file missing before anything changed: reported, the live site untouched
+    con = db.connect(dbp)
+    con.execute("UPDATE creators SET follower_count = 2 WHERE username = 'carol'")
+    con.close()
+    css = next((out / "static").glob("site.*.css"))
+    css.unlink()
+    (tmp_path / "site.prev/static" / css.name).unlink()  # gone from the previous tree too
+    with pytest.raises(RenderError, match="--full"):
+        build(dbp, out)
+    assert not css.exists()
+    assert build(dbp, out, full=True).published
+    _, problems = check_site(out, BASE)
+    assert problems == []
+
+
+def test_binary_assets_pass_through_unchanged(tmp_path: Path) -> None:
+    import shutil
+
+    from sorastats.site.config import REPO_ROOT
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO_ROOT / "templates", templates)
+    blob = bytes(range(256)) * 4
+    (templates / "static" / "icon.png").write_bytes(blob)
+    (templates / "static" / "account.js").write_text("export const hello = 'é';\n")
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    render_site(
+        RenderConfig(db=dbp, out=tmp_path / "site", base_url=BASE, jobs=1, templates=templates),
+        log=lambda _m: None,
+    )
+    (icon,) = (tmp_path / "site/static").glob("icon.*.png")
+    assert icon.read_bytes() == blob and not icon.with_name(icon.name + ".br").exists()
+    (module,) = (tmp_path / "site/static").glob("account.*.js")
+    assert module.read_text("utf-8") == "export const hello = 'é';\n"
+
+
+def test_pagefind_failure_is_a_clear_error(tmp_path: Path) -> None:
+    from sorastats.site.search import Bundle, SearchIndexError, build_bundles
+
+    (tmp_path / "x.html").write_text("<html><body>no pages for this glob</body></html>")
+    with pytest.raises(SearchIndexError, match="pagefind failed on nothing/"):
+        build_bundles(tmp_path, [Bundle("pagefind/", "nothing/*.html")])
+    assert not (tmp_path / "pagefind").exists()

@@ -100,7 +100,7 @@ def test_every_site_command_and_option_is_documented() -> None:
 
 @pytest.mark.slow
 def test_killed_build_leaves_the_live_site_intact(tmp_path: Path) -> None:
-    dbp = sitedata.synth(tmp_path / "s.duckdb", posts=4000, creators=400, days=8)
+    dbp = sitedata.synth(tmp_path / "s.duckdb", posts=2000, creators=200, days=5)
     out = tmp_path / "site"
     subprocess.run(render_cmd(dbp, out), check=True, capture_output=True)
     before = snapshot(out)

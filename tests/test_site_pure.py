@@ -5,10 +5,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sorastats.site import charts, stats, urls
+from sorastats.site import charts, search, stats, urls
 from sorastats.site.content import ContentError, content_url, parse_front_matter
 from sorastats.site.manifest import read_manifest, write_manifest
-from sorastats.site.templating import json_script, xml_text
+from sorastats.site.templating import gain_html, json_script, xml_text
 from sorastats.site.writer import DuplicateOutputError, PathClaims, siblings
 
 
@@ -266,3 +266,60 @@ def test_front_matter_errors(text: str, error: str) -> None:
 
 def test_content_url() -> None:
     assert content_url(Path("about/ranking.md")) == "/about/ranking/"
+
+
+@pytest.mark.parametrize(
+    ("value", "html"),
+    [
+        (None, '<span class="muted" title="not enough history">–</span>'),
+        (0, '<span class="">0</span>'),
+        (12, '<span class="up">+12</span>'),
+        (-1500, '<span class="down">-1,500</span>'),
+    ],
+)
+def test_gain_html(value: int | None, html: str) -> None:
+    assert str(gain_html(value)) == html
+
+
+@pytest.mark.parametrize(
+    ("posts", "shards"), [(0, 1), (15_000, 1), (15_001, 2), (100_000, 8), (1_000_000, 16)]
+)
+def test_shard_count(posts: int, shards: int) -> None:
+    assert search.shard_count(posts) == shards
+
+
+def test_plan_bundles_cover_every_last_character_once() -> None:
+    plan = search.plan_bundles(4)
+    assert [b.key for b in plan] == [
+        "pagefind/",
+        "pagefind-1/",
+        "pagefind-2/",
+        "pagefind-3/",
+        "pagefind-4/",
+    ]
+    assert plan[1].glob == "{p/*[0-3],p/*[!0-9a-f]}/index.html"
+    assert plan[4].glob == "p/*[c-f]/index.html"
+    assert search.plan_bundles(16)[16].glob == "p/*[f]/index.html"
+
+
+@pytest.mark.parametrize("shards", [1, 2, 4, 16])
+@pytest.mark.parametrize("post_id", ["s_00", "s_0f", "s_a7", "s_9", "s_zz", "s_A", "x-_"])
+def test_sql_shard_matches_the_globs(shards: int, post_id: str) -> None:
+    row = (
+        duckdb.connect()
+        .execute(f"SELECT {search.shard_sql(shards)} FROM (SELECT ? AS id)", [post_id])
+        .fetchone()
+    )
+    assert row is not None
+    bundle = search.plan_bundles(shards)[1 + row[0]]
+    last = post_id[-1]
+    per = 16 // shards
+    covered = search.HEX[row[0] * per : (row[0] + 1) * per]
+    assert last in covered or (last not in search.HEX and bundle.key == "pagefind-1/")
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(None, ""), (0, "0 likes"), (1, "1 like"), (2, "2 likes"), (1500, "1.5K likes")]
+)
+def test_counted(n: int | None, text: str) -> None:
+    assert stats.counted(n, "like") == text

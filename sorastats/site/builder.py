@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,12 +30,11 @@ from sorastats.site.config import RenderConfig
 from sorastats.site.manifest import read_manifest, write_manifest
 from sorastats.site.model import Page, dumps
 from sorastats.site.publish import SiteDirs, link_copy, prepare_staging, publish
-from sorastats.site.search import build_search_index
+from sorastats.site.search import Bundle, build_bundles
 from sorastats.site.templating import asset_map, templates_fingerprint
 from sorastats.site.urls import absolute, chunks_of
 from sorastats.site.writer import PathClaims, remove_output, siblings
 
-SEARCH_KEY = "pagefind/"
 Log = Callable[[str], None]
 
 
@@ -61,6 +61,7 @@ class RenderReport:
     bytes_written: int = 0
     peak_rss_mib: float = 0.0  # the main process
     worker_peak_rss_mib: float = 0.0  # the largest render process
+    search_peak_rss_mib: float = 0.0  # the largest Pagefind process
     deleted_paths: list[str] = field(default_factory=list)
 
     @property
@@ -76,7 +77,7 @@ def page_hash(fingerprint: str, page: Page) -> str:
     return h.hexdigest()
 
 
-def open_db(path: Path) -> duckdb.DuckDBPyConnection:
+def open_db(path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise RenderError(f"no database at {path}: run `python build.py import` first")
     con = duckdb.connect(str(path), read_only=True)
@@ -86,7 +87,8 @@ def open_db(path: Path) -> duckdb.DuckDBPyConnection:
             f"{path} has schema version {version}, this renderer reads {SCHEMA_VERSION}"
         )
     # Bounded memory: DuckDB spills big joins instead of growing past this.
-    con.execute("SET memory_limit = '300MB'")
+    con.execute("SET memory_limit = '192MB'")
+    con.execute(f"SET temp_directory = '{spill_dir}'")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
     return con
@@ -95,7 +97,9 @@ def open_db(path: Path) -> duckdb.DuckDBPyConnection:
 def raw_pages(cfg: RenderConfig, assets: dict[str, str]) -> Iterator[Page]:
     static = cfg.templates / "static"
     for name, rel in assets.items():
-        yield Page(rel, "", (static / name).read_text("utf-8"), sitemap=False)
+        # Raw outputs travel as latin-1 text: a lossless byte<->str mapping, so images and
+        # fonts added under templates/static/ pass through unchanged.
+        yield Page(rel, "", (static / name).read_bytes().decode("latin-1"), sitemap=False)
     robots = f"User-agent: *\nAllow: /\n\nSitemap: {absolute(cfg.base_url, '/sitemap.xml')}\n"
     yield Page("robots.txt", "", robots, sitemap=False)
 
@@ -128,9 +132,13 @@ class Staging:
     def ensure(self) -> dict[str, str]:
         if self.base is None:
             self.base = prepare_staging(self.dirs)
-            for rel, digest in self._pending:
-                self.keep(rel, digest)
+            missing = [rel for rel, digest in self._pending if not self.keep(rel, digest)]
             self._pending = []
+            if missing:
+                raise RenderError(
+                    f"the live site lacks {len(missing)} file(s) its manifest lists "
+                    f"(e.g. {missing[0]}); run `build.py render --full` to rebuild it whole"
+                )
         return self.base
 
     def keep(self, rel: str, digest: str) -> bool:
@@ -138,8 +146,8 @@ class Staging:
         if self.base is None:
             self._pending.append((rel, digest))
             return True
-        if self.base.get(rel) == digest:
-            return True
+        if self.base.get(rel) == digest and os.path.exists(self.root / rel):
+            return True  # (the stat guards against files deleted from a tree by hand)
         for name in (rel, *siblings(rel)):
             src, dst = self.dirs.live / name, self.root / name
             if not src.exists():
@@ -154,12 +162,21 @@ class Staging:
 
 
 def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
+    """Render the site from `cfg.db` and publish it when anything changed."""
+    if not cfg.db.exists():
+        raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
+    with tempfile.TemporaryDirectory(prefix="sorastats-render-") as spill:
+        return _render_site(cfg, log, Path(spill))
+
+
+def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
     started = time.perf_counter()
     report = RenderReport()
-    con = open_db(cfg.db)
+    con = open_db(cfg.db, spill_dir)
     log(f"render: computing aggregates from {cfg.db}")
     model.prepare(con, cfg)
     info = model.site_info(con)
+    bundles = [(b, digest) for b, digest in model.search_bundles(con)]
     assets = asset_map(cfg.templates / "static")
     fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()
     dirs = SiteDirs(cfg.out)
@@ -238,7 +255,7 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     try:
         for page in raw_pages(cfg, assets):
             consider(page)
-        for page in model.iter_pages(con, cfg, info):
+        for page in model.iter_pages(con, cfg, info, [b.key for b, _ in bundles]):
             consider(page)
         for page in sitemap_pages(cfg, sitemap_urls):
             consider(page)
@@ -252,29 +269,41 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
             pool.shutdown(wait=True, cancel_futures=True)
     report.render_seconds = time.perf_counter() - render_started
 
-    report.deleted_paths = sorted(rel for rel in live if rel not in new and rel != SEARCH_KEY)
+    # Keys ending in "/" are search bundles (folders), not pages.
+    report.deleted_paths = sorted(r for r in live if r not in new and not r.endswith("/"))
     report.deleted = len(report.deleted_paths)
-    search_digest = model.search_hash(con) + fingerprint
-    new[SEARCH_KEY] = search_digest
     con.close()
-    if report.deleted or live.get(SEARCH_KEY) != search_digest:
+    wanted = {b.key: digest + fingerprint for b, digest in bundles}
+    new.update(wanted)
+    stale_bundles = [k for k in live if k.endswith("/") and k not in wanted]
+    if report.deleted or stale_bundles or any(live.get(k) != d for k, d in wanted.items()):
         staging.ensure()
 
     if staging.base is not None:
         base = staging.base
         for rel in base:
             if rel not in new:
-                remove_output(staging.root, rel)
+                if rel.endswith("/"):
+                    shutil.rmtree(staging.root / rel, ignore_errors=True)
+                else:
+                    remove_output(staging.root, rel)
         t0 = time.perf_counter()
-        if base.get(SEARCH_KEY) != search_digest:
-            pf_live = dirs.live / "pagefind"
-            if live.get(SEARCH_KEY) == search_digest and pf_live.is_dir():
-                shutil.rmtree(staging.root / "pagefind", ignore_errors=True)
-                link_copy(pf_live, staging.root / "pagefind")
+        rebuild: list[Bundle] = []
+        for bundle, _digest in bundles:
+            digest = wanted[bundle.key]
+            if base.get(bundle.key) == digest and (staging.root / bundle.key).is_dir():
+                continue
+            if live.get(bundle.key) == digest and (dirs.live / bundle.key).is_dir():
+                shutil.rmtree(staging.root / bundle.key, ignore_errors=True)
+                link_copy(dirs.live / bundle.key, staging.root / bundle.key)
             else:
-                log("render: building the search index")
-                report.compress_seconds += build_search_index(staging.root)
-                report.search_rebuilt = True
+                rebuild.append(bundle)
+        if rebuild:
+            log(f"render: building {len(rebuild)} search bundle(s)")
+            spent, peak_kib = build_bundles(staging.root, rebuild, min(2, cfg.jobs))
+            report.compress_seconds += spent
+            report.search_peak_rss_mib = peak_kib / 1024
+            report.search_rebuilt = True
         report.search_seconds = time.perf_counter() - t0
         write_manifest(staging.root, new)
         publish(dirs)

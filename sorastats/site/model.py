@@ -15,6 +15,7 @@ from sorastats.site import queries
 from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
 from sorastats.site.pricing import pricing_doc
+from sorastats.site.search import Bundle, plan_bundles, shard_count, shard_sql
 from sorastats.site.urls import board_url, chunks_of, creator_url, output_path
 
 
@@ -89,9 +90,19 @@ def site_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return dict(zip(keys, row, strict=True))
 
 
-def search_hash(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute(queries.SEARCH_HASH).fetchone()
-    return "-".join(str(v) for v in row or ())
+def search_bundles(con: duckdb.DuckDBPyConnection) -> list[tuple[Bundle, str]]:
+    """The search bundles this site needs, each with the hash of its searchable text.
+    Post shards without any post are left out."""
+    total_row = con.execute("SELECT count(*) FROM vp").fetchone()
+    shards = shard_count(int(total_row[0]) if total_row else 0)
+    plan = plan_bundles(shards)
+    main = con.execute(queries.SEARCH_MAIN_HASH).fetchone()
+    out = [(plan[0], "-".join(str(v) for v in main or ()))]
+    for shard, count, digest in con.execute(
+        queries.SEARCH_SHARD_HASHES.format(shard=shard_sql(shards))
+    ).fetchall():
+        out.append((plan[1 + int(shard)], f"{count}-{digest}"))
+    return out
 
 
 def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[Page]:
@@ -145,10 +156,13 @@ def home_page(con: duckdb.DuckDBPyConnection, info: dict[str, Any]) -> Page:
     return Page("index.html", "home.html", dumps(doc))
 
 
-def iter_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig, info: dict[str, Any]) -> Iterator[Page]:
+def iter_pages(
+    con: duckdb.DuckDBPyConnection, cfg: RenderConfig, info: dict[str, Any], bundles: list[str]
+) -> Iterator[Page]:
     """Every page of the site except sitemaps (which list the others)."""
     yield home_page(con, info)
-    yield Page("search/index.html", "search.html", dumps({"url": "/search/"}))
+    search = {"url": "/search/", "merge": ["/" + b for b in bundles[1:]]}
+    yield Page("search/index.html", "search.html", dumps(search))
     yield Page("404.html", "404.html", dumps({"url": "/404.html"}), sitemap=False)
     yield Page("pricing/index.html", "pricing.html", dumps(pricing_doc()))
     for cp in load_content(cfg.content):

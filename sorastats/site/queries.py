@@ -197,6 +197,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
                             WHERE lower(o.prompt) <> lower(me.prompt))
             SELECT r.id, list(c.card ORDER BY r.rn) AS items
             FROM ranked r JOIN pcard c ON c.id = r.other WHERE r.rn <= 6 GROUP BY r.id""",
+        "DROP TABLE words",  # big intermediates: free their memory before streaming
+        "DROP TABLE rare",
         """CREATE TEMP TABLE cams AS
             SELECT pc.post_id, list(struct_pack(slug := vc.slug, username := vc.username)
                                     ORDER BY vc.username) AS items
@@ -325,13 +327,15 @@ FROM vp WHERE prompt IS NOT NULL
 ORDER BY posted_at DESC NULLS LAST, id LIMIT $feed_size
 """
 
-# Search content (prompts and creators): when this hash is unchanged, the Pagefind index
-# of the previous build is reused as is, so counter-only changes never re-index.
-SEARCH_HASH = """
-SELECT coalesce((SELECT bit_xor(hash(id, prompt, slug, username, creator_display_name))
-                 FROM vp), 0),
-       coalesce((SELECT bit_xor(hash(slug, username, display_name, bio)) FROM vc), 0),
-       (SELECT count(*) FROM vp), (SELECT count(*) FROM vc)
+# Searchable text per search bundle: when a bundle's hash is unchanged, its Pagefind
+# index from the previous build is reused as is, so counter-only changes never re-index.
+SEARCH_MAIN_HASH = """
+SELECT count(*), coalesce(bit_xor(hash(slug, username, display_name, bio)), 0) FROM vc
+"""
+SEARCH_SHARD_HASHES = """
+SELECT {shard} AS shard, count(*),
+       bit_xor(hash(id, prompt, slug, username, creator_display_name))
+FROM vp GROUP BY 1 ORDER BY 1
 """
 
 TOTALS = """

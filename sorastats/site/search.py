@@ -1,48 +1,140 @@
-"""Pagefind search, built at build time from the rendered prompt and creator pages with
-the binary shipped in the `pagefind[bin]` wheel (no network, no Node)."""
+"""Pagefind search, built at build time from the rendered pages with the binary shipped in
+the `pagefind[bin]` wheel (no network, no Node).
+
+Big sites are split into bundles so no Pagefind process holds the whole index: creators
+and the about page in `/pagefind/` (whose UI the search page loads), and prompt pages in
+`/pagefind-N/` shards by the last character of the post id, merged in the browser with
+Pagefind's `mergeIndex`. Each bundle has its own input hash, so a rebuild re-indexes only
+the shards whose searchable text changed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pagefind_bin import get_executable
 
 from sorastats.site.writer import COMPRESSIBLE, write_output
 
-# Prompt pages, creators' first pages and the about page (so an empty site still has an
-# index) are indexed; inside them only the element marked `data-pagefind-body`.
-SEARCH_GLOB = "{p/*,c/*,about}/index.html"
+HEX = "0123456789abcdef"
+MAIN_BUNDLE = "pagefind/"
+POSTS_PER_SHARD = 15_000
 
 
 class SearchIndexError(RuntimeError):
     """Pagefind failed."""
 
 
-def build_search_index(root: Path) -> float:
-    """(Re)build `root/pagefind/`; returns seconds spent compressing its text files."""
-    tmp = root / ".pagefind-new"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    cmd = [
+@dataclass(frozen=True)
+class Bundle:
+    key: str  # folder with a trailing slash; also its manifest key
+    glob: str  # the pages it indexes
+
+
+def shard_count(posts: int) -> int:
+    """Post shards: a power of two up to 16 keeping each near POSTS_PER_SHARD or below."""
+    k = 1
+    while k < 16 and posts > k * POSTS_PER_SHARD:
+        k *= 2
+    return k
+
+
+def plan_bundles(shards: int) -> list[Bundle]:
+    """The main bundle, then one bundle per post shard (ids ending in a character that is
+    not lower-case hex go to the first shard)."""
+    per = 16 // shards
+    bundles = [Bundle(MAIN_BUNDLE, "{c/*,about}/index.html")]
+    for i in range(shards):
+        chars = HEX[i * per : (i + 1) * per]
+        cls = f"[{chars[0]}-{chars[-1]}]" if len(chars) > 1 else f"[{chars}]"
+        glob = f"{{p/*{cls},p/*[!0-9a-f]}}/index.html" if i == 0 else f"p/*{cls}/index.html"
+        bundles.append(Bundle(f"pagefind-{i + 1}/", glob))
+    return bundles
+
+
+def shard_sql(shards: int) -> str:
+    """SQL expression: the 0-based shard of a post id `id` (mirrors `plan_bundles`)."""
+    per = 16 // shards
+    return (
+        f"CASE WHEN strpos('{HEX}', right(id, 1)) > 0 "
+        f"THEN (strpos('{HEX}', right(id, 1)) - 1) // {per} ELSE 0 END"
+    )
+
+
+def _command(root: Path, bundle: Bundle, tmp: Path) -> list[str]:
+    return [
         str(get_executable()),
         "--site", str(root),
-        "--glob", SEARCH_GLOB,
+        "--glob", bundle.glob,
         "--output-path", str(tmp),
         "--silent",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SearchIndexError(f"pagefind failed ({proc.returncode}): {proc.stderr.strip()}")
+
+
+def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> tuple[float, int]:
+    """(Re)build the given bundles under `root`, at most `parallel` Pagefind processes at a
+    time; returns (seconds spent compressing their text files, peak Pagefind RSS in KiB)."""
+    pending = list(bundles)
+    running: list[tuple[Bundle, Path, subprocess.Popen[bytes], IO[bytes]]] = []
+    spent = 0.0
+    peak = 0
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, parallel):
+                bundle = pending.pop(0)
+                tmp = root / f".{bundle.key.rstrip('/')}-new"
+                if tmp.exists():
+                    shutil.rmtree(tmp)
+                err: IO[bytes] = tempfile.TemporaryFile()
+                proc = subprocess.Popen(
+                    _command(root, bundle, tmp), stdout=subprocess.DEVNULL, stderr=err
+                )
+                running.append((bundle, tmp, proc, err))
+            bundle, tmp, proc, err = running.pop(0)
+            while proc.poll() is None:
+                peak = max(peak, _high_water_kib(proc.pid))
+                time.sleep(0.05)
+            err.seek(0)
+            message = err.read().decode("utf-8", "replace").strip()
+            err.close()
+            if proc.returncode != 0:
+                raise SearchIndexError(f"pagefind failed on {bundle.glob}: {message}")
+            spent += _compress_and_place(root, bundle, tmp)
+    finally:
+        for _b, _t, other, other_err in running:
+            other.kill()
+            other.wait()
+            other_err.close()
+    return spent, peak
+
+
+def _high_water_kib(pid: int) -> int:
+    """Peak RSS of a running process's current program (Linux `VmHWM`; 0 elsewhere).
+    Not `ru_maxrss`: that also counts the parent's memory the child had before exec."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _compress_and_place(root: Path, bundle: Bundle, tmp: Path) -> float:
     spent = 0.0
     for path in tmp.iterdir():  # the loader, UI and entry JSON; fragments are pre-gzipped
         if path.is_file() and path.name.endswith(COMPRESSIBLE):
             t0 = time.perf_counter()
             write_output(tmp, path.name, path.read_bytes())
             spent += time.perf_counter() - t0
-    final = root / "pagefind"
+    final = root / bundle.key
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)

@@ -58,3 +58,10 @@ def excerpt(text: str | None, limit: int = 140) -> str:
         return ""
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
+
+
+def counted(n: int | float | None, word: str) -> str:
+    """'1 like', '2 likes', '1.2K likes'; None -> ''."""
+    if n is None:
+        return ""
+    return f"{compact(n)} {word}{'' if n == 1 else 's'}"

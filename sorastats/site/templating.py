@@ -60,6 +60,14 @@ def xml_text(value: str | None) -> str:
     return _XML_INVALID.sub("", value or "")
 
 
+def gain_html(value: int | None) -> Markup:
+    """A gain cell: signed and coloured, or a dash with an explanation when unknown."""
+    if value is None:
+        return Markup('<span class="muted" title="not enough history">–</span>')
+    css = "up" if value > 0 else ("down" if value < 0 else "")
+    return Markup(f'<span class="{css}">{stats.signed(value)}</span>')  # noqa: S704 - digits only
+
+
 def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
@@ -94,6 +102,7 @@ def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Envi
     )
     env.filters.update(
         compact=stats.compact,
+        counted=stats.counted,
         grouped=stats.grouped,
         signed=stats.signed,
         day=stats.day_label,
@@ -101,5 +110,6 @@ def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Envi
         safe_url=urls.safe_external_url,
         json_script=json_script,
         xml_text=xml_text,
+        gain=gain_html,
     )
     return env

@@ -37,7 +37,7 @@ def init(setup: WorkerSetup) -> None:
 
 def render_one(env: Environment, rel: str, template: str, doc: str) -> bytes:
     if not template:  # a raw output (asset, robots.txt): the document is the content
-        return doc.encode("utf-8")
+        return doc.encode("latin-1")
     page = json.loads(doc)
     return env.get_template(template).render(page=page, path=rel).encode("utf-8")
 

@@ -19,5 +19,9 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
 
 const searchBox = document.getElementById("search");
 if (searchBox && window.PagefindUI) {
-  new window.PagefindUI({ element: "#search", showImages: false, showSubResults: false });
+  // Prompt shards are separate Pagefind bundles, merged into one search here.
+  const merge = JSON.parse(searchBox.dataset.merge || "[]").map((bundlePath) => ({ bundlePath }));
+  new window.PagefindUI({
+    element: "#search", showImages: false, showSubResults: false, mergeIndex: merge,
+  });
 }
