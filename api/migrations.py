@@ -27,7 +27,8 @@ class Migration:
 
 # Version 2 is the vault's (prompts, versions, tags, favorites), on its own branch; the
 # runner applies each listed version it has not recorded, in list order, so a gap in the
-# numbers (3 before 2 exists) is harmless and a database that got 3 first gets 2 later.
+# numbers (3 before 2 exists) is harmless and a database that got 3 first gets 2 later;
+# `Database.check_schema` compares the sets of versions, so it notices such a 2 missing.
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
