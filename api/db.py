@@ -214,17 +214,30 @@ class Database:
             applied.append(migration.version)
         return applied
 
+    def applied_versions(self) -> set[int]:
+        with self.transaction(write=False) as conn:
+            if not _has_table(conn, "schema_migrations"):
+                return set()
+            return {int(r["version"]) for r in conn.all("SELECT version FROM schema_migrations")}
+
     def check_schema(self) -> None:
-        expected = MIGRATIONS[-1].version
-        found = self.current_version()
-        if found < expected:
+        """Every listed migration must be applied, and nothing unknown. Compares sets, not
+        the highest number: branches add versions independently (the vault's 2 may land
+        after a database already has billing's 3), and `migrate` applies any missing one."""
+        known = {m.version for m in MIGRATIONS}
+        applied = self.applied_versions()
+        missing = sorted(known - applied)
+        if missing:
             raise SchemaError(
-                f"database schema is at version {found}, this code needs {expected}: "
+                f"database schema at version {max(applied, default=0)} lacks migration(s) "
+                f"{', '.join(map(str, missing))} that this code needs: "
                 "run `python -m api migrate`"
             )
-        if found > expected:
+        unknown = sorted(applied - known)
+        if unknown:
             raise SchemaError(
-                f"database schema is at version {found}, newer than this code ({expected})"
+                f"database schema has migration(s) {', '.join(map(str, unknown))}, newer "
+                f"than this code (which knows up to {max(known)})"
             )
 
 

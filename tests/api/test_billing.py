@@ -420,6 +420,13 @@ def test_stripe_down_is_a_clear_502_and_nothing_stored(start_api: StartApi, tmp_
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "payment_provider_error"
     assert api.services.db.call(store.stripe_customer_of, user_id, write=False) is None
+    # Deleting an account whose Stripe customer cannot be deleted stops, losing nothing:
+    # deleting it anyway would leave a subscription that keeps charging.
+    api.services.db.call(store.save_stripe_customer, user_id, "cus_unreachable", 1)
+    refused = client.request("DELETE", "/api/me")
+    assert refused.status_code == 502
+    assert client.get("/api/me").status_code == 200
+    assert api.services.db.call(store.user_of_stripe_customer, "cus_unreachable") == user_id
 
 
 def test_export_and_deletion_cover_billing(api: RunningApi, fake: FakeStripe) -> None:
