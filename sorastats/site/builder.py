@@ -87,7 +87,7 @@ def open_db(path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
             f"{path} has schema version {version}, this renderer reads {SCHEMA_VERSION}"
         )
     # Bounded memory: DuckDB spills big joins instead of growing past this.
-    con.execute("SET memory_limit = '192MB'")
+    con.execute("SET memory_limit = '320MB'")
     con.execute(f"SET temp_directory = '{spill_dir}'")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
