@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--days", type=_positive, default=10, help="capture days (default: 10)")
     syn.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     syn.add_argument("--out", type=Path, required=True, help="output folder")
+    syn.add_argument(
+        "--no-profile-feeds",
+        dest="profile_feeds",
+        action="store_false",
+        help="skip the daily profile_feed pages of every creator (on by default)",
+    )
 
     st = commands.add_parser("stats", help="row counts per table and the last runs")
     _add_db_option(st)
@@ -208,11 +214,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    totals = synth.write(spec, args.out)
+    totals = synth.write(spec, args.out, profile_feeds=args.profile_feeds)
     print(
         f"synth: {args.posts:,} posts by {args.creators:,} creators over {args.days} days: "
         f"{totals['pages']:,} pages, {totals['items']:,} items, {totals['trees']:,} post "
-        f"trees in {args.out}"
+        f"trees, {totals['profile_pages']:,} profile feed pages "
+        f"({totals['profile_items']:,} items) in {args.out}"
     )
     return 0
 

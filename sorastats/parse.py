@@ -126,17 +126,27 @@ _NO_VIEWER_FIELDS: frozenset[str] = frozenset({"attachments", "text_facets"})
 
 
 def strip_viewer_fields(value: Any) -> None:
-    """Remove viewer-relative fields from every dict in `value`, in place."""
-    if isinstance(value, dict):
-        for key in VIEWER_FIELDS.intersection(value):
-            del value[key]
-        for key, child in value.items():
-            if isinstance(child, dict | list) and key not in _NO_VIEWER_FIELDS:
-                strip_viewer_fields(child)
-    elif isinstance(value, list):
-        for child in value:
-            if isinstance(child, dict | list):
-                strip_viewer_fields(child)
+    """Remove viewer-relative fields from every dict in `value`, in place.
+
+    Iterative, with exact type checks: this walk visits every dict of every record."""
+    viewer = VIEWER_FIELDS
+    skip = _NO_VIEWER_FIELDS
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        current = pop()
+        if type(current) is dict:
+            for key in [k for k in current if k in viewer]:
+                del current[key]
+            for key, child in current.items():
+                kind = type(child)
+                if (kind is dict or kind is list) and key not in skip:
+                    push(child)
+        elif type(current) is list:
+            for child in current:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    push(child)
 
 
 def unix_to_utc(value: Any, field: str = "time") -> datetime | None:

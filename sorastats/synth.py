@@ -1,9 +1,12 @@
 """`build.py synth`: deterministic synthetic feed pages in the real Sora format.
 
 One capture per day over D days, written as `day-NN/latest-NNNNNN.json` feed pages
-({items, cursor, captured_at}) plus `day-NN/tree-<post>.json` post trees with comments.
-Every value is a pure function of (seed, post or creator index, day), so nothing is held
-in memory between pages and a million posts stream in constant space.
+({items, cursor, captured_at}) plus `day-NN/tree-<post>.json` post trees with comments,
+and (unless turned off) `day-NN/profile-<user_id>-NNN.json` pages of each creator's
+`profile_feed/{user_id}`, as `fetch --refresh-creators` captures them: every live post
+gets that day's counters, so every post has a snapshot per day it was live.
+Every value is a pure function of (seed, post or creator index, day); between pages only
+the post indexes of each creator are held (for the profile feeds), a few bytes a post.
 
 What is in it, on purpose: counters that grow day by day, a heavy skew of posts per
 creator, remixes with nested `parent_post` and `remix_posts`, comments, cameos, posts
@@ -191,6 +194,16 @@ class SynthSpec:
                 or (_h(self.seed, i, 8) % 180 == 2)
             )
         return day > posted and _h(self.seed, i, 10) % 20 == 0  # the "top" posts
+
+    def live_on(self, i: int, day: int) -> bool:
+        """Whether post `i` shows on its creator's profile feed on `day`: posted by
+        then, not deleted, public."""
+        tomb = self.tombstone_day(i)
+        return (
+            self.day_of(i) <= day
+            and (tomb is None or day < tomb)
+            and self.visibility(i, day) == (True, "public")
+        )
 
     def counters(self, i: int, day: int) -> dict[str, int]:
         age = day - self.day_of(i)
@@ -461,15 +474,25 @@ def cursor_token(day: int, page: int) -> str:
     return base64.urlsafe_b64encode(f"synth:{day}:{page}".encode()).decode()
 
 
+def profile_cursor_token(day: int, creator: int, page: int) -> str:
+    return base64.urlsafe_b64encode(f"synth-profile:{day}:{creator}:{page}".encode()).decode()
+
+
 def page_name(page: int) -> str:
     return f"latest-{page:06d}.json"
 
 
-def write(spec: SynthSpec, out: Path) -> dict[str, int]:
-    """Write the whole synthetic capture set under `out`; returns counts."""
+def profile_page_name(user_id: str, page: int) -> str:
+    return f"profile-{user_id}-{page:03d}.json"
+
+
+def write(spec: SynthSpec, out: Path, *, profile_feeds: bool = True) -> dict[str, int]:
+    """Write the whole synthetic capture set under `out`; returns counts. With
+    `profile_feeds`, each day also holds every creator's profile feed pages."""
     synth = Synth(spec)
     out.mkdir(parents=True, exist_ok=True)
-    totals = {"pages": 0, "items": 0, "trees": 0}
+    totals = {"pages": 0, "items": 0, "trees": 0, "profile_pages": 0, "profile_items": 0}
+    by_creator: dict[int, list[int]] = {}  # post indexes per creator, oldest first
     for day in range(spec.days):
         folder = out / f"day-{day + 1:02d}"
         folder.mkdir(exist_ok=True)
@@ -496,7 +519,34 @@ def write(spec: SynthSpec, out: Path) -> dict[str, int]:
         number += 1
         _write_page(folder, day, number, items, captured_at, last=True)
         totals["pages"] += number
+        if profile_feeds:
+            for i in range(spec.first_of_day(day), spec.first_of_day(day + 1)):
+                by_creator.setdefault(spec.creator_of(i), []).append(i)
+            _write_profile_feeds(synth, folder, day, by_creator, totals)
     return totals
+
+
+def _write_profile_feeds(
+    synth: Synth, folder: Path, day: int, by_creator: dict[int, list[int]], totals: dict[str, int]
+) -> None:
+    """`profile_feed/{user_id}` of every creator with live posts on `day`, newest first,
+    in pages of PAGE_SIZE, as `fetch --refresh-creators` would capture them."""
+    spec = synth.spec
+    captured_at = spec.capture_at(day)
+    for c in sorted(by_creator):
+        live = [i for i in reversed(by_creator[c]) if spec.live_on(i, day)]
+        pages = [live[k : k + PAGE_SIZE] for k in range(0, len(live), PAGE_SIZE)]
+        user_id = spec.creator_id(c)
+        for number, chunk in enumerate(pages, start=1):
+            last = number == len(pages)
+            doc = {
+                "items": [synth.wrapper(i, day, nest=False) for i in chunk],
+                "cursor": None if last else profile_cursor_token(day, c, number + 1),
+                "captured_at": captured_at,
+            }
+            _write_atomic(folder / profile_page_name(user_id, number), orjson.dumps(doc))
+            totals["profile_pages"] += 1
+            totals["profile_items"] += len(chunk)
 
 
 def _write_page(

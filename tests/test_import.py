@@ -348,7 +348,7 @@ def test_stats_command_reports_counts_and_runs(
     assert "import: " in capsys.readouterr().out  # the summary line
     assert main(["stats", "--json", "--db", str(db_path)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["tables"]["posts"] > 300
+    assert report["tables"]["posts"] > 120  # the sample: 160 posts, a few never public
     assert report["runs"][0]["status"] == "ok" and report["runs"][0]["command"] == "import"
     assert main(["stats", "--db", str(db_path)]) == 0
     text = capsys.readouterr().out
@@ -417,3 +417,23 @@ def test_profile_picture_expiry_is_kept(db_path: Path) -> None:
         .fetchall()
     )
     assert rows == [("creator_8fae04", datetime(2025, 11, 14), 8)]
+
+
+def test_synth_profile_feeds_give_every_live_post_a_daily_snapshot(
+    db_path: Path, tmp_path: Path
+) -> None:
+    from sorastats import synth
+
+    spec = synth.SynthSpec(posts=90, creators=9, days=4, seed=4)
+    synth.write(spec, tmp_path / "capture")
+    assert run_import(db_path, tmp_path / "capture").ok
+    con = open_db(db_path)
+    stored = {r[0] for r in con.execute("SELECT id FROM posts").fetchall()}
+    assert stored
+    for i in range(spec.posts):
+        pid = spec.post_id(i)
+        if pid not in stored:
+            continue
+        live_days = [d for d in range(spec.days) if spec.live_on(i, d)]
+        snaps = count(con, "SELECT count(*) FROM post_snapshots WHERE post_id = ?", [pid])
+        assert snaps == len(live_days), pid

@@ -47,7 +47,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_sample_site_checks_clean(sample: tuple[Path, Path]) -> None:
     _, site = sample
     checked, problems = check_site(site, BASE)
-    assert checked > 400 and problems == []
+    assert checked > 200 and problems == []  # the sample: 160 posts by 20 creators
 
 
 def test_sample_pages_match_the_database(sample: tuple[Path, Path]) -> None:

@@ -107,3 +107,47 @@ def test_more_creators_than_posts_is_refused(
     status = main(["synth", "--posts", "5", "--creators", "9", "--out", str(tmp_path / "x")])
     assert status == 2
     assert "--creators must not exceed --posts" in capsys.readouterr().err
+
+
+def test_profile_feeds_capture_every_live_post_every_day(tmp_path: Path) -> None:
+    spec = synth.SynthSpec(posts=120, creators=12, days=4, seed=2)
+    totals = synth.write(spec, tmp_path)
+    assert totals["profile_pages"] > 0
+    for day in range(spec.days):
+        folder = tmp_path / f"day-{day + 1:02d}"
+        seen: dict[str, list[str]] = {}
+        for c in range(spec.creators):
+            user_id = spec.creator_id(c)
+            pages = sorted(folder.glob(f"profile-{user_id}-*.json"))
+            for number, path in enumerate(pages, start=1):
+                doc = json.loads(path.read_text())
+                assert set(doc) == {"items", "cursor", "captured_at"}
+                assert doc["captured_at"] == spec.capture_at(day)
+                assert 1 <= len(doc["items"]) <= synth.PAGE_SIZE
+                assert (doc["cursor"] is None) == (number == len(pages))
+                for item in doc["items"]:
+                    assert item["profile"]["user_id"] == user_id
+                    assert item["post"]["shared_by"] == user_id
+                    seen.setdefault(user_id, []).append(item["post"]["id"])
+        live = {spec.post_id(i) for i in range(spec.posts) if spec.live_on(i, day)}
+        listed = [pid for ids in seen.values() for pid in ids]
+        assert sorted(listed) == sorted(live)  # each live post once, nothing else
+        hidden = {
+            spec.post_id(i)
+            for i in range(spec.posts)
+            if spec.day_of(i) <= day and not spec.live_on(i, day)
+        }
+        assert not hidden & set(listed)
+
+
+def test_profile_feeds_can_be_turned_off(tmp_path: Path) -> None:
+    argv = ["synth", "--posts", "40", "--creators", "5", "--days", "2"]
+    assert main([*argv, "--out", str(tmp_path / "on")]) == 0
+    assert main([*argv, "--no-profile-feeds", "--out", str(tmp_path / "off")]) == 0
+    assert list((tmp_path / "on").rglob("profile-*.json"))
+    assert not list((tmp_path / "off").rglob("profile-*.json"))
+    on_latest = sorted(p.relative_to(tmp_path / "on") for p in (tmp_path / "on").rglob("latest-*"))
+    off_latest = sorted(
+        p.relative_to(tmp_path / "off") for p in (tmp_path / "off").rglob("latest-*")
+    )
+    assert on_latest == off_latest
