@@ -323,3 +323,17 @@ def test_sql_shard_matches_the_globs(shards: int, post_id: str) -> None:
 )
 def test_counted(n: int | None, text: str) -> None:
     assert stats.counted(n, "like") == text
+
+
+def test_template_env_loads_each_template_once_per_build(tmp_path: Path) -> None:
+    """A build's templates do not change under it: the environment must not re-check
+    (stat) them on every page, so an edit after the first load is not picked up."""
+    from sorastats.site.templating import make_env
+
+    (tmp_path / "page.html").write_text("one {{ page }}", encoding="utf-8")
+    env = make_env(tmp_path, "https://sorastats.example", {})
+    first = env.get_template("page.html")
+    assert first.render(page="<b>") == "one &lt;b&gt;"
+    (tmp_path / "page.html").write_text("two {{ page }}", encoding="utf-8")
+    assert env.get_template("page.html") is first
+    assert env.get_template("page.html").render(page="x") == "one x"

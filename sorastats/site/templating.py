@@ -77,6 +77,9 @@ def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Envi
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # A build never edits its templates: skip the mtime check (a stat per template,
+        # base and import) that every get_template call would otherwise make per page.
+        auto_reload=False,
     )
 
     def asset(name: str) -> str:
