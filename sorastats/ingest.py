@@ -287,21 +287,9 @@ class Applier:
               AND f.id NOT IN (SELECT id FROM s_gone)
             """
         )
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE s_up AS
-            SELECT *, min(cap) OVER (PARTITION BY id) AS first_cap FROM s_ok
-            QUALIFY row_number() OVER (
-                PARTITION BY id ORDER BY cap DESC, updated_at DESC NULLS LAST, rk DESC) = 1
-            """
+        counts.new_posts, counts.updated_posts = self._upsert_newest(
+            "posts", "s_ok", "s_up", (*_POST_PLAIN, *POST_COUNTERS, *_POST_LINKS)
         )
-        counts.new_posts = self._scalar(
-            "SELECT count(*) FROM s_up WHERE id NOT IN (SELECT id FROM posts)"
-        )
-        counts.updated_posts = self._scalar(
-            "SELECT count(*) FROM s_up u JOIN posts p ON p.id = u.id WHERE u.cap > p.last_seen_at"
-        )
-        self._replace_newer("posts", "s_up", (*_POST_PLAIN, *POST_COUNTERS, *_POST_LINKS))
         # Cameos follow the post's newest sighting.
         con.execute(
             """
@@ -332,23 +320,8 @@ class Applier:
             FROM s_profiles
             """
         )
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE s_cr_up AS
-            SELECT *, min(cap) OVER (PARTITION BY id) AS first_cap FROM s_cr
-            QUALIFY row_number() OVER (
-                PARTITION BY id ORDER BY cap DESC, updated_at DESC NULLS LAST, rk DESC) = 1
-            """
-        )
-        counts.new_creators = self._scalar(
-            "SELECT count(*) FROM s_cr_up WHERE id NOT IN (SELECT id FROM creators)"
-        )
-        counts.updated_creators = self._scalar(
-            "SELECT count(*) FROM s_cr_up u JOIN creators c ON c.id = u.id "
-            "WHERE u.cap > c.last_seen_at"
-        )
-        self._replace_newer(
-            "creators", "s_cr_up", (*_CREATOR_PLAIN, *CREATOR_COUNTERS, *_CREATOR_TIMES)
+        counts.new_creators, counts.updated_creators = self._upsert_newest(
+            "creators", "s_cr", "s_cr_up", (*_CREATOR_PLAIN, *CREATOR_COUNTERS, *_CREATOR_TIMES)
         )
         con.execute(
             """
@@ -387,6 +360,30 @@ class Applier:
             """,
             [run, utcnow()],
         )
+
+    def _upsert_newest(
+        self, table: str, sightings: str, newest: str, columns: tuple[str, ...]
+    ) -> tuple[int, int]:
+        """Keep each id's newest sighting of this batch (with its first capture time) in
+        temp table `newest`, write it over older rows of `table`, and return how many ids
+        were new and how many updated."""
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {newest} AS
+            SELECT *, min(cap) OVER (PARTITION BY id) AS first_cap FROM {sightings}
+            QUALIFY row_number() OVER (
+                PARTITION BY id ORDER BY cap DESC, updated_at DESC NULLS LAST, rk DESC) = 1
+            """
+        )
+        new = self._scalar(
+            f"SELECT count(*) FROM {newest} WHERE id NOT IN (SELECT id FROM {table})"
+        )
+        updated = self._scalar(
+            f"SELECT count(*) FROM {newest} u JOIN {table} t ON t.id = u.id "
+            "WHERE u.cap > t.last_seen_at"
+        )
+        self._replace_newer(table, newest, columns)
+        return new, updated
 
     def _replace_newer(self, table: str, stage: str, columns: tuple[str, ...]) -> None:
         """Write each staged row whose capture is at least as new as the stored one.
