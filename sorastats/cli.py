@@ -8,7 +8,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -125,11 +125,18 @@ def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     render = commands.add_parser("render", help="render the static site and publish it atomically")
     _add_render_options(render)
     nightly = commands.add_parser(
-        "nightly", help="import the given sources (if any), then render and publish"
+        "nightly",
+        help="import or fetch the sources, then render and publish",
+        epilog="SOURCE: a file or folder to import, or an http(s) API base URL to fetch "
+        "(the latest feed, then every known creator's profile feed). Without SOURCE "
+        "arguments, the space-separated SORASTATS_SOURCES environment variable is used.",
     )
     _add_render_options(nightly)
     nightly.add_argument(
-        "sources", nargs="*", type=Path, help="files or folders to import before rendering"
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="files or folders to import, or API base URLs to fetch (default: $SORASTATS_SOURCES)",
     )
     check = commands.add_parser("check", help="check a built site: links, titles, canonicals")
     check.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site folder")
@@ -161,12 +168,40 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def nightly_sources(given: list[str], env: Mapping[str, str] | None = None) -> list[str | Path]:
+    """The nightly's sources in order: URLs (fetched) and paths (imported). Arguments win;
+    else `SORASTATS_SOURCES` (space-separated). A URL that is not http(s) is an error."""
+    env = os.environ if env is None else env
+    raw = given or (env.get("SORASTATS_SOURCES") or "").split()
+    out: list[str | Path] = []
+    for item in raw:
+        if "://" in item:
+            try:
+                out.append(_http_url(item))
+            except argparse.ArgumentTypeError as exc:
+                raise ValueError(f"source {item!r}: {exc}") from None
+        else:
+            out.append(Path(item))
+    return out
+
+
 def cmd_nightly(args: argparse.Namespace) -> int:
-    if args.sources:
-        sources = [str(s) for s in args.sources]
-        rc = cmd_import(build_parser().parse_args(["import", "--db", str(args.db), *sources]))
+    sources = nightly_sources(args.sources)
+    if not sources:
+        print("nightly: no sources given or configured; rendering the database as it is")
+    for source in sources:
+        if isinstance(source, Path):
+            rc = cmd_import(
+                build_parser().parse_args(["import", "--db", str(args.db), str(source)])
+            )
+        else:
+            fetch_args = ["fetch", "--url", source, "--refresh-creators", "--db", str(args.db)]
+            rc = cmd_fetch(build_parser().parse_args(fetch_args))
         if rc != 0:
-            print("nightly: import failed; the live site is unchanged", file=sys.stderr)
+            print(
+                f"nightly: {source} failed; not rendering, the live site is unchanged",
+                file=sys.stderr,
+            )
             return rc
     return cmd_render(args)
 

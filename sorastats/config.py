@@ -50,6 +50,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SORASTATS_BACKOFF_S", "3", _positive_float, "first backoff; doubles per retry"),
     Setting("SORASTATS_MAX_WAIT_S", "300", _positive_float, "cap on one wait (Retry-After)"),
     Setting("SORASTATS_NOW", None, _utc_time, "fixed capture clock (ISO 8601 UTC), for tests"),
+    Setting("SORASTATS_SOURCES", None, str, "nightly's sources: paths and URLs, space-separated"),
 )
 
 

@@ -376,17 +376,18 @@ def test_damaged_live_site_is_repaired_or_reported(tmp_path: Path) -> None:
     (out / "c/alice/index.html").unlink()
     assert build(dbp, out).published
     assert (out / "c/alice/index.html").exists()
-    # a live file missing before anything changed: reported, the live site untouched
+    # a file missing from the live tree and from the previous one: rendered again as well
     con = db.connect(dbp)
     con.execute("UPDATE creators SET follower_count = 2 WHERE username = 'carol'")
     con.close()
     css = next((out / "static").glob("site.*.css"))
+    body = css.read_bytes()
     css.unlink()
     (tmp_path / "site.prev/static" / css.name).unlink()  # gone from the previous tree too
-    with pytest.raises(RenderError, match="--full"):
-        build(dbp, out)
-    assert not css.exists()
-    assert build(dbp, out, full=True).published
+    report = build(dbp, out)
+    assert report.published and report.written + report.unchanged == report.pages
+    assert css.read_bytes() == body
+    assert (out / "static" / (css.name + ".br")).exists()
     _, problems = check_site(out, BASE)
     assert problems == []
 
@@ -419,3 +420,28 @@ def test_pagefind_failure_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SearchIndexError, match="pagefind failed on nothing/"):
         build_bundles(tmp_path, [Bundle("pagefind/", "nothing/*.html")])
     assert not (tmp_path / "pagefind").exists()
+
+
+def test_two_pages_with_one_output_path_are_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from sorastats.site.config import REPO_ROOT
+    from sorastats.site.writer import DuplicateOutputError
+
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    before = _snapshot(out)
+    content = tmp_path / "content"
+    shutil.copytree(REPO_ROOT / "content", content)
+    # content/search.md would become /search/, which the search page already is
+    (content / "search.md").write_text("---\ntitle: S\ndescription: D\n---\nhello\n")
+    with pytest.raises(
+        DuplicateOutputError, match=r"search/index\.html: content\.html and search\.html"
+    ):
+        render_site(
+            RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, content=content),
+            log=lambda _m: None,
+        )
+    assert _snapshot(out) == before  # refused before anything was written
+    assert not (tmp_path / "site.new").exists()

@@ -7,9 +7,10 @@ import pytest
 
 from sorastats.site import charts, search, stats, urls
 from sorastats.site.content import ContentError, content_url, parse_front_matter
-from sorastats.site.manifest import read_manifest, write_manifest
+from sorastats.site.ledger import Ledger
+from sorastats.site.manifest import manifest_file, read_manifest
 from sorastats.site.templating import gain_html, json_script, xml_text
-from sorastats.site.writer import DuplicateOutputError, PathClaims, siblings
+from sorastats.site.writer import siblings
 
 
 @pytest.mark.parametrize(
@@ -224,11 +225,12 @@ def test_xml_text_drops_control_characters() -> None:
     assert xml_text("a\x00b\x1bc\td\n") == "abc\td\n"
 
 
-def test_path_claims_refuse_a_second_owner() -> None:
-    claims = PathClaims()
-    claims.claim("p/x/index.html", "post.html")
-    with pytest.raises(DuplicateOutputError, match=r"p/x/index\.html"):
-        claims.claim("p/x/index.html", "creator.html")
+def test_ledger_finds_a_path_claimed_twice() -> None:
+    ledger = Ledger(duckdb.connect())
+    ledger.add([("p/x/index.html", "post.html", "1", True), ("a.css", "", "2", False)], "py")
+    assert ledger.duplicate() is None
+    ledger.add([("p/x/index.html", "creator.html", "3", True)], "py")
+    assert ledger.duplicate() == ("p/x/index.html", "creator.html", "post.html")
 
 
 @pytest.mark.parametrize(
@@ -244,11 +246,20 @@ def test_siblings(rel: str, sibs: tuple[str, ...]) -> None:
 
 
 def test_manifest_round_trip(tmp_path: Path) -> None:
-    assert read_manifest(tmp_path) is None
-    write_manifest(tmp_path, {"b/index.html": "2", "a.css": "1"})
-    assert read_manifest(tmp_path) == {"a.css": "1", "b/index.html": "2"}
+    assert read_manifest(tmp_path) is None and manifest_file(tmp_path) is None
+    ledger = Ledger(duckdb.connect(), fetch_size=1)  # several fetches
+    ledger.add([("b/index.html", "x.html", "2", True), ("a.css", "", "1", False)], "py")
+    ledger.write_manifest(tmp_path / ".manifest", {"pagefind/": "3"})
+    expected = {"a.css": "1", "b/index.html": "2", "pagefind/": "3"}
+    assert read_manifest(tmp_path) == expected
+    assert list(expected) == [
+        line.split("\t")[0] for line in (tmp_path / ".manifest").read_text().splitlines()[1:]
+    ]
+    assert ledger.load("live_m", manifest_file(tmp_path)) == 3
+    assert ledger.folders("live_m") == {"pagefind/": "3"}
+    assert ledger.load("live_m", None) == 0
     (tmp_path / ".manifest").write_text("garbage\n")
-    assert read_manifest(tmp_path) is None
+    assert read_manifest(tmp_path) is None and manifest_file(tmp_path) is None
 
 
 @pytest.mark.parametrize(

@@ -27,13 +27,14 @@ from sorastats.db import schema_version
 from sorastats.schema import SCHEMA_VERSION
 from sorastats.site import model, worker
 from sorastats.site.config import RenderConfig
-from sorastats.site.manifest import read_manifest, write_manifest
+from sorastats.site.ledger import Entry, Ledger
+from sorastats.site.manifest import MANIFEST_NAME, manifest_file
 from sorastats.site.model import Page, dumps
 from sorastats.site.publish import SiteDirs, link_copy, prepare_staging, publish
 from sorastats.site.search import Bundle, build_bundles
 from sorastats.site.templating import asset_map, templates_fingerprint
-from sorastats.site.urls import absolute, chunks_of
-from sorastats.site.writer import PathClaims, remove_output, siblings
+from sorastats.site.urls import absolute
+from sorastats.site.writer import DuplicateOutputError, remove_output, siblings
 
 Log = Callable[[str], None]
 
@@ -104,61 +105,106 @@ def raw_pages(cfg: RenderConfig, assets: dict[str, str]) -> Iterator[Page]:
     yield Page("robots.txt", "", robots, sitemap=False)
 
 
-def sitemap_pages(cfg: RenderConfig, urls: list[str]) -> Iterator[Page]:
-    urls = sorted(urls)  # rows stream in no fixed order; the sitemap must not churn
-    parts = chunks_of(len(urls), cfg.sitemap_max_urls)
-    names = []
-    for n, part in enumerate(parts, start=1):
-        name = f"sitemap-{n}.xml"
+def sitemap_pages(cfg: RenderConfig, ledger: Ledger) -> Iterator[Page]:
+    """The sitemaps (at most `sitemap_max_urls` URLs each, sorted so they never churn)
+    and their index, made from the pages in the ledger one sitemap at a time."""
+    names: list[str] = []
+    pending: list[str] = []
+
+    def one(urls: list[str]) -> Page:
+        name = f"sitemap-{len(names) + 1}.xml"
         names.append(absolute(cfg.base_url, "/" + name))
-        doc = {"urls": [absolute(cfg.base_url, urls[i]) for i in part]}
-        yield Page(name, "sitemap.xml", dumps(doc), sitemap=False)
+        doc = {"urls": [absolute(cfg.base_url, u) for u in urls]}
+        return Page(name, "sitemap.xml", dumps(doc), sitemap=False)
+
+    for chunk in ledger.sitemap_urls():
+        pending.extend(chunk)
+        while len(pending) >= cfg.sitemap_max_urls:
+            yield one(pending[: cfg.sitemap_max_urls])
+            del pending[: cfg.sitemap_max_urls]
+    if pending:
+        yield one(pending)
     yield Page("sitemap.xml", "sitemapindex.xml", dumps({"sitemaps": names}), sitemap=False)
 
 
-class Staging:
-    """The staging tree, prepared only once the build knows something changed."""
+def link_from(src_root: Path, dst_root: Path, rel: str) -> bool:
+    """Give `dst_root` hard links to `src_root`'s copy of an output and its siblings;
+    False (nothing changed) when the source lacks any of them."""
+    names = (rel, *siblings(rel))
+    if not all(os.path.exists(f"{src_root}/{name}") for name in names):
+        return False
+    for name in names:
+        dst = f"{dst_root}/{name}"
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        tmp = f"{os.path.dirname(dst)}/.{os.path.basename(dst)}.link"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.link(f"{src_root}/{name}", tmp)
+        os.replace(tmp, dst)
+    return True
 
-    def __init__(self, dirs: SiteDirs, live: dict[str, str]) -> None:
-        self.dirs = dirs
-        self.live = live
-        self.base: dict[str, str] | None = None
-        self._pending: list[tuple[str, str]] = []
 
-    @property
-    def root(self) -> Path:
-        return self.dirs.staging
+class RenderQueue:
+    """Batches pages for rendering: in this process while the change is small, in a
+    process pool (started with the first full batch) when it is not."""
 
-    def ensure(self) -> dict[str, str]:
-        if self.base is None:
-            self.base = prepare_staging(self.dirs)
-            missing = [rel for rel, digest in self._pending if not self.keep(rel, digest)]
-            self._pending = []
-            if missing:
-                raise RenderError(
-                    f"the live site lacks {len(missing)} file(s) its manifest lists "
-                    f"(e.g. {missing[0]}); run `build.py render --full` to rebuild it whole"
-                )
-        return self.base
+    def __init__(self, cfg: RenderConfig, setup: worker.WorkerSetup, report: RenderReport) -> None:
+        self.cfg, self.setup, self.report = cfg, setup, report
+        self.pool: ProcessPoolExecutor | None = None
+        self.inline_ready = False
+        self.inflight: set[Future[tuple[int, int, float, int]]] = set()
+        self.batch: list[worker.Job] = []
 
-    def keep(self, rel: str, digest: str) -> bool:
-        """Make staging hold the live copy of an unchanged page; False if it cannot."""
-        if self.base is None:
-            self._pending.append((rel, digest))
-            return True
-        if self.base.get(rel) == digest and os.path.exists(self.root / rel):
-            return True  # (the stat guards against files deleted from a tree by hand)
-        for name in (rel, *siblings(rel)):
-            src, dst = self.dirs.live / name, self.root / name
-            if not src.exists():
-                return False
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(f".{dst.name}.link")
-            if tmp.exists():
-                tmp.unlink()
-            os.link(src, tmp)
-            os.replace(tmp, dst)
-        return True
+    def add(self, rel: str, template: str, doc: str) -> None:
+        self.batch.append((rel, template, doc))
+        if len(self.batch) >= self.cfg.batch_size:
+            self.flush()
+
+    def _collect(self, done: Iterable[Future[tuple[int, int, float, int]]]) -> None:
+        for fut in done:
+            pages, size, spent, rss = fut.result()
+            self._count(pages, size, spent)
+            self.report.worker_peak_rss_mib = max(self.report.worker_peak_rss_mib, rss / 1024)
+
+    def _count(self, pages: int, size: int, spent: float) -> None:
+        self.report.written += pages
+        self.report.bytes_written += size
+        self.report.compress_seconds += spent
+
+    def flush(self, final: bool = False) -> None:
+        if not self.batch:
+            return
+        if self.pool is None and self.cfg.jobs > 1 and not final:
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.cfg.jobs,
+                mp_context=get_context("forkserver"),
+                initializer=worker.init,
+                initargs=(self.setup,),
+            )
+        if self.pool is None:
+            if not self.inline_ready:
+                worker.init(self.setup)
+                self.inline_ready = True
+            pages, size, spent, _rss = worker.render_batch(self.batch)
+            self._count(pages, size, spent)
+        else:
+            while len(self.inflight) >= self.cfg.jobs * 3:  # backpressure keeps memory flat
+                done, _ = wait(self.inflight, return_when=FIRST_COMPLETED)
+                self.inflight.difference_update(done)
+                self._collect(done)
+            self.inflight.add(self.pool.submit(worker.render_batch, self.batch))
+        self.batch = []
+
+    def finish(self) -> None:
+        self.flush(final=True)
+        if self.inflight:
+            done, _ = wait(self.inflight)
+            self._collect(done)
+            self.inflight.clear()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
@@ -167,6 +213,10 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
         raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
     with tempfile.TemporaryDirectory(prefix="sorastats-render-") as spill:
         return _render_site(cfg, log, Path(spill))
+
+
+def _entries(pages: Iterable[Page], fingerprint: str) -> list[Entry]:
+    return [(p.rel, p.template, page_hash(fingerprint, p), p.sitemap) for p in pages]
 
 
 def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
@@ -180,134 +230,109 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
     assets = asset_map(cfg.templates / "static")
     fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()
     dirs = SiteDirs(cfg.out)
-    live = {} if cfg.full else (read_manifest(dirs.live) or {})
-    staging = Staging(dirs, live)
-    claims = PathClaims()
-    new: dict[str, str] = {}
-    sitemap_urls: list[str] = []
+    ledger = Ledger(con, cfg.fetch_size)
+    ledger.load("live_m", None if cfg.full else manifest_file(dirs.live))
 
-    setup = worker.WorkerSetup(cfg.templates, cfg.base_url, assets, dirs.staging)
-    # The pool starts with the first full batch: a small change renders in this process
-    # and never pays for starting workers.
-    pool: ProcessPoolExecutor | None = None
-    inline_ready = False
-    inflight: set[Future[tuple[int, int, float, int]]] = set()
-    batch: list[worker.Job] = []
-    last_log = time.perf_counter()
-    render_started = time.perf_counter()
+    # 1. Hash every page (SQL page sets inside DuckDB; the few Python pages here).
+    log("render: hashing pages")
+    ledger.hash_sets(model.PAGE_SETS, fingerprint, cfg)
+    extra = [
+        *raw_pages(cfg, assets),
+        *model.extra_pages(con, cfg, info, [b.key for b, _ in bundles]),
+    ]
+    ledger.add(_entries(extra, fingerprint), "py")
+    sitemaps = _entries(sitemap_pages(cfg, ledger), fingerprint)
+    ledger.add(sitemaps, "sitemap")
+    if (dup := ledger.duplicate()) is not None:
+        raise DuplicateOutputError(f"two pages write {dup[0]}: {dup[1]} and {dup[2]}")
+    report.pages = ledger.count("new_m")
 
-    def collect(done: Iterable[Future[tuple[int, int, float, int]]]) -> None:
-        for fut in done:
-            pages, size, spent, rss = fut.result()
-            report.written += pages
-            report.bytes_written += size
-            report.compress_seconds += spent
-            report.worker_peak_rss_mib = max(report.worker_peak_rss_mib, rss / 1024)
+    # 2. Plan: what changed against the live manifest.
+    changed = ledger.plan()
+    report.deleted_paths = ledger.deleted()
+    report.deleted = len(report.deleted_paths)
+    live_folders = ledger.folders("live_m")
+    wanted = {b.key: digest + fingerprint for b, digest in bundles}
+    stale_folders = [k for k in live_folders if k not in wanted]
+    if not (
+        changed
+        or report.deleted
+        or stale_folders
+        or any(live_folders.get(k) != d for k, d in wanted.items())
+    ):
+        report.unchanged = report.pages
+        con.close()
+        report.total_seconds = time.perf_counter() - started
+        report.peak_rss_mib = peak_rss_mib()
+        return report
 
-    def flush(final: bool = False) -> None:
-        nonlocal batch, pool, inline_ready
-        if not batch:
-            return
-        if pool is None and cfg.jobs > 1 and not final:
-            pool = ProcessPoolExecutor(
-                max_workers=cfg.jobs,
-                mp_context=get_context("forkserver"),
-                initializer=worker.init,
-                initargs=(setup,),
-            )
-        if pool is None:
-            if not inline_ready:
-                worker.init(setup)
-                inline_ready = True
-            pages, size, spent, _rss = worker.render_batch(batch)
-            report.written += pages
-            report.bytes_written += size
-            report.compress_seconds += spent
-        else:
-            while len(inflight) >= cfg.jobs * 3:  # backpressure keeps memory flat
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                inflight.difference_update(done)
-                collect(done)
-            inflight.add(pool.submit(worker.render_batch, batch))
-        batch = []
-
-    def consider(page: Page) -> None:
-        nonlocal last_log
-        claims.claim(page.rel, page.template or "raw")
-        digest = page_hash(fingerprint, page)
-        new[page.rel] = digest
-        report.pages += 1
-        if page.sitemap:
-            url = "/" + page.rel.removesuffix("index.html")
-            sitemap_urls.append(url)
-        if live.get(page.rel) == digest and staging.keep(page.rel, digest):
+    # 3. Staging: recycle the previous tree (or link the live one), bring unchanged pages
+    # up to date with hard links, drop what this build no longer has.
+    base_manifest = prepare_staging(dirs)
+    ledger.load("base_m", base_manifest)
+    if base_manifest is not None:
+        base_manifest.unlink()
+    root = dirs.staging
+    missing: list[str] = []
+    for rel, held in ledger.unchanged():
+        # (the stat guards against files deleted from a tree by hand)
+        if (held and os.path.exists(f"{root}/{rel}")) or link_from(dirs.live, root, rel):
             report.unchanged += 1
         else:
-            staging.ensure()
-            batch.append((page.rel, page.template, page.doc))
-            if len(batch) >= cfg.batch_size:
-                flush()
-        now = time.perf_counter()
-        if now - last_log > 5:
-            last_log = now
-            log(f"render: {report.pages:,} pages seen, {report.written:,} written")
+            missing.append(rel)  # gone from both trees: rendered again
+    ledger.add_todo(missing)
+    base_folders = ledger.folders("base_m")
+    for rel in ledger.stale():
+        remove_output(root, rel)
+    for key in base_folders:
+        if key not in wanted:
+            shutil.rmtree(root / key, ignore_errors=True)
 
+    # 4. Render what changed.
+    log(f"render: rendering {changed + len(missing):,} of {report.pages:,} pages")
+    render_started = time.perf_counter()
+    queue = RenderQueue(cfg, worker.WorkerSetup(cfg.templates, cfg.base_url, assets, root), report)
     try:
-        for page in raw_pages(cfg, assets):
-            consider(page)
-        for page in model.iter_pages(con, cfg, info, [b.key for b, _ in bundles]):
-            consider(page)
-        for page in sitemap_pages(cfg, sitemap_urls):
-            consider(page)
-        flush(final=True)
-        if inflight:
-            done, _ = wait(inflight)
-            collect(done)
-            inflight.clear()
+        for ps in model.PAGE_SETS:
+            for rel, doc in ledger.docs(ps, cfg):
+                queue.add(rel, ps.template, doc)
+        todo_py = ledger.todo_rels(("py",))
+        for page in extra:
+            if page.rel in todo_py:
+                queue.add(page.rel, page.template, page.doc)
+        todo_maps = ledger.todo_rels(("sitemap",))
+        if todo_maps:
+            for page in sitemap_pages(cfg, ledger):
+                if page.rel in todo_maps:
+                    queue.add(page.rel, page.template, page.doc)
+        queue.finish()
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        queue.close()
     report.render_seconds = time.perf_counter() - render_started
 
-    # Keys ending in "/" are search bundles (folders), not pages.
-    report.deleted_paths = sorted(r for r in live if r not in new and not r.endswith("/"))
-    report.deleted = len(report.deleted_paths)
+    # 5. Search bundles whose searchable text changed; then the manifest, then publish.
+    t0 = time.perf_counter()
+    rebuild: list[Bundle] = []
+    for bundle, _digest in bundles:
+        digest = wanted[bundle.key]
+        if base_folders.get(bundle.key) == digest and (root / bundle.key).is_dir():
+            continue
+        if live_folders.get(bundle.key) == digest and (dirs.live / bundle.key).is_dir():
+            shutil.rmtree(root / bundle.key, ignore_errors=True)
+            link_copy(dirs.live / bundle.key, root / bundle.key)
+        else:
+            rebuild.append(bundle)
+    if rebuild:
+        log(f"render: building {len(rebuild)} search bundle(s)")
+        spent, peak_kib = build_bundles(root, rebuild, min(2, cfg.jobs))
+        report.compress_seconds += spent
+        report.search_peak_rss_mib = peak_kib / 1024
+        report.search_rebuilt = True
+    report.search_seconds = time.perf_counter() - t0
+    ledger.write_manifest(root / MANIFEST_NAME, wanted)
     con.close()
-    wanted = {b.key: digest + fingerprint for b, digest in bundles}
-    new.update(wanted)
-    stale_bundles = [k for k in live if k.endswith("/") and k not in wanted]
-    if report.deleted or stale_bundles or any(live.get(k) != d for k, d in wanted.items()):
-        staging.ensure()
-
-    if staging.base is not None:
-        base = staging.base
-        for rel in base:
-            if rel not in new:
-                if rel.endswith("/"):
-                    shutil.rmtree(staging.root / rel, ignore_errors=True)
-                else:
-                    remove_output(staging.root, rel)
-        t0 = time.perf_counter()
-        rebuild: list[Bundle] = []
-        for bundle, _digest in bundles:
-            digest = wanted[bundle.key]
-            if base.get(bundle.key) == digest and (staging.root / bundle.key).is_dir():
-                continue
-            if live.get(bundle.key) == digest and (dirs.live / bundle.key).is_dir():
-                shutil.rmtree(staging.root / bundle.key, ignore_errors=True)
-                link_copy(dirs.live / bundle.key, staging.root / bundle.key)
-            else:
-                rebuild.append(bundle)
-        if rebuild:
-            log(f"render: building {len(rebuild)} search bundle(s)")
-            spent, peak_kib = build_bundles(staging.root, rebuild, min(2, cfg.jobs))
-            report.compress_seconds += spent
-            report.search_peak_rss_mib = peak_kib / 1024
-            report.search_rebuilt = True
-        report.search_seconds = time.perf_counter() - t0
-        write_manifest(staging.root, new)
-        publish(dirs)
-        report.published = True
+    publish(dirs)
+    report.published = True
     report.total_seconds = time.perf_counter() - started
     report.peak_rss_mib = peak_rss_mib()
     return report

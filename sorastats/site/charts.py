@@ -63,7 +63,7 @@ def line_chart(label: str, series: list[tuple[str, int | None]]) -> Chart | None
     svg = (
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
         f'aria-hidden="true" focusable="false" preserveAspectRatio="none">'
-        f'<title>{escape(label)}</title>{line}</svg>'
+        f"<title>{escape(label)}</title>{line}</svg>"
     )
     rows = [(day_label(d), grouped(v)) for d, v in points]
     return Chart(svg=svg, summary=summary, rows=rows)

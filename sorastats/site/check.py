@@ -4,7 +4,7 @@ internal link and asset resolves; nothing loads from another host."""
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET  # noqa: S405 - parses our own output only
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path

@@ -62,4 +62,6 @@ class RenderConfig:
             if k not in ("db", "out", "jobs", "full", "templates", "content", "batch_size")
             and k != "fetch_size"
         }
-        return hashlib.blake2b(json.dumps(shown, sort_keys=True).encode(), digest_size=8).hexdigest()
+        return hashlib.blake2b(
+            json.dumps(shown, sort_keys=True).encode(), digest_size=8
+        ).hexdigest()

@@ -52,5 +52,7 @@ def load_content(content_dir: Path) -> list[ContentPage]:
         for key in ("title", "description"):
             if not meta.get(key):
                 raise ContentError(f"{rel}: missing '{key}' in the header")
-        pages.append(ContentPage(content_url(rel), meta["title"], meta["description"], md.render(body)))
+        pages.append(
+            ContentPage(content_url(rel), meta["title"], meta["description"], md.render(body))
+        )
     return pages

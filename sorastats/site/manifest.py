@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sorastats.site.writer import atomic_write
-
 MANIFEST_NAME = ".manifest"
-_HEADER = "sorastats-manifest 1"
+MANIFEST_HEADER = "sorastats-manifest 1"
+
+
+def manifest_file(root: Path) -> Path | None:
+    """The manifest file of a site tree if it has a valid one (only its header is read:
+    builds load the body into DuckDB, never into Python)."""
+    path = root / MANIFEST_NAME
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None
+    return path if first.rstrip("\n") == MANIFEST_HEADER else None
 
 
 def read_manifest(root: Path) -> dict[str, str] | None:
@@ -19,7 +29,7 @@ def read_manifest(root: Path) -> dict[str, str] | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     lines = text.split("\n")
-    if not lines or lines[0] != _HEADER:
+    if not lines or lines[0] != MANIFEST_HEADER:
         return None
     out: dict[str, str] = {}
     for line in lines[1:]:
@@ -27,16 +37,3 @@ def read_manifest(root: Path) -> dict[str, str] | None:
             rel, _, digest = line.partition("\t")
             out[rel] = digest
     return out
-
-
-def write_manifest(root: Path, entries: dict[str, str]) -> None:
-    body = "\n".join(f"{k}\t{v}" for k, v in sorted(entries.items()))
-    atomic_write(root / MANIFEST_NAME, f"{_HEADER}\n{body}\n".encode())
-
-
-def drop_manifest(root: Path) -> None:
-    """Mark a tree as being modified: without a manifest it is never trusted again."""
-    try:
-        (root / MANIFEST_NAME).unlink()
-    except FileNotFoundError:
-        pass

@@ -16,7 +16,7 @@ from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
 from sorastats.site.pricing import pricing_doc
 from sorastats.site.search import Bundle, plan_bundles, shard_count, shard_sql
-from sorastats.site.urls import board_url, chunks_of, creator_url, output_path
+from sorastats.site.urls import board_url, chunks_of, output_path
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,32 @@ class Board:
 
 def _video_boards() -> list[Board]:
     boards = []
-    for metric, col in (("views", "view_count"), ("likes", "like_count"), ("remixes", "remix_count")):
+    for metric, col in (
+        ("views", "view_count"),
+        ("likes", "like_count"),
+        ("remixes", "remix_count"),
+    ):
         for win, label, expr in (
             ("24h", "in the last 24 hours", f"pg.{metric}_1"),
             ("7d", "in the last 7 days", f"pg.{metric}_7"),
             ("30d", "in the last 30 days", f"pg.{metric}_30"),
             ("all", "of all time", f"p.{col}"),
         ):
-            boards.append(Board(f"videos/{metric}-{win}", f"Most {metric} {label}", "videos", expr, metric))
+            boards.append(
+                Board(f"videos/{metric}-{win}", f"Most {metric} {label}", "videos", expr, metric)
+            )
     return boards
 
 
 BOARDS: tuple[Board, ...] = (
-    Board("creators/followers", "Most followed creators", "creators", "cs.follower_count", "followers"),
-    Board("creators/likes", "Most liked creators", "creators", "cs.likes_received_count", "likes"),
-    Board("creators/growth-7d", "Fastest growing creators, 7 days", "creators", "cs.followers_7", "new followers"),
-    Board("creators/growth-30d", "Fastest growing creators, 30 days", "creators", "cs.followers_30", "new followers"),
+    Board("creators/followers", "Most followed creators", "creators",
+          "cs.follower_count", "followers"),
+    Board("creators/likes", "Most liked creators", "creators",
+          "cs.likes_received_count", "likes"),
+    Board("creators/growth-7d", "Fastest growing creators, 7 days", "creators",
+          "cs.followers_7", "new followers"),
+    Board("creators/growth-30d", "Fastest growing creators, 30 days", "creators",
+          "cs.followers_30", "new followers"),
     Board("creators/cameos", "Cameo stars", "creators", "cs.cameo_count", "cameos"),
     *_video_boards(),
 )  # fmt: skip
@@ -68,16 +78,9 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> None:
         con.execute(sql)
 
 
-def _stream(
-    con: duckdb.DuckDBPyConnection, sql: str, cfg: RenderConfig, params: dict[str, Any] | None = None
-) -> Iterator[tuple[Any, ...]]:
-    # The same connection: temporary tables are per connection. Streams never interleave.
-    cur = con.execute(sql, params or {})
-    while rows := cur.fetchmany(cfg.fetch_size):
-        yield from rows
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def _rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     cur = con.execute(sql, params or {})
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -109,23 +112,34 @@ def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[P
     index: list[dict[str, Any]] = []
     for board in BOARDS:
         if board.kind == "creators":
-            sql = f"""SELECT c.slug, c.username, c.display_name, c.verified,
-                             {board.metric} AS value, rank() OVER (ORDER BY {board.metric} DESC) AS rank
+            top = f"""SELECT c.id AS key, c.slug, c.username, c.display_name, c.verified,
+                             {board.metric} AS value
                       FROM vc c JOIN cs ON cs.id = c.id WHERE {board.metric} > 0
                       ORDER BY value DESC, c.id LIMIT {int(cfg.board_size)}"""
         else:
-            sql = f"""SELECT p.id, p.slug, p.username, left(p.prompt, 200) AS text,
-                             {board.metric} AS value, rank() OVER (ORDER BY {board.metric} DESC) AS rank
+            top = f"""SELECT p.id AS key, p.id, p.slug, p.username,
+                             left(p.prompt, 200) AS text, {board.metric} AS value
                       FROM vp p JOIN pg ON pg.id = p.id WHERE {board.metric} > 0
                       ORDER BY value DESC, p.id LIMIT {int(cfg.board_size)}"""
+        # Ranked within the top rows only: every row with a greater value is among them,
+        # so the rank is the global one, without sorting the whole table in a window.
+        sql = f"""SELECT * EXCLUDE (key), rank() OVER (ORDER BY value DESC) AS rank
+                  FROM ({top}) ORDER BY value DESC, key"""
         entries = _rows(con, sql)
         parts = chunks_of(len(entries), cfg.board_page_size) or [range(0)]
-        index.append({"key": board.key, "title": board.title, "kind": board.kind, "n": len(entries)})
+        index.append(
+            {"key": board.key, "title": board.title, "kind": board.kind, "n": len(entries)}
+        )
         for number, part in enumerate(parts, start=1):
             url = board_url(board.key, number)
             doc = {
                 "url": url,
-                "board": {"key": board.key, "title": board.title, "kind": board.kind, "unit": board.unit},
+                "board": {
+                    "key": board.key,
+                    "title": board.title,
+                    "kind": board.kind,
+                    "unit": board.unit,
+                },
                 "page": number,
                 "pages": len(parts),
                 "entries": [entries[i] for i in part],
@@ -137,13 +151,15 @@ def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[P
 def home_page(con: duckdb.DuckDBPyConnection, info: dict[str, Any]) -> Page:
     movers = _rows(
         con,
-        """SELECT c.slug, c.username, c.display_name, cs.followers_1 AS gain, cs.follower_count AS followers
+        """SELECT c.slug, c.username, c.display_name, cs.followers_1 AS gain,
+                  cs.follower_count AS followers
            FROM vc c JOIN cs ON cs.id = c.id WHERE cs.followers_1 > 0
            ORDER BY gain DESC, c.id LIMIT 10""",
     )
     trending = _rows(
         con,
-        """SELECT p.id, p.slug, p.username, left(p.prompt, 200) AS text, pg.views_1 AS gain, p.view_count AS views
+        """SELECT p.id, p.slug, p.username, left(p.prompt, 200) AS text, pg.views_1 AS gain,
+                  p.view_count AS views
            FROM vp p JOIN pg ON pg.id = p.id WHERE pg.views_1 > 0
            ORDER BY gain DESC, p.id LIMIT 10""",
     )
@@ -156,10 +172,54 @@ def home_page(con: duckdb.DuckDBPyConnection, info: dict[str, Any]) -> Page:
     return Page("index.html", "home.html", dumps(doc))
 
 
-def iter_pages(
+@dataclass(frozen=True)
+class PageSet:
+    """Pages made wholly in SQL: `sql` gives (key, rel, doc) rows; the builder hashes them
+    in DuckDB and fetches the documents of changed pages only."""
+
+    kind: str
+    template: str
+    sitemap: bool
+    sql: str
+    params: tuple[tuple[str, str], ...] = ()  # (SQL parameter, RenderConfig attribute)
+    filter_column: str = ""  # the key column `/*filter*/` narrows
+
+    def query(self, keys_sql: str | None = None) -> str:
+        """The set's SQL, narrowed to the keys `keys_sql` selects when given."""
+        if keys_sql is None:
+            return self.sql.replace("/*filter*/", "")
+        return self.sql.replace("/*filter*/", f"AND {self.filter_column} IN ({keys_sql})")
+
+    def bind(self, cfg: RenderConfig) -> dict[str, Any]:
+        return {name: getattr(cfg, attr) for name, attr in self.params}
+
+
+PAGE_SETS: tuple[PageSet, ...] = (
+    PageSet("post", "post.html", True, queries.POST_PAGES, filter_column="p.id"),
+    PageSet(
+        "creator",
+        "creator.html",
+        True,
+        queries.CREATOR_PAGES,
+        filter_column="c.id || ':' || ap.page",
+    ),
+    PageSet("redirect", "redirect.html", False, queries.REDIRECTS, filter_column="r.slug"),
+    PageSet(
+        "feed",
+        "feed.xml",
+        False,
+        queries.CREATOR_FEEDS,
+        params=(("feed_size", "creator_feed_size"),),
+        filter_column="c.slug",
+    ),
+)
+
+
+def extra_pages(
     con: duckdb.DuckDBPyConnection, cfg: RenderConfig, info: dict[str, Any], bundles: list[str]
 ) -> Iterator[Page]:
-    """Every page of the site except sitemaps (which list the others)."""
+    """The pages made in Python (a few hundred at most): home, search, boards, content,
+    the site feed. Sitemaps and the SQL page sets are not among them."""
     yield home_page(con, info)
     search = {"url": "/search/", "merge": ["/" + b for b in bundles[1:]]}
     yield Page("search/index.html", "search.html", dumps(search))
@@ -169,18 +229,15 @@ def iter_pages(
         doc = {"url": cp.url, "title": cp.title, "description": cp.description, "html": cp.html}
         yield Page(output_path(cp.url), "content.html", dumps(doc))
     yield from board_pages(con, cfg)
-    for post_id, doc in _stream(con, queries.POST_PAGES, cfg):
-        yield Page(f"p/{post_id}/index.html", "post.html", doc)
-    for slug, page, doc in _stream(con, queries.CREATOR_PAGES, cfg):
-        yield Page(output_path(creator_url(slug, page)), "creator.html", doc)
-    for slug, target, username in _stream(con, queries.REDIRECTS, cfg):
-        moved = {"url": creator_url(slug), "target": creator_url(target), "username": username}
-        yield Page(output_path(creator_url(slug)), "redirect.html", dumps(moved), sitemap=False)
-    for slug, doc in _stream(con, queries.CREATOR_FEEDS, cfg, {"feed_size": cfg.creator_feed_size}):
-        yield Page(f"c/{slug}/feed.xml", "feed.xml", doc, sitemap=False)
     entries = _rows(con, queries.SITE_FEED, {"feed_size": cfg.feed_size})
     updated = max((e["updated"] or "" for e in entries), default="") or info["as_of"]
-    feed = {"url": "/feed.xml", "page_url": "/", "title": "Newest prompts", "updated": updated, "entries": entries}
+    feed = {
+        "url": "/feed.xml",
+        "page_url": "/",
+        "title": "Newest prompts",
+        "updated": updated,
+        "entries": entries,
+    }
     yield Page("feed.xml", "feed.xml", dumps(feed), sitemap=False)
     from sorastats.site.vault_pages import vault_pages  # imports this module
 

@@ -20,9 +20,7 @@ def pricing_doc() -> dict[str, Any]:
             for interval in Interval
             if (price := tier.prices.get(interval)) is not None
         ]
-        tiers.append(
-            {"name": tier.name, "title": tier.title, "help": tier.help, "prices": prices}
-        )
+        tiers.append({"name": tier.name, "title": tier.title, "help": tier.help, "prices": prices})
     rows = []
     for spec in LIMITS:
         rows.append(

@@ -13,8 +13,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sorastats.site.manifest import drop_manifest, read_manifest
+from sorastats.site.manifest import MANIFEST_NAME, manifest_file
 
+BASE_MANIFEST_NAME = ".manifest.base"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -66,34 +67,36 @@ def link_copy(src: Path, dst: Path) -> None:
             os.link(Path(dirpath) / name, dst / rel / name)
 
 
-def prepare_staging(dirs: SiteDirs) -> dict[str, str]:
-    """Make `<out>.new` and return the manifest of what it already holds.
+def prepare_staging(dirs: SiteDirs) -> Path | None:
+    """Make `<out>.new` and return the manifest of what it already holds (moved aside to
+    `.manifest.base` inside it; the caller reads and deletes it), or None when it is empty.
 
     Preference: recycle the previous site (it is discarded on publish anyway), else
-    hard-link the live one, else start empty. The staging tree loses its manifest while it
+    hard-link the live one, else start empty. The staging tree has no manifest while it
     is being changed, so a build killed half-way never leaves a tree that looks valid."""
     if dirs.staging.exists():
         shutil.rmtree(dirs.staging)  # left by a killed build: never trusted
-    base: dict[str, str] | None = None
+    held = False
     if dirs.prev.exists():
-        base = read_manifest(dirs.prev)
-        if base is None:
+        if manifest_file(dirs.prev) is None:
             shutil.rmtree(dirs.prev)
         else:
             os.rename(dirs.prev, dirs.staging)
-    if base is None and dirs.live.exists() and (live := read_manifest(dirs.live)) is not None:
+            held = True
+    if not held and dirs.live.exists() and manifest_file(dirs.live) is not None:
         link_copy(dirs.live, dirs.staging)
-        base = live
-    if base is None:
+        held = True
+    if not held:
         dirs.staging.mkdir(parents=True)
-        base = {}
-    drop_manifest(dirs.staging)
+        return None
+    base = dirs.staging / BASE_MANIFEST_NAME
+    os.replace(dirs.staging / MANIFEST_NAME, base)
     return base
 
 
 def publish(dirs: SiteDirs) -> None:
     """Swap the finished staging tree in; the old live site becomes `<out>.prev`."""
-    if read_manifest(dirs.staging) is None:
+    if manifest_file(dirs.staging) is None:
         raise PublishError(f"{dirs.staging} is not a finished build")
     if not dirs.live.exists():
         os.rename(dirs.staging, dirs.live)
@@ -106,7 +109,7 @@ def publish(dirs: SiteDirs) -> None:
 
 def rollback(dirs: SiteDirs) -> None:
     """Put the previous site back live; the rolled-back one becomes the previous."""
-    if not dirs.prev.exists() or read_manifest(dirs.prev) is None:
+    if not dirs.prev.exists() or manifest_file(dirs.prev) is None:
         raise PublishError(f"no previous site to roll back to ({dirs.prev} is missing)")
     if not dirs.live.exists():
         os.rename(dirs.prev, dirs.live)

@@ -35,7 +35,11 @@ def setup_sql(creator_page_size: int) -> list[str]:
     gains_post = ",\n".join(
         _gain("b", f"s{w}", col, f"b.c{w}", "b.posted_at") + f" AS {short}_{w}"
         for w in WINDOWS
-        for col, short in (("view_count", "views"), ("like_count", "likes"), ("remix_count", "remixes"))
+        for col, short in (
+            ("view_count", "views"),
+            ("like_count", "likes"),
+            ("remix_count", "remixes"),
+        )
     )
     asof_post = "\n".join(
         f"ASOF LEFT JOIN post_snapshots s{w} ON b.id = s{w}.post_id AND b.c{w} >= s{w}.captured_on"
@@ -84,7 +88,7 @@ def setup_sql(creator_page_size: int) -> list[str]:
             FROM posts p JOIN vc ON vc.id = p.creator_id
             WHERE {SQL_POST_ID_OK.format(p="p.id")}
               AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)""",
-        f"""CREATE TEMP TABLE pcard AS
+        """CREATE TEMP TABLE pcard AS
             SELECT id, creator_id, parent_post_id, prompt, posted_at, view_count,
                    -- Cards link posts to each other: no counters in them, or one post's
                    -- new view count would re-render every page that links to it.
@@ -233,8 +237,12 @@ def _gains(prefix: str, names: tuple[str, ...]) -> str:
     return ", ".join(f"{n}_{w} := {prefix}.{n}_{w}" for n in names for w in WINDOWS)
 
 
+# The page sets below each give (key, rel, doc): the key a rebuild filters on (one page
+# per key), the output path, and the page's JSON document. `/*filter*/` is where the
+# builder narrows a set to the keys of changed pages (`AND <key> IN (...)`): every
+# document is made once to be hashed, and changed ones a second time to be rendered.
 POST_PAGES = f"""
-SELECT p.id, to_json(struct_pack(
+SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, to_json(struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
     posted := strftime(p.posted_at, {ISO}), updated := strftime(p.updated_at, {ISO}),
     width := p.width, height := p.height,
@@ -247,7 +255,7 @@ SELECT p.id, to_json(struct_pack(
     remix_n := r.n, remix_items := r.items,
     same_n := sp.n, same_items := sp.items,
     similar := si.items, cameos := cam.items, series := ps.s
-))
+)) AS doc
 FROM vp p
 LEFT JOIN pg ON pg.id = p.id
 LEFT JOIN pcard parent ON parent.id = p.parent_post_id
@@ -256,6 +264,7 @@ LEFT JOIN sameprompt sp ON sp.id = p.id
 LEFT JOIN simprompts si ON si.id = p.id
 LEFT JOIN cams cam ON cam.post_id = p.id
 LEFT JOIN pser ps ON ps.post_id = p.id
+WHERE true /*filter*/
 """
 
 _CREATOR_STRUCT = """struct_pack(
@@ -278,17 +287,21 @@ CREATOR_PAGES = f"""
 WITH np AS (SELECT creator_id, max(page) AS n FROM cpages GROUP BY 1),
      ap AS (SELECT vc.id AS creator_id, coalesce(cp.page, 1) AS page, cp.items
             FROM vc LEFT JOIN cpages cp ON cp.creator_id = vc.id)
-SELECT c.slug, ap.page, to_json(struct_pack(
+SELECT c.id || ':' || ap.page AS key,
+       'c/' || c.slug || '/' || CASE WHEN ap.page > 1 THEN 'page/' || ap.page || '/' ELSE '' END
+         || 'index.html' AS rel,
+       to_json(struct_pack(
     url := '/c/' || c.slug || '/' || CASE WHEN ap.page > 1 THEN 'page/' || ap.page || '/'
                                           ELSE '' END,
     page := ap.page, pages := coalesce(np.n, 1), videos := ap.items,
     creator := {_CREATOR_STRUCT},
     series := CASE WHEN ap.page = 1 THEN cser.s END
-))
+)) AS doc
 FROM ap JOIN vc c ON c.id = ap.creator_id
 JOIN cs ON cs.id = c.id
 LEFT JOIN np ON np.creator_id = c.id
 LEFT JOIN cser ON cser.creator_id = c.id
+WHERE true /*filter*/
 """
 
 REDIRECTS = f"""
@@ -297,10 +310,11 @@ WITH old AS (SELECT creator_id, {slug_sql("username", "creator_id")} AS slug, la
      ranked AS (SELECT *, row_number() OVER (PARTITION BY slug
                                               ORDER BY last_seen_at DESC, creator_id) AS rn
                 FROM old)
-SELECT r.slug, vc.slug AS target, vc.username
+SELECT r.slug AS key, 'c/' || r.slug || '/index.html' AS rel,
+       to_json(struct_pack(url := '/c/' || r.slug || '/', target := '/c/' || vc.slug || '/',
+                           username := vc.username)) AS doc
 FROM ranked r JOIN vc ON vc.id = r.creator_id
-WHERE r.rn = 1 AND r.slug <> vc.slug AND r.slug NOT IN (SELECT slug FROM vc)
-ORDER BY r.slug
+WHERE r.rn = 1 AND r.slug <> vc.slug AND r.slug NOT IN (SELECT slug FROM vc) /*filter*/
 """
 
 CREATOR_FEEDS = f"""
@@ -308,15 +322,16 @@ WITH n AS (SELECT creator_id, id, prompt, posted_at, updated_at,
                   row_number() OVER (PARTITION BY creator_id
                                      ORDER BY posted_at DESC NULLS LAST, id) AS rn
            FROM vp)
-SELECT c.slug, to_json(struct_pack(
+SELECT c.slug AS key, 'c/' || c.slug || '/feed.xml' AS rel, to_json(struct_pack(
     url := '/c/' || c.slug || '/feed.xml', page_url := '/c/' || c.slug || '/',
-    title := '@' || c.username, updated := strftime(max(coalesce(n.updated_at, n.posted_at)), {ISO}),
+    title := '@' || c.username,
+    updated := strftime(max(coalesce(n.updated_at, n.posted_at)), {ISO}),
     entries := list(struct_pack(id := n.id, prompt := n.prompt, username := c.username,
                                 posted := strftime(n.posted_at, {ISO}),
                                 updated := strftime(coalesce(n.updated_at, n.posted_at), {ISO}))
-                    ORDER BY n.rn)))
+                    ORDER BY n.rn))) AS doc
 FROM n JOIN vc c ON c.id = n.creator_id
-WHERE n.rn <= $feed_size
+WHERE n.rn <= $feed_size /*filter*/
 GROUP BY c.slug, c.username
 """
 
@@ -338,9 +353,10 @@ SELECT {shard} AS shard, count(*),
 FROM vp GROUP BY 1 ORDER BY 1
 """
 
-TOTALS = """
+TOTALS = f"""
 SELECT (SELECT count(*) FROM vc), (SELECT count(*) FROM vp),
        (SELECT count(*) FROM vp WHERE prompt IS NOT NULL),
        (SELECT sum(view_count) FROM vp), (SELECT sum(like_count) FROM vp),
-       strftime((SELECT day FROM dataday), '%Y-%m-%d'), strftime((SELECT captured FROM dataday), {iso})
-""".format(iso=ISO)
+       strftime((SELECT day FROM dataday), '%Y-%m-%d'),
+       strftime((SELECT captured FROM dataday), {ISO})
+"""

@@ -9,7 +9,6 @@ the shards whose searchable text changed."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -91,7 +90,8 @@ def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> tuple
                 tmp = root / f".{bundle.key.rstrip('/')}-new"
                 if tmp.exists():
                     shutil.rmtree(tmp)
-                err: IO[bytes] = tempfile.TemporaryFile()
+                # Closed below, once the process has ended (it outlives this loop turn).
+                err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
                 proc = subprocess.Popen(
                     _command(root, bundle, tmp), stdout=subprocess.DEVNULL, stderr=err
                 )

@@ -1,8 +1,10 @@
-"""The one writer: claims output paths (two pages with one path is an error) and replaces
-files atomically, with `.gz` and `.br` siblings for precompressible types."""
+"""The one writer: replaces files atomically, with `.gz` and `.br` siblings for
+precompressible types. (Two pages claiming one output path are refused before anything
+is written: see `Ledger.duplicate`.)"""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import time
@@ -19,29 +21,6 @@ GZIP_LEVEL = 6
 
 class DuplicateOutputError(RuntimeError):
     """Two pages of one build would be written to the same file."""
-
-
-class PathClaims:
-    """Every output path of a build, claimed once."""
-
-    def __init__(self) -> None:
-        self._owners: dict[str, str] = {}
-
-    def claim(self, path: str, owner: str) -> None:
-        if path in self._owners:
-            raise DuplicateOutputError(
-                f"two pages write {path}: {self._owners[path]} and {owner}"
-            )
-        self._owners[path] = owner
-
-    def __contains__(self, path: str) -> bool:
-        return path in self._owners
-
-    def __len__(self) -> int:
-        return len(self._owners)
-
-    def paths(self) -> set[str]:
-        return set(self._owners)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -90,10 +69,8 @@ def remove_output(root: Path, rel: str) -> None:
     """Remove an output and its siblings (missing files are fine), then the folders that
     held only them, so `/p/<id>/` stops resolving."""
     for name in (rel, *siblings(rel)):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             (root / name).unlink()
-        except FileNotFoundError:
-            pass
     parent = (root / rel).parent
     while parent != root and root in parent.parents:
         try:
