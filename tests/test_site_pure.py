@@ -1,5 +1,6 @@
 """Table tests of the site's pure modules: URLs, slugs, pagination, stats, charts, escaping."""
 
+import fnmatch
 from pathlib import Path
 
 import duckdb
@@ -293,7 +294,8 @@ def test_gain_html(value: int | None, html: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("posts", "shards"), [(0, 1), (15_000, 1), (15_001, 2), (100_000, 8), (1_000_000, 16)]
+    ("posts", "shards"),
+    [(0, 1), (15_000, 1), (15_001, 2), (100_000, 8), (240_000, 16), (1_000_000, 64), (10**8, 64)],
 )
 def test_shard_count(posts: int, shards: int) -> None:
     assert search.shard_count(posts) == shards
@@ -308,25 +310,43 @@ def test_plan_bundles_cover_every_last_character_once() -> None:
         "pagefind-3/",
         "pagefind-4/",
     ]
-    assert plan[1].glob == "{p/*[0-3],p/*[!0-9a-f]}/index.html"
-    assert plan[4].glob == "p/*[c-f]/index.html"
+    assert plan[1].glob == "{p/*[0123],p/*[!0-9a-f]}/index.html"
+    assert plan[4].glob == "p/*[cdef]/index.html"
     assert search.plan_bundles(16)[16].glob == "p/*[f]/index.html"
 
 
-@pytest.mark.parametrize("shards", [1, 2, 4, 16])
-@pytest.mark.parametrize("post_id", ["s_00", "s_0f", "s_a7", "s_9", "s_zz", "s_A", "x-_"])
-def test_sql_shard_matches_the_globs(shards: int, post_id: str) -> None:
-    row = (
-        duckdb.connect()
-        .execute(f"SELECT {search.shard_sql(shards)} FROM (SELECT ? AS id)", [post_id])
-        .fetchone()
-    )
-    assert row is not None
-    bundle = search.plan_bundles(shards)[1 + row[0]]
-    last = post_id[-1]
-    per = 16 // shards
-    covered = search.HEX[row[0] * per : (row[0] + 1) * per]
-    assert last in covered or (last not in search.HEX and bundle.key == "pagefind-1/")
+def _expand_braces(glob: str) -> list[str]:
+    if "{" not in glob:
+        return [glob]
+    head, rest = glob.split("{", 1)
+    inner, tail = rest.split("}", 1)
+    return [head + part + tail for part in inner.split(",")]
+
+
+POST_IDS = ["s_00", "s_0f", "s_a7", "s_9", "s_zz", "s_A", "x-_", "7", "z", "s_z3", "s_3z", "s_ff"]
+
+
+@pytest.mark.parametrize("shards", [1, 2, 4, 16, 32, 64])
+def test_every_post_id_is_in_exactly_the_shard_sql_computes(shards: int) -> None:
+    plan = search.plan_bundles(shards)
+    assert len(plan) == shards + 1 and len({b.key for b in plan}) == shards + 1
+    con = duckdb.connect()
+    for post_id in POST_IDS + [f"s_{a}{b}" for a in search.HEX for b in search.HEX]:
+        path = f"p/{post_id}/index.html"
+        hits = [
+            n
+            for n, bundle in enumerate(plan[1:])
+            if any(fnmatch.fnmatchcase(path, g) for g in _expand_braces(bundle.glob))
+        ]
+        row = con.execute(f"SELECT {search.shard_sql(shards)} FROM (SELECT ? AS id)", [post_id])
+        assert hits == [row.fetchone()[0]], post_id  # type: ignore[index]
+
+
+def test_shards_split_evenly_on_the_last_two_characters() -> None:
+    plan = search.plan_bundles(64)
+    assert plan[2].glob == "p/*0[4567]/index.html"
+    assert plan[64].glob == "p/*f[cdef]/index.html"
+    assert search.plan_bundles(32)[32].glob == "p/*f[89abcdef]/index.html"
 
 
 @pytest.mark.parametrize(

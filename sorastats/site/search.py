@@ -3,7 +3,8 @@ the `pagefind[bin]` wheel (no network, no Node).
 
 Big sites are split into bundles so no Pagefind process holds the whole index: creators
 and the about page in `/pagefind/` (whose UI the search page loads), and prompt pages in
-`/pagefind-N/` shards by the last character of the post id, merged in the browser with
+`/pagefind-N/` shards by the last one or two characters of the post id (up to 64 shards,
+each about POSTS_PER_SHARD posts, so an indexer's memory stays flat), merged in the browser with
 Pagefind's `mergeIndex`. Each bundle has its own input hash, so a rebuild re-indexes only
 the shards whose searchable text changed."""
 
@@ -24,6 +25,10 @@ from sorastats.site.writer import COMPRESSIBLE, write_output
 HEX = "0123456789abcdef"
 MAIN_BUNDLE = "pagefind/"
 POSTS_PER_SHARD = 15_000
+# Pagefind's memory grows with the pages of one bundle (~840 MiB for 50,000 prompt pages,
+# ~230 MiB for 12,500): up to 16 shards split on the last hex character of the post id,
+# up to 64 on the last two.
+MAX_SHARDS = 64
 
 
 class SearchIndexError(RuntimeError):
@@ -37,32 +42,50 @@ class Bundle:
 
 
 def shard_count(posts: int) -> int:
-    """Post shards: a power of two up to 16 keeping each near POSTS_PER_SHARD or below."""
+    """Post shards: a power of two up to MAX_SHARDS keeping each near POSTS_PER_SHARD."""
     k = 1
-    while k < 16 and posts > k * POSTS_PER_SHARD:
+    while k < MAX_SHARDS and posts > k * POSTS_PER_SHARD:
         k *= 2
     return k
 
 
+def _range(chars: str) -> str:
+    # Listed, not a range: `[8-b]` would also match 'A'-'Z', '_' and the rest between.
+    return f"[{chars}]"
+
+
 def plan_bundles(shards: int) -> list[Bundle]:
-    """The main bundle, then one bundle per post shard (ids ending in a character that is
-    not lower-case hex go to the first shard)."""
-    per = 16 // shards
+    """The main bundle, then one bundle per post shard. Up to 16 shards split the post ids
+    on their last character, more on their last two; ids ending in characters that are not
+    lower-case hex (or of one character) go to the first shard."""
     bundles = [Bundle(MAIN_BUNDLE, "{c/*,about}/index.html")]
     for i in range(shards):
-        chars = HEX[i * per : (i + 1) * per]
-        cls = f"[{chars[0]}-{chars[-1]}]" if len(chars) > 1 else f"[{chars}]"
-        glob = f"{{p/*{cls},p/*[!0-9a-f]}}/index.html" if i == 0 else f"p/*{cls}/index.html"
+        if shards <= 16:
+            per = 16 // shards
+            tail = _range(HEX[i * per : (i + 1) * per])
+            odd = ["p/*[!0-9a-f]"]
+        else:
+            per = 256 // shards
+            first = HEX[i * per // 16]
+            tail = first + _range(HEX[i * per % 16 : i * per % 16 + per])
+            odd = ["p/*[!0-9a-f]", "p/*[!0-9a-f]?", "p/?"]
+        if i == 0:
+            glob = "{" + ",".join([f"p/*{tail}", *odd]) + "}/index.html"
+        else:
+            glob = f"p/*{tail}/index.html"
         bundles.append(Bundle(f"pagefind-{i + 1}/", glob))
     return bundles
 
 
 def shard_sql(shards: int) -> str:
     """SQL expression: the 0-based shard of a post id `id` (mirrors `plan_bundles`)."""
-    per = 16 // shards
+    last = f"strpos('{HEX}', right(id, 1))"
+    if shards <= 16:
+        return f"CASE WHEN {last} > 0 THEN ({last} - 1) // {16 // shards} ELSE 0 END"
+    second = f"strpos('{HEX}', left(right(id, 2), 1))"
     return (
-        f"CASE WHEN strpos('{HEX}', right(id, 1)) > 0 "
-        f"THEN (strpos('{HEX}', right(id, 1)) - 1) // {per} ELSE 0 END"
+        f"CASE WHEN length(id) >= 2 AND {last} > 0 AND {second} > 0 "
+        f"THEN (({second} - 1) * 16 + {last} - 1) // {256 // shards} ELSE 0 END"
     )
 
 
