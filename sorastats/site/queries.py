@@ -173,14 +173,19 @@ def setup_sql(creator_page_size: int) -> list[str]:
               CASE WHEN coalesce(cameo_count, 0) > 0 THEN
                 rank() OVER (ORDER BY cameo_count DESC NULLS LAST) END AS rank_cameos
             FROM g""",
+        # list_sort on structs led by the (unique) day: faster than an ordered aggregate.
         """CREATE TEMP TABLE pser AS
-            SELECT post_id, list(struct_pack(d := strftime(captured_on, '%Y-%m-%d'),
-                                             views := view_count, likes := like_count)
-                                 ORDER BY captured_on) AS s
-            FROM post_snapshots
-            WHERE captured_on > (SELECT day FROM dataday) - 31
-              AND post_id IN (SELECT id FROM vp)
-            GROUP BY 1""",
+            WITH q AS (SELECT post_id, list(struct_pack(c := captured_on, views := view_count,
+                                                        likes := like_count)) AS l
+                       FROM post_snapshots
+                       WHERE captured_on > (SELECT day FROM dataday) - 31
+                         AND post_id IN (SELECT id FROM vp)
+                       GROUP BY 1)
+            SELECT post_id,
+                   list_transform(list_sort(l),
+                                  lambda x: struct_pack(d := strftime(x.c, '%Y-%m-%d'),
+                                                        views := x.views, likes := x.likes)) AS s
+            FROM q""",
         """CREATE TEMP TABLE cser AS
             WITH j AS (
               SELECT coalesce(s.creator_id, v.creator_id) AS creator_id,
