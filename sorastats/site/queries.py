@@ -21,48 +21,52 @@ def slug_sql(username: str, creator_id: str) -> str:
     return SQL_SLUG_EXPR.format(u=username, i=creator_id)
 
 
-def _gain(cur: str, snap: str, col: str, cutoff: str, born: str) -> str:
-    """Current minus the value at the latest snapshot on or before the cutoff day; a thing
-    born after the cutoff gained all it has; otherwise unknown (NULL)."""
-    return (
-        f"CASE WHEN {snap}.captured_on IS NOT NULL THEN {cur}.{col} - {snap}.{col} "
-        f"WHEN {born} IS NOT NULL AND CAST({born} AS DATE) > {cutoff} THEN {cur}.{col} END"
+def _gain(cur: str, col: str, w: int, born: str | None, latest: str = "l") -> str:
+    """Current minus the value at the latest snapshot on or before the cutoff day (from
+    `_latest`: d{w} is that snapshot's day, {col}_{w} its value); a thing born after the
+    cutoff gained all it has; otherwise unknown (NULL)."""
+    if_born = (
+        f"WHEN {born} IS NOT NULL AND CAST({born} AS DATE) > k.c{w} THEN {cur}.{col} "
+        if born
+        else ""
     )
+    return f"CASE WHEN {latest}.d{w} IS NOT NULL THEN {cur}.{col} - {latest}.{col}_{w} {if_born}END"
+
+
+def _latest(table: str, key: str, day: str, cols: tuple[str, ...]) -> str:
+    """Per key, the day and values of the latest row on or before each cutoff day, in one
+    grouped pass (cheaper than one ASOF join per cutoff). arg_max_null, not arg_max: a
+    NULL counter in that row must come out NULL, not the previous row's value."""
+    aggs = ",\n".join(
+        f"max({day}) FILTER (WHERE {day} <= c{w}) AS d{w}"
+        + "".join(
+            f",\n arg_max_null({col}, {day}) FILTER (WHERE {day} <= c{w}) AS {col}_{w}"
+            for col in cols
+        )
+        for w in WINDOWS
+    )
+    # Windows are 1, 7 and 30 days: every cutoff is on or before c1.
+    return f"SELECT {key} AS key, {aggs}\nFROM {table}, k WHERE {day} <= k.c1 GROUP BY {key}"
 
 
 def setup_sql(creator_page_size: int) -> list[str]:
     """Temporary tables the page queries read (in dependency order)."""
+    post_cols = ("view_count", "like_count", "remix_count")
     gains_post = ",\n".join(
-        _gain("b", f"s{w}", col, f"b.c{w}", "b.posted_at") + f" AS {short}_{w}"
+        _gain("b", col, w, "b.posted_at") + f" AS {short}_{w}"
         for w in WINDOWS
-        for col, short in (
-            ("view_count", "views"),
-            ("like_count", "likes"),
-            ("remix_count", "remixes"),
-        )
+        for col, short in zip(post_cols, ("views", "likes", "remixes"), strict=True)
     )
-    asof_post = "\n".join(
-        f"ASOF LEFT JOIN post_snapshots s{w} ON b.id = s{w}.post_id AND b.c{w} >= s{w}.captured_on"
-        for w in WINDOWS
-    )
+    creator_cols = ("follower_count", "likes_received_count")
     gains_creator = ",\n".join(
         [
-            _gain("b", f"s{w}", col, f"b.c{w}", "b.created_at") + f" AS {short}_{w}"
+            _gain("b", col, w, "b.created_at") + f" AS {short}_{w}"
             for w in WINDOWS
-            for col, short in (("follower_count", "followers"), ("likes_received_count", "likes"))
+            for col, short in zip(creator_cols, ("followers", "likes"), strict=True)
         ]
-        + [
-            f"CASE WHEN v{w}.day IS NOT NULL THEN b.views - v{w}.views END AS views_{w}"
-            for w in WINDOWS
-        ]
+        + [_gain("b", "views", w, None, latest="v") + f" AS views_{w}" for w in WINDOWS]
     )
-    asof_creator = "\n".join(
-        f"ASOF LEFT JOIN creator_snapshots s{w} ON b.id = s{w}.creator_id "
-        f"AND b.c{w} >= s{w}.captured_on\n"
-        f"ASOF LEFT JOIN cviews v{w} ON b.id = v{w}.creator_id AND b.c{w} >= v{w}.day"
-        for w in WINDOWS
-    )
-    cutoffs = ", ".join(f"(SELECT day FROM dataday) - {w} AS c{w}" for w in WINDOWS)
+    cutoffs = "k AS (SELECT " + ", ".join(f"day - {w} AS c{w}" for w in WINDOWS) + " FROM dataday)"
     stop = ", ".join(f"'{w}'" for w in SIMILAR_STOPWORDS)
     return [
         """CREATE TEMP TABLE dataday AS SELECT
@@ -99,36 +103,64 @@ def setup_sql(creator_page_size: int) -> list[str]:
                                likes := like_count) AS vcard
             FROM vp""",
         f"""CREATE TEMP TABLE pg AS
-            WITH b AS (SELECT id, posted_at, view_count, like_count, remix_count, {cutoffs}
-                       FROM vp)
+            WITH {cutoffs},
+                 l AS ({_latest("post_snapshots", "post_id", "captured_on", post_cols)})
             SELECT b.id, {gains_post}
-            FROM b
-            {asof_post}""",
+            FROM vp b CROSS JOIN k LEFT JOIN l ON l.key = b.id""",
         # Views of a creator's videos on each day: every video counts with its newest
-        # snapshot on or before that day (not only videos captured that very day).
+        # snapshot on or before that day (not only videos captured that very day). Computed
+        # from changes: each snapshot adds its difference to the post's previous one from
+        # the first listed day on or after it (and after the post's day), and a running
+        # sum per creator adds them up. Integer keys: window sorts on strings are slow.
         """CREATE TEMP TABLE cviews AS
             WITH days AS (SELECT DISTINCT captured_on AS day FROM post_snapshots
                           WHERE captured_on > (SELECT day FROM dataday) - 31),
-                 grid AS (SELECT p.id, p.creator_id, d.day FROM vp p CROSS JOIN days d
-                          WHERE p.posted_at IS NULL OR CAST(p.posted_at AS DATE) <= d.day)
-            SELECT g.creator_id, g.day, sum(s.view_count) AS views
-            FROM grid g ASOF LEFT JOIN post_snapshots s
-              ON g.id = s.post_id AND g.day >= s.captured_on
-            GROUP BY ALL""",
+                 cr AS (SELECT creator_id, row_number() OVER () AS cid
+                        FROM (SELECT DISTINCT creator_id FROM vp)),
+                 p0 AS (SELECT vp.id, cr.cid, row_number() OVER () AS pid,
+                               CAST(vp.posted_at AS DATE) AS born
+                        FROM vp JOIN cr USING (creator_id)),
+                 -- The first listed day a post counts on (NULL: after the last one).
+                 p AS (SELECT p0.*, d.day AS bborn
+                       FROM p0 ASOF LEFT JOIN days d ON p0.born <= d.day),
+                 ev AS (SELECT p.cid,
+                               greatest(s.captured_on, (SELECT min(day) FROM days), p.bborn)
+                                 AS day,
+                               coalesce(s.view_count, 0) - coalesce(lag(s.view_count) OVER w, 0)
+                                 AS dv,
+                               -- How many of the posts have a known (non-NULL) count.
+                               (s.view_count IS NOT NULL)::INT
+                                 - coalesce((lag(s.view_count) OVER w IS NOT NULL)::INT, 0) AS dn
+                        FROM post_snapshots s JOIN p ON p.id = s.post_id
+                        WHERE p.born IS NULL OR p.bborn IS NOT NULL
+                        WINDOW w AS (PARTITION BY p.pid ORDER BY s.captured_on)),
+                 first AS (SELECT cid, min(coalesce(born, DATE '0001-01-01')) AS first
+                           FROM p GROUP BY 1),
+                 grid AS (SELECT f.cid, d.day FROM first f JOIN days d ON d.day >= f.first),
+                 b AS (SELECT cid, day, sum(dv) AS dv, sum(dn) AS dn FROM ev GROUP BY ALL),
+                 c AS (SELECT g.cid, g.day,
+                              sum(b.dv) OVER (PARTITION BY g.cid ORDER BY g.day) AS v,
+                              sum(b.dn) OVER (PARTITION BY g.cid ORDER BY g.day) AS n
+                       FROM grid g LEFT JOIN b ON b.cid = g.cid AND b.day = g.day)
+            SELECT cr.creator_id, c.day, CASE WHEN c.n > 0 THEN c.v END AS views
+            FROM c JOIN cr USING (cid)""",
         f"""CREATE TEMP TABLE cs AS
-            WITH pv AS (SELECT creator_id, sum(view_count) AS views, count(*) AS videos
+            WITH {cutoffs},
+                 pv AS (SELECT creator_id, sum(view_count) AS views, count(*) AS videos
                         FROM vp GROUP BY 1),
                  ap AS (SELECT pc.creator_id, count(*) AS appearances
                         FROM post_cameos pc JOIN vp ON vp.id = pc.post_id GROUP BY 1),
                  b AS (SELECT vc.id, vc.created_at, vc.follower_count, vc.likes_received_count,
                               vc.cameo_count, pv.views, coalesce(pv.videos, 0) AS videos,
-                              coalesce(ap.appearances, 0) AS appearances, {cutoffs}
+                              coalesce(ap.appearances, 0) AS appearances
                        FROM vc LEFT JOIN pv ON pv.creator_id = vc.id
                        LEFT JOIN ap ON ap.creator_id = vc.id),
+                 l AS ({_latest("creator_snapshots", "creator_id", "captured_on", creator_cols)}),
+                 v AS ({_latest("cviews", "creator_id", "day", ("views",))}),
                  g AS (SELECT b.id, b.follower_count, b.likes_received_count, b.cameo_count,
                               b.views, b.videos, b.appearances, {gains_creator}
-                       FROM b
-                       {asof_creator})
+                       FROM b CROSS JOIN k
+                       LEFT JOIN l ON l.key = b.id LEFT JOIN v ON v.key = b.id)
             SELECT g.*,
               CASE WHEN follower_count IS NOT NULL THEN
                 rank() OVER (ORDER BY follower_count DESC NULLS LAST) END AS rank_followers,
@@ -141,14 +173,19 @@ def setup_sql(creator_page_size: int) -> list[str]:
               CASE WHEN coalesce(cameo_count, 0) > 0 THEN
                 rank() OVER (ORDER BY cameo_count DESC NULLS LAST) END AS rank_cameos
             FROM g""",
+        # list_sort on structs led by the (unique) day: faster than an ordered aggregate.
         """CREATE TEMP TABLE pser AS
-            SELECT post_id, list(struct_pack(d := strftime(captured_on, '%Y-%m-%d'),
-                                             views := view_count, likes := like_count)
-                                 ORDER BY captured_on) AS s
-            FROM post_snapshots
-            WHERE captured_on > (SELECT day FROM dataday) - 31
-              AND post_id IN (SELECT id FROM vp)
-            GROUP BY 1""",
+            WITH q AS (SELECT post_id, list(struct_pack(c := captured_on, views := view_count,
+                                                        likes := like_count)) AS l
+                       FROM post_snapshots
+                       WHERE captured_on > (SELECT day FROM dataday) - 31
+                         AND post_id IN (SELECT id FROM vp)
+                       GROUP BY 1)
+            SELECT post_id,
+                   list_transform(list_sort(l),
+                                  lambda x: struct_pack(d := strftime(x.c, '%Y-%m-%d'),
+                                                        views := x.views, likes := x.likes)) AS s
+            FROM q""",
         """CREATE TEMP TABLE cser AS
             WITH j AS (
               SELECT coalesce(s.creator_id, v.creator_id) AS creator_id,
