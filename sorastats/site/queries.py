@@ -275,11 +275,11 @@ def _gains(prefix: str, names: tuple[str, ...]) -> str:
 
 
 # The page sets below each give (key, rel, doc): the key a rebuild filters on (one page
-# per key), the output path, and the page's JSON document. `/*filter*/` is where the
-# builder narrows a set to the keys of changed pages (`AND <key> IN (...)`): every
-# document is made once to be hashed, and changed ones a second time to be rendered.
+# per key), the output path, and the page's document as a STRUCT (the builder hashes it
+# with `hash()`, and turns changed ones into JSON with `to_json()`). `/*filter*/` is
+# where the builder narrows a set to the keys of changed pages (`AND <key> IN (...)`).
 POST_PAGES = f"""
-SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, to_json(struct_pack(
+SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
     posted := strftime(p.posted_at, {ISO}), updated := strftime(p.updated_at, {ISO}),
     width := p.width, height := p.height,
@@ -327,7 +327,7 @@ WITH np AS (SELECT creator_id, max(page) AS n FROM cpages GROUP BY 1),
 SELECT c.id || ':' || ap.page AS key,
        'c/' || c.slug || '/' || CASE WHEN ap.page > 1 THEN 'page/' || ap.page || '/' ELSE '' END
          || 'index.html' AS rel,
-       to_json(struct_pack(
+       (struct_pack(
     url := '/c/' || c.slug || '/' || CASE WHEN ap.page > 1 THEN 'page/' || ap.page || '/'
                                           ELSE '' END,
     page := ap.page, pages := coalesce(np.n, 1), videos := ap.items,
@@ -348,7 +348,7 @@ WITH old AS (SELECT creator_id, {slug_sql("username", "creator_id")} AS slug, la
                                               ORDER BY last_seen_at DESC, creator_id) AS rn
                 FROM old)
 SELECT r.slug AS key, 'c/' || r.slug || '/index.html' AS rel,
-       to_json(struct_pack(url := '/c/' || r.slug || '/', target := '/c/' || vc.slug || '/',
+       (struct_pack(url := '/c/' || r.slug || '/', target := '/c/' || vc.slug || '/',
                            username := vc.username)) AS doc
 FROM ranked r JOIN vc ON vc.id = r.creator_id
 WHERE r.rn = 1 AND r.slug <> vc.slug AND r.slug NOT IN (SELECT slug FROM vc) /*filter*/
@@ -359,7 +359,7 @@ WITH n AS (SELECT creator_id, id, prompt, posted_at, updated_at,
                   row_number() OVER (PARTITION BY creator_id
                                      ORDER BY posted_at DESC NULLS LAST, id) AS rn
            FROM vp)
-SELECT c.slug AS key, 'c/' || c.slug || '/feed.xml' AS rel, to_json(struct_pack(
+SELECT c.slug AS key, 'c/' || c.slug || '/feed.xml' AS rel, (struct_pack(
     url := '/c/' || c.slug || '/feed.xml', page_url := '/c/' || c.slug || '/',
     title := '@' || c.username,
     updated := strftime(max(coalesce(n.updated_at, n.posted_at)), {ISO}),
