@@ -5,12 +5,24 @@ render pool only parses the documents of pages that changed."""
 
 from __future__ import annotations
 
+import math
+
 from sorastats.site.urls import SQL_POST_ID_OK, SQL_SLUG_EXPR
 
 ISO = "'%Y-%m-%dT%H:%M:%SZ'"
 WINDOWS = (1, 7, 30)
 # Words shared by at most this many prompts count as rare enough to call prompts similar.
 SIMILAR_MAX_DF = 50
+# A shared word scores 1/df; in units of lcm(1..SIMILAR_MAX_DF) every score is an exact
+# integer (a HUGEINT), so sums and ties never depend on the order of addition (float sums
+# did: the same data gave different "similar prompts", and so needless re-renders).
+# Sorting (NULLs last, views descending, id) by `list_sort` of these structs instead of an
+# ordered aggregate: ordered aggregates cannot spill to disk, and ran out of memory at 1M.
+BY_VIEWS = (
+    "struct_pack(nulls := view_count IS NULL, neg := coalesce(-view_count, 0), id := id, "
+    "card := card)"
+)
+SCORE_UNIT = f"CAST('{math.lcm(*range(1, SIMILAR_MAX_DF + 1))}' AS HUGEINT)"
 SIMILAR_STOPWORDS = (
     "with", "that", "this", "from", "into", "their", "there", "they", "them", "then",
     "than", "have", "been", "were", "what", "when", "your", "over", "very", "just",
@@ -195,20 +207,25 @@ def setup_sql(creator_page_size: int) -> list[str]:
                     WHERE captured_on > (SELECT day FROM dataday) - 31) s
               FULL OUTER JOIN (SELECT * FROM cviews WHERE day > (SELECT day FROM dataday) - 31) v
                 ON s.creator_id = v.creator_id AND s.captured_on = v.day)
-            SELECT creator_id, list(struct_pack(d := strftime(day, '%Y-%m-%d'),
-                                                followers := follower_count,
+            SELECT creator_id,
+                   list_transform(
+                     list_sort(list(struct_pack(day := day, followers := follower_count,
                                                 likes := likes_received_count,
-                                                views := views) ORDER BY day) AS s
+                                                views := views))),
+                     lambda x: struct_pack(d := strftime(x.day, '%Y-%m-%d'),
+                                           followers := x.followers, likes := x.likes,
+                                           views := x.views)) AS s
             FROM j GROUP BY 1""",
-        """CREATE TEMP TABLE remixes AS
+        f"""CREATE TEMP TABLE remixes AS
             SELECT parent_post_id AS pid, count(*) AS n,
-                   list(card ORDER BY view_count DESC NULLS LAST, id)[1:12] AS items
+                   list_transform(list_sort(list({BY_VIEWS}))[1:12], lambda x: x.card) AS items
             FROM pcard WHERE parent_post_id IS NOT NULL GROUP BY 1""",
-        """CREATE TEMP TABLE sameprompt AS
+        f"""CREATE TEMP TABLE sameprompt AS
             WITH g AS (SELECT lower(prompt) AS k, id, card, view_count
                        FROM pcard WHERE prompt IS NOT NULL),
                  big AS (SELECT k, count(*) AS n,
-                                list(card ORDER BY view_count DESC NULLS LAST, id)[1:13] AS items
+                                list_transform(list_sort(list({BY_VIEWS}))[1:13],
+                                               lambda x: x.card) AS items
                          FROM g GROUP BY k HAVING count(*) > 1)
             SELECT g.id, big.n - 1 AS n,
                    list_filter(big.items, lambda x: x.id <> g.id)[1:12] AS items
@@ -226,8 +243,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
                      row_number() OVER (PARTITION BY words.id ORDER BY df.df, words.w) AS rn
               FROM words JOIN df USING (w))
             WHERE rn <= 5""",
-        """CREATE TEMP TABLE simprompts AS
-            WITH pairs AS (SELECT a.id, b.id AS other, sum(1.0 / a.df) AS score
+        f"""CREATE TEMP TABLE simprompts AS
+            WITH pairs AS (SELECT a.id, b.id AS other, sum({SCORE_UNIT} // a.df) AS score
                            FROM rare a JOIN words b ON a.w = b.w AND a.id <> b.id
                            GROUP BY 1, 2),
                  ranked AS (SELECT p.id, p.other,
@@ -236,13 +253,18 @@ def setup_sql(creator_page_size: int) -> list[str]:
                             FROM pairs p JOIN pcard o ON o.id = p.other
                             JOIN pcard me ON me.id = p.id
                             WHERE lower(o.prompt) <> lower(me.prompt))
-            SELECT r.id, list(c.card ORDER BY r.rn) AS items
+            SELECT r.id,
+                   list_transform(list_sort(list(struct_pack(rn := r.rn, card := c.card))),
+                                  lambda x: x.card) AS items
             FROM ranked r JOIN pcard c ON c.id = r.other WHERE r.rn <= 6 GROUP BY r.id""",
         "DROP TABLE words",  # big intermediates: free their memory before streaming
         "DROP TABLE rare",
         """CREATE TEMP TABLE cams AS
-            SELECT pc.post_id, list(struct_pack(slug := vc.slug, username := vc.username)
-                                    ORDER BY vc.username) AS items
+            SELECT pc.post_id,
+                   list_transform(list_sort(list(struct_pack(username := vc.username,
+                                                             slug := vc.slug))),
+                                  lambda x: struct_pack(slug := x.slug,
+                                                        username := x.username)) AS items
             FROM post_cameos pc JOIN vc ON vc.id = pc.creator_id GROUP BY 1""",
         f"""CREATE TEMP TABLE cpages AS
             WITH n AS (SELECT creator_id, vcard, posted_at, id,
@@ -250,7 +272,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
                                                  ORDER BY posted_at DESC NULLS LAST, id) AS rn
                        FROM pcard)
             SELECT creator_id, (rn - 1) // {creator_page_size} + 1 AS page,
-                   list(vcard ORDER BY rn) AS items
+                   list_transform(list_sort(list(struct_pack(rn := rn, card := vcard))),
+                                  lambda x: x.card) AS items
             FROM n GROUP BY ALL""",
     ]
 
@@ -363,10 +386,13 @@ SELECT c.slug AS key, 'c/' || c.slug || '/feed.xml' AS rel, (struct_pack(
     url := '/c/' || c.slug || '/feed.xml', page_url := '/c/' || c.slug || '/',
     title := '@' || c.username,
     updated := strftime(max(coalesce(n.updated_at, n.posted_at)), {ISO}),
-    entries := list(struct_pack(id := n.id, prompt := n.prompt, username := c.username,
-                                posted := strftime(n.posted_at, {ISO}),
-                                updated := strftime(coalesce(n.updated_at, n.posted_at), {ISO}))
-                    ORDER BY n.rn))) AS doc
+    entries := list_transform(
+        list_sort(list(struct_pack(rn := n.rn, id := n.id, prompt := n.prompt,
+                                   posted_at := n.posted_at, updated_at := n.updated_at))),
+        lambda x: struct_pack(id := x.id, prompt := x.prompt, username := c.username,
+                              posted := strftime(x.posted_at, {ISO}),
+                              updated := strftime(coalesce(x.updated_at, x.posted_at),
+                                                  {ISO}))))) AS doc
 FROM n JOIN vc c ON c.id = n.creator_id
 WHERE n.rn <= $feed_size /*filter*/
 GROUP BY c.slug, c.username
