@@ -95,19 +95,21 @@ class Ledger:
                 "\0".join((fingerprint, ps.template, ps.sql, duckdb.__version__)).encode(),
                 digest_size=8,
             ).hexdigest()
-            self.con.execute(
-                f"""INSERT INTO new_m
-                    SELECT rel, $template, concat($prefix, '-', hash(doc)), $sitemap,
-                           $kind, CAST(key AS VARCHAR)
-                    FROM ({ps.query()})""",
-                {
-                    "prefix": prefix,
-                    "template": ps.template,
-                    "sitemap": ps.sitemap,
-                    "kind": ps.kind,
-                    **ps.bind(cfg),
-                },
-            )
+            parts = ps.parts(self.con)
+            for part in range(parts):
+                self.con.execute(
+                    f"""INSERT INTO new_m
+                        SELECT rel, $template, concat($prefix, '-', hash(doc)), $sitemap,
+                               $kind, CAST(key AS VARCHAR)
+                        FROM ({ps.query(part=part, parts=parts)})""",
+                    {
+                        "prefix": prefix,
+                        "template": ps.template,
+                        "sitemap": ps.sitemap,
+                        "kind": ps.kind,
+                        **ps.bind(cfg),
+                    },
+                )
 
     def add(self, entries: list[Entry], kind: str) -> None:
         if entries:
@@ -209,12 +211,15 @@ class Ledger:
         # With the key filter DuckDB guesses few rows and swaps the joins' build sides,
         # hashing the wide rows (series lists) instead of streaming them: out of memory
         # when most pages changed. Keep the sides as written for this query.
+        parts = ps.parts(self.con)
         self.con.execute("SET disabled_optimizers = 'build_side_probe_side'")
         try:
-            cur = self.con.execute(
-                f"SELECT rel, to_json(doc) FROM ({ps.query(keys)})", ps.bind(cfg) or None
-            )
-            while rows := cur.fetchmany(self.fetch_size):
-                yield from rows
+            for part in range(parts):
+                cur = self.con.execute(
+                    f"SELECT rel, to_json(doc) FROM ({ps.query(keys, part, parts)})",
+                    ps.bind(cfg) or None,
+                )
+                while rows := cur.fetchmany(self.fetch_size):
+                    yield from rows
         finally:
             self.con.execute("RESET disabled_optimizers")

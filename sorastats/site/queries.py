@@ -300,7 +300,9 @@ def _gains(prefix: str, names: tuple[str, ...]) -> str:
 # The page sets below each give (key, rel, doc): the key a rebuild filters on (one page
 # per key), the output path, and the page's document as a STRUCT (the builder hashes it
 # with `hash()`, and turns changed ones into JSON with `to_json()`). `/*filter*/` is
-# where the builder narrows a set to the keys of changed pages (`AND <key> IN (...)`).
+# where the builder narrows a set to the keys of changed pages (`AND <key> IN (...)`);
+# `/*part:col*/` where it splits a big set into parts by `hash(col)`, so that no join's
+# hash table outgrows DuckDB's memory limit (seven of them at once, at 1M posts).
 POST_PAGES = f"""
 SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
@@ -316,14 +318,16 @@ SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     same_n := sp.n, same_items := sp.items,
     similar := si.items, cameos := cam.items, series := ps.s
 )) AS doc
-FROM vp p
-LEFT JOIN pg ON pg.id = p.id
-LEFT JOIN pcard parent ON parent.id = p.parent_post_id
-LEFT JOIN remixes r ON r.pid = p.id
-LEFT JOIN sameprompt sp ON sp.id = p.id
-LEFT JOIN simprompts si ON si.id = p.id
-LEFT JOIN cams cam ON cam.post_id = p.id
-LEFT JOIN pser ps ON ps.post_id = p.id
+FROM (SELECT * FROM vp WHERE /*part:id*/) p
+LEFT JOIN (SELECT * FROM pg WHERE /*part:id*/) pg ON pg.id = p.id
+LEFT JOIN (SELECT id, card FROM pcard
+           WHERE id IN (SELECT parent_post_id FROM vp WHERE /*part:id*/)) parent
+  ON parent.id = p.parent_post_id
+LEFT JOIN (SELECT * FROM remixes WHERE /*part:pid*/) r ON r.pid = p.id
+LEFT JOIN (SELECT * FROM sameprompt WHERE /*part:id*/) sp ON sp.id = p.id
+LEFT JOIN (SELECT * FROM simprompts WHERE /*part:id*/) si ON si.id = p.id
+LEFT JOIN (SELECT * FROM cams WHERE /*part:post_id*/) cam ON cam.post_id = p.id
+LEFT JOIN (SELECT * FROM pser WHERE /*part:post_id*/) ps ON ps.post_id = p.id
 WHERE true /*filter*/
 """
 
@@ -344,9 +348,10 @@ _CREATOR_STRUCT = """struct_pack(
 )
 
 CREATOR_PAGES = f"""
-WITH np AS (SELECT creator_id, max(page) AS n FROM cpages GROUP BY 1),
+WITH cpp AS (SELECT * FROM cpages WHERE /*part:creator_id*/),
+     np AS (SELECT creator_id, max(page) AS n FROM cpp GROUP BY 1),
      ap AS (SELECT vc.id AS creator_id, coalesce(cp.page, 1) AS page, cp.items
-            FROM vc LEFT JOIN cpages cp ON cp.creator_id = vc.id)
+            FROM vc LEFT JOIN cpp cp ON cp.creator_id = vc.id WHERE /*part:vc.id*/)
 SELECT c.id || ':' || ap.page AS key,
        'c/' || c.slug || '/' || CASE WHEN ap.page > 1 THEN 'page/' || ap.page || '/' ELSE '' END
          || 'index.html' AS rel,
@@ -357,10 +362,10 @@ SELECT c.id || ':' || ap.page AS key,
     creator := {_CREATOR_STRUCT},
     series := CASE WHEN ap.page = 1 THEN cser.s END
 )) AS doc
-FROM ap JOIN vc c ON c.id = ap.creator_id
-JOIN cs ON cs.id = c.id
+FROM ap JOIN (SELECT * FROM vc WHERE /*part:id*/) c ON c.id = ap.creator_id
+JOIN (SELECT * FROM cs WHERE /*part:id*/) cs ON cs.id = c.id
 LEFT JOIN np ON np.creator_id = c.id
-LEFT JOIN cser ON cser.creator_id = c.id
+LEFT JOIN (SELECT * FROM cser WHERE /*part:creator_id*/) cser ON cser.creator_id = c.id
 WHERE true /*filter*/
 """
 
