@@ -456,6 +456,7 @@ def test_page_sets_built_in_parts_give_the_same_site(
 
     dbp = sitedata.hand_made(tmp_path / "h.duckdb")
     whole = build(dbp, tmp_path / "whole")
+    monkeypatch.setattr(model, "WHOLE_ROWS", 4)
     monkeypatch.setattr(model, "PART_ROWS", 5)  # 36 posts -> 8 parts, 10 creators -> 2
     parted = build(dbp, tmp_path / "parted")
     assert parted.pages == whole.pages

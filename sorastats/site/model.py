@@ -70,9 +70,12 @@ BOARDS: tuple[Board, ...] = (
 )  # fmt: skip
 
 
-# Rows of a page set's base table per part: at 100,000 posts a set runs whole; at
-# 1,000,000 in ten parts (measured: whole, the post set ran out of DuckDB's 320 MB).
-PART_ROWS = 100_000
+# A page set whose base table has up to WHOLE_ROWS rows runs whole; a bigger one in parts
+# of PART_ROWS rows. Measured under DuckDB's 320 MB: 100,000 posts run whole; at 1,000,000
+# posts parts of 100,000 ran out of memory (the bigger temporary tables hold more of it)
+# and parts of 33,000 did not. Each part re-reads the joined tables, hence no parts below.
+WHOLE_ROWS = 100_000
+PART_ROWS = 33_000
 
 
 def dumps(doc: Any) -> str:
@@ -204,11 +207,12 @@ class PageSet:
         return sql.replace("/*filter*/", f"AND {self.filter_column} IN ({keys_sql})")
 
     def parts(self, con: duckdb.DuckDBPyConnection) -> int:
-        """How many parts to run the set in: one per PART_ROWS rows of its base table."""
+        """How many parts to run the set in (see WHOLE_ROWS)."""
         if not self.part_table:
             return 1
         row = con.execute(f"SELECT count(*) FROM {self.part_table}").fetchone()
-        return max(1, -(-int(row[0] if row else 0) // PART_ROWS))
+        rows = int(row[0]) if row else 0
+        return 1 if rows <= WHOLE_ROWS else -(-rows // PART_ROWS)
 
     def bind(self, cfg: RenderConfig) -> dict[str, Any]:
         return {name: getattr(cfg, attr) for name, attr in self.params}
