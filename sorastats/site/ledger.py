@@ -207,14 +207,28 @@ class Ledger:
         # filter on `rel` would make DuckDB hash the documents themselves). The kind is
         # inlined (our own constant): DuckDB materializes the whole result of a query
         # run with parameters, but streams one without.
-        keys = f"SELECT key FROM todo WHERE kind = '{ps.kind}'"
+        row = self.con.execute(
+            "SELECT count(*) FILTER (WHERE kind = $k), "
+            "(SELECT count(*) FROM new_m WHERE kind = $k) FROM todo",
+            {"k": ps.kind},
+        ).fetchone()
+        todo, total = (int(row[0]), int(row[1])) if row else (0, 0)
+        if todo == 0:
+            return
+        parts = ps.parts(self.con)
         # With the key filter DuckDB guesses few rows and swaps the joins' build sides,
         # hashing the wide rows (series lists) instead of streaming them: out of memory
         # when most pages changed. Keep the sides as written for this query.
-        parts = ps.parts(self.con)
         self.con.execute("SET disabled_optimizers = 'build_side_probe_side'")
         try:
             for part in range(parts):
+                if todo == total:
+                    keys = None  # every page of the set: no key filter to hash
+                else:  # only this part's keys (the part's own rows hash alike)
+                    in_part = ps.key_part.format(key="t.key")
+                    keys = f"SELECT t.key FROM todo t WHERE t.kind = '{ps.kind}'" + (
+                        f" AND hash({in_part}) % {parts} = {part}" if parts > 1 else ""
+                    )
                 cur = self.con.execute(
                     f"SELECT rel, to_json(doc) FROM ({ps.query(keys, part, parts)})",
                     ps.bind(cfg) or None,

@@ -193,6 +193,7 @@ class PageSet:
     params: tuple[tuple[str, str], ...] = ()  # (SQL parameter, RenderConfig attribute)
     filter_column: str = ""  # the key column `/*filter*/` narrows
     part_table: str = ""  # the table whose size decides how many parts (none: one)
+    key_part: str = "{key}"  # SQL: the value whose hash picks the part of a `{key}`
 
     def query(self, keys_sql: str | None = None, part: int = 0, parts: int = 1) -> str:
         """The set's SQL, narrowed to the keys `keys_sql` selects when given, and to part
@@ -227,6 +228,7 @@ PAGE_SETS: tuple[PageSet, ...] = (
         queries.CREATOR_PAGES,
         filter_column="c.id || ':' || ap.page",
         part_table="vc",
+        key_part="regexp_replace({key}, ':[0-9]+$', '')",  # the creator id of 'id:page'
     ),
     PageSet("redirect", "redirect.html", False, queries.REDIRECTS, filter_column="r.slug"),
     PageSet(
