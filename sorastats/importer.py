@@ -22,7 +22,7 @@ from sorastats import db, parse
 from sorastats.ingest import Applier, Counts, close_stale_runs, finish_run, start_run, utcnow
 from sorastats.progress import Progress, summary
 from sorastats.runlock import RunLock
-from sorastats.staging import StagedBatch, Stager
+from sorastats.staging import Stager
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -97,7 +97,7 @@ class FileImporter:
 
     def __init__(self, applier: Applier, progress: Progress) -> None:
         self.applier = applier
-        self.stager = Stager()
+        self.stager = Stager(applier.staging_dir)
         self.progress = progress
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sorastats-apply")
         self._pending: Future[Counts] | None = None
@@ -170,7 +170,7 @@ class FileImporter:
         self.items += batch.records
         self._pending = self._pool.submit(self.applier.apply, batch, pages=self.pages)
         self.pages = 0
-        self.stager.batch = StagedBatch()
+        self.stager.new_batch()
 
     def drain(self) -> None:
         """Wait for the batch being applied; re-raises its error."""
@@ -183,6 +183,7 @@ class FileImporter:
             self.drain()
         finally:
             self._pool.shutdown(wait=True)
+            self.stager.batch.discard()  # empty, or never applied after an error
 
 
 def _looks_like_jsonl(data: bytes) -> bool:
