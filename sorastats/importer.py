@@ -28,7 +28,7 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 # Records staged before one set-based apply. Each statement of an apply scans its batch
 # and probes the whole tables, so larger batches cost less per record (measured: 40,000
-# used ~8 % less CPU than 20,000); DuckDB's memory cap bounds them (100,000 ran out).
+# used ~7 % less CPU than 20,000); DuckDB's memory cap bounds them (100,000 ran out).
 BATCH_RECORDS = 40_000
 MAX_JSON_BYTES = 512 * 1024 * 1024  # one JSON document; bigger exports should be JSONL
 
