@@ -58,8 +58,10 @@ def synthesize(posts: int, creators: int, days: int, seed: int) -> Path:
     return out
 
 
-def run_import(capture: Path, db_path: Path) -> tuple[float, int, str]:
-    """(seconds, peak RSS bytes, summary line) of one `build.py import` process."""
+def run_import(capture: Path, db_path: Path) -> tuple[float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS bytes, summary line) of one `build.py import`
+    process. CPU seconds (user + system) matter on a shared machine, where wall time
+    depends on what else runs."""
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "build.py"), "import", str(capture), "--db", str(db_path)],
@@ -72,7 +74,8 @@ def run_import(capture: Path, db_path: Path) -> tuple[float, int, str]:
     seconds = time.monotonic() - started
     if status != 0:
         raise SystemExit(f"import failed with status {status}: {output}")
-    return seconds, usage.ru_maxrss * 1024, output.strip().splitlines()[-1]
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss * 1024, output.strip().splitlines()[-1]
 
 
 def main() -> int:
@@ -87,12 +90,15 @@ def main() -> int:
     size = sum(p.stat().st_size for p in capture.rglob("*.json"))
     with tempfile.TemporaryDirectory(prefix="sorastats-bench-") as tmp:
         db_path = Path(tmp) / "bench.duckdb"
-        seconds, rss, line = run_import(capture, db_path)
+        load = os.getloadavg()[0]
+        seconds, cpu, rss, line = run_import(capture, db_path)
         db_size = db_path.stat().st_size
     print(line)
     print(f"input: {files:,} files, {size / 2**20:,.0f} MiB; database {db_size / 2**20:,.0f} MiB")
     print(f"posts: {args.posts:,} in {seconds:.1f} s = {args.posts / seconds:,.0f} posts/s")
+    print(f"CPU of the import process: {cpu:.1f} s (user + system)")
     print(f"peak RSS of the import process: {rss / 2**20:,.0f} MiB")
+    print(f"load average (1 min) before the run: {load:.2f}")
     return 0
 
 

@@ -112,7 +112,7 @@ class FetchRun:
         self.client = client
         self.options = options
         self.applier = Applier(con, run_id)
-        self.stager = Stager()
+        self.stager = Stager(self.applier.staging_dir)
         self.clock = clock
         self.progress = Progress("fetch")
 
@@ -133,7 +133,7 @@ class FetchRun:
     def _apply(self, doc: Any, source: str, checkpoint: dict[str, Any]) -> None:
         self.stager.add_document(doc, source, self.clock())
         self.applier.apply(self.stager.batch, pages=1, checkpoint=checkpoint)
-        self.stager.batch.clear()
+        self.stager.new_batch()
         totals = self.applier.totals
         self.progress.update(totals.pages, totals.items)
 
@@ -244,6 +244,7 @@ def fetch(
             raise
         finally:
             client.close()
+            run.stager.batch.discard()  # empty, or a page that was not applied
             run.progress.done()
         finish_run(con, run_id, status, message)
         run.applier.close()

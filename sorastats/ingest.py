@@ -42,7 +42,7 @@ _PROFILE_STRUCT = (
     "profile_picture_expires_at TIMESTAMP, permalink VARCHAR, counters BIGINT[], "
     "created_at TIMESTAMP, updated_at TIMESTAMP, banned_at TIMESTAMP)"
 )
-_COLUMNS = {
+_COLUMNS: dict[str, dict[str, str]] = {
     "posts": {"rk": "VARCHAR", "cap": "TIMESTAMP", "f": _POST_STRUCT},
     "profiles": {"rk": "VARCHAR", "cap": "TIMESTAMP", "f": _PROFILE_STRUCT},
     "raw": {
@@ -169,31 +169,24 @@ class Applier:
         self.con = con
         self.run_id = run_id
         self.totals = load_counts(con, run_id)
-        self._tmp = Path(tempfile.mkdtemp(prefix="sorastats-stage-"))
+        self.staging_dir = Path(tempfile.mkdtemp(prefix="sorastats-stage-"))
 
     def close(self) -> None:
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     def apply(
         self, batch: StagedBatch, *, pages: int = 0, checkpoint: dict[str, Any] | None = None
     ) -> Counts:
         """Apply one batch and record counts (and checkpoint) in one transaction."""
         counts = Counts(pages=pages, items=batch.records, quarantined=batch.quarantined)
-        files = {}
-        for name in _COLUMNS:
-            lines: list[bytes] = getattr(batch, name)
-            path = self._tmp / f"{name}.ndjson"
-            with path.open("wb", buffering=1 << 20) as out:
-                for line in lines:  # not b"\n".join: that would copy the batch once more
-                    out.write(line)
-                    out.write(b"\n")
-            files[name] = (path, bool(lines))
-            lines.clear()
+        batch.close()
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            for name, (path, nonempty) in files.items():
-                columns = ", ".join(f"'{c}': '{t}'" for c, t in _COLUMNS[name].items())
+            for name, columns_of in _COLUMNS.items():
+                spool = batch.spool(name)
+                path = spool.path
+                columns = ", ".join(f"'{c}': '{t}'" for c, t in columns_of.items())
                 if name == "raw":
                     reader = (
                         f"read_csv('{path}', delim=chr(1), quote='', escape='', header=false, "
@@ -205,8 +198,8 @@ class Applier:
                         f"read_json('{path}', format='newline_delimited', "
                         f"maximum_object_size=67108864, columns={{{columns}}})"
                     )
-                empty = ", ".join(f"NULL::{t} AS {c}" for c, t in _COLUMNS[name].items())
-                source = reader if nonempty else f"(SELECT {empty} WHERE false)"
+                empty = ", ".join(f"NULL::{t} AS {c}" for c, t in columns_of.items())
+                source = reader if len(spool) else f"(SELECT {empty} WHERE false)"
                 if name == "raw":
                     # The bulk of the bytes: read straight into the INSERT, never staged.
                     con.execute(f"CREATE OR REPLACE TEMP VIEW s_raw AS SELECT * FROM {source}")
@@ -218,6 +211,8 @@ class Applier:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            batch.discard()
         self.totals.add(counts)
         return counts
 

@@ -136,8 +136,9 @@ def strip_viewer_fields(value: Any) -> None:
     while stack:
         current = pop()
         if type(current) is dict:
-            for key in [k for k in current if k in viewer]:
-                del current[key]
+            if not viewer.isdisjoint(current):  # a C loop over the keys
+                for key in viewer.intersection(current):
+                    del current[key]
             for key, child in current.items():
                 kind = type(child)
                 if (kind is dict or kind is list) and key not in skip:

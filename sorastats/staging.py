@@ -1,15 +1,16 @@
-"""Turning parsed documents into staged NDJSON rows for one batch.
+"""Turning parsed documents into staged rows for one batch.
 
-Python only walks, checks and serializes; DuckDB then loads each staged file in bulk
-(`read_json`) and applies it set-based (see `sorastats.ingest`). A batch never holds more
-than its staged bytes, so memory stays bounded however large the input.
+Python only walks, checks and serializes; each staged row goes straight into the
+batch's spool file, which DuckDB then loads in bulk (`read_json` / `read_csv`) and applies
+set-based (see `sorastats.ingest`). Python memory stays flat however large a batch is.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import shutil
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,31 +18,61 @@ import orjson
 from sorastats import parse
 
 _SORT = orjson.OPT_SORT_KEYS
+SPOOL_BUFFER = 1 << 20  # bytes buffered per spool file before a write
 
 
-@dataclass
+class Spool:
+    """The staged rows of one staging table, one line each, in a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self._out = path.open("wb", buffering=SPOOL_BUFFER)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def append(self, line: bytes) -> None:
+        self._out.write(line + b"\n")
+        self.rows += 1
+
+    def close(self) -> None:
+        self._out.close()
+
+
 class StagedBatch:
-    """Rows waiting for one set-based apply; bytes of NDJSON per staging table."""
+    """Rows waiting for one set-based apply: a spool file per staging table."""
 
-    posts: list[bytes] = field(default_factory=list)
-    profiles: list[bytes] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)
-    quarantine: list[bytes] = field(default_factory=list)
-    seen: set[bytes] = field(default_factory=set)  # canonical hashes staged already
-    records: int = 0  # wrappers and bare profiles looked at (after flattening)
-    quarantined: int = 0
+    TABLES = ("posts", "profiles", "raw", "quarantine")
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True)
+        self.directory = directory
+        self.posts = Spool(directory / "posts.ndjson")
+        self.profiles = Spool(directory / "profiles.ndjson")
+        self.raw = Spool(directory / "raw.txt")
+        self.quarantine = Spool(directory / "quarantine.ndjson")
+        self.seen: set[bytes] = set()  # canonical hashes staged already
+        self.records = 0  # wrappers and bare profiles looked at (after flattening)
+        self.quarantined = 0
 
     def __len__(self) -> int:
         return self.records
 
-    def clear(self) -> None:
-        self.posts.clear()
-        self.profiles.clear()
-        self.raw.clear()
-        self.quarantine.clear()
+    def spool(self, table: str) -> Spool:
+        spool: Spool = getattr(self, table)
+        return spool
+
+    def close(self) -> None:
+        """Flush the spool files; the batch is complete."""
+        for table in self.TABLES:
+            self.spool(table).close()
+
+    def discard(self) -> None:
+        """Remove the spool files (after the batch was applied, or given up)."""
+        self.close()
         self.seen.clear()
-        self.records = 0
-        self.quarantined = 0
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _field(text: str) -> bytes:
@@ -56,10 +87,18 @@ def _time(value: datetime) -> bytes:
 
 
 class Stager:
-    """Stages the records of documents into a `StagedBatch`."""
+    """Stages the records of documents into a `StagedBatch` spooled under `directory`."""
 
-    def __init__(self) -> None:
-        self.batch = StagedBatch()
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._batches = 0
+        self.batch = self.new_batch()
+
+    def new_batch(self) -> StagedBatch:
+        """Start a new batch (the current one belongs to whoever applies it)."""
+        self._batches += 1
+        self.batch = StagedBatch(self.directory / f"batch-{self._batches}")
+        return self.batch
 
     def add_document(self, doc: Any, source: str, captured_at: datetime) -> parse.Shape:
         """Stage every record of one parsed document. Raises parse.BadRecord if the
