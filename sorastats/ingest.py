@@ -14,6 +14,7 @@ Rules (the schema contract's promises):
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -162,6 +163,32 @@ def load_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> Counts:
     return Counts(**dict(zip(fields, (int(v) for v in row), strict=True)))
 
 
+STAGING_PREFIX = "sorastats-stage-"
+
+
+def sweep_stale_staging(tmp: Path) -> list[Path]:
+    """Remove staging folders left by runs that were killed (their process is gone), so
+    SIGKILLed imports do not fill the disk. Folders of live processes are left alone."""
+    removed = []
+    for path in tmp.glob(f"{STAGING_PREFIX}*-*"):
+        pid_text = path.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 class Applier:
     """Applies staged batches of one run to the database."""
 
@@ -169,7 +196,8 @@ class Applier:
         self.con = con
         self.run_id = run_id
         self.totals = load_counts(con, run_id)
-        self.staging_dir = Path(tempfile.mkdtemp(prefix="sorastats-stage-"))
+        sweep_stale_staging(Path(tempfile.gettempdir()))
+        self.staging_dir = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
 
     def close(self) -> None:
         shutil.rmtree(self.staging_dir, ignore_errors=True)

@@ -437,3 +437,21 @@ def test_synth_profile_feeds_give_every_live_post_a_daily_snapshot(
         live_days = [d for d in range(spec.days) if spec.live_on(i, d)]
         snaps = count(con, "SELECT count(*) FROM post_snapshots WHERE post_id = ?", [pid])
         assert snaps == len(live_days), pid
+
+
+def test_staging_left_by_a_killed_run_is_swept(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from sorastats.ingest import STAGING_PREFIX, sweep_stale_staging
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process that has ended: its pid is free
+    dead = tmp_path / f"{STAGING_PREFIX}{gone.pid}-abc"
+    live = tmp_path / f"{STAGING_PREFIX}{os.getpid()}-def"
+    unknown = tmp_path / f"{STAGING_PREFIX}oldstyle"
+    for folder in (dead, live, unknown):
+        folder.mkdir()
+        (folder / "raw.spool").write_text("x")
+    assert sweep_stale_staging(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and unknown.exists()
