@@ -171,16 +171,22 @@ class RenderQueue:
         self.report.bytes_written += size
         self.report.compress_seconds += spent
 
-    def flush(self, final: bool = False) -> None:
-        if not self.batch:
-            return
-        if self.pool is None and self.cfg.jobs > 1 and not final:
+    def start(self) -> None:
+        """Start the render processes now (with `jobs` > 1), so their start-up overlaps
+        the SQL work; each renders a warm-up page so its templates are loaded too."""
+        if self.pool is None and self.cfg.jobs > 1:
             self.pool = ProcessPoolExecutor(
                 max_workers=self.cfg.jobs,
                 mp_context=get_context("forkserver"),
                 initializer=worker.init,
                 initargs=(self.setup,),
             )
+            for _ in range(self.cfg.jobs):
+                self.pool.submit(worker.warm_up)
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
         if self.pool is None:
             if not self.inline_ready:
                 worker.init(self.setup)
@@ -196,7 +202,7 @@ class RenderQueue:
         self.batch = []
 
     def finish(self) -> None:
-        self.flush(final=True)
+        self.flush()
         if self.inflight:
             done, _ = wait(self.inflight)
             self._collect(done)
@@ -223,13 +229,34 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
     started = time.perf_counter()
     report = RenderReport()
     con = open_db(cfg.db, spill_dir)
+    dirs = SiteDirs(cfg.out)
+    root = dirs.staging
+    assets = asset_map(cfg.templates / "static")
+    queue = RenderQueue(cfg, worker.WorkerSetup(cfg.templates, cfg.base_url, assets, root), report)
+    try:
+        # The render processes start (imports, templates) while DuckDB works.
+        queue.start()
+        return _build(cfg, log, con, dirs, assets, queue, report, started)
+    finally:
+        queue.close()
+        con.close()
+
+
+def _build(
+    cfg: RenderConfig,
+    log: Log,
+    con: duckdb.DuckDBPyConnection,
+    dirs: SiteDirs,
+    assets: dict[str, str],
+    queue: RenderQueue,
+    report: RenderReport,
+    started: float,
+) -> RenderReport:
     log(f"render: computing aggregates from {cfg.db}")
     model.prepare(con, cfg)
     info = model.site_info(con)
     bundles = [(b, digest) for b, digest in model.search_bundles(con)]
-    assets = asset_map(cfg.templates / "static")
     fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()
-    dirs = SiteDirs(cfg.out)
     ledger = Ledger(con, cfg.fetch_size)
     ledger.load("live_m", None if cfg.full else manifest_file(dirs.live))
 
@@ -261,26 +288,17 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
         or any(live_folders.get(k) != d for k, d in wanted.items())
     ):
         report.unchanged = report.pages
-        con.close()
         report.total_seconds = time.perf_counter() - started
         report.peak_rss_mib = peak_rss_mib()
         return report
 
-    # 3. Staging: recycle the previous tree (or link the live one), bring unchanged pages
-    # up to date with hard links, drop what this build no longer has.
+    # 3. Staging: recycle the previous tree (or link the live one) and drop what this
+    # build no longer has.
     base_manifest = prepare_staging(dirs)
     ledger.load("base_m", base_manifest)
     if base_manifest is not None:
         base_manifest.unlink()
     root = dirs.staging
-    missing: list[str] = []
-    for rel, held in ledger.unchanged():
-        # (the stat guards against files deleted from a tree by hand)
-        if (held and os.path.exists(f"{root}/{rel}")) or link_from(dirs.live, root, rel):
-            report.unchanged += 1
-        else:
-            missing.append(rel)  # gone from both trees: rendered again
-    ledger.add_todo(missing)
     base_folders = ledger.folders("base_m")
     for rel in ledger.stale():
         remove_output(root, rel)
@@ -288,11 +306,12 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
         if key not in wanted:
             shutil.rmtree(root / key, ignore_errors=True)
 
-    # 4. Render what changed.
-    log(f"render: rendering {changed + len(missing):,} of {report.pages:,} pages")
+    # 4. Render what changed; while the pool works, bring unchanged pages up to date with
+    # hard links (different files: the two never touch the same path).
+    log(f"render: rendering {changed:,} of {report.pages:,} pages")
     render_started = time.perf_counter()
-    queue = RenderQueue(cfg, worker.WorkerSetup(cfg.templates, cfg.base_url, assets, root), report)
-    try:
+
+    def submit_todo() -> None:
         for ps in model.PAGE_SETS:
             for rel, doc in ledger.docs(ps, cfg):
                 queue.add(rel, ps.template, doc)
@@ -305,9 +324,21 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
             for page in sitemap_pages(cfg, ledger):
                 if page.rel in todo_maps:
                     queue.add(page.rel, page.template, page.doc)
-        queue.finish()
-    finally:
-        queue.close()
+        queue.flush()
+
+    submit_todo()
+    missing: list[str] = []
+    for rel, held in ledger.unchanged():
+        # (the stat guards against files deleted from a tree by hand)
+        if (held and os.path.exists(f"{root}/{rel}")) or link_from(dirs.live, root, rel):
+            report.unchanged += 1
+        else:
+            missing.append(rel)  # gone from both trees: rendered again
+    if missing:
+        log(f"render: {len(missing):,} unchanged page(s) missing from both trees: rendering")
+        ledger.reset_todo(missing)
+        submit_todo()
+    queue.finish()
     report.render_seconds = time.perf_counter() - render_started
 
     # 5. Search bundles whose searchable text changed; then the manifest, then publish.
@@ -330,7 +361,6 @@ def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
         report.search_rebuilt = True
     report.search_seconds = time.perf_counter() - t0
     ledger.write_manifest(root / MANIFEST_NAME, wanted)
-    con.close()
     publish(dirs)
     report.published = True
     report.total_seconds = time.perf_counter() - started

@@ -187,13 +187,13 @@ class Ledger:
         while rows := cur.fetchmany(self.fetch_size * 5):
             yield from rows
 
-    def add_todo(self, rels: list[str]) -> None:
-        """Render these pages too (their live file is missing)."""
-        if rels:
-            self.con.execute(
-                "INSERT INTO todo SELECT rel, kind, key FROM new_m WHERE rel IN (SELECT unnest(?))",
-                [rels],
-            )
+    def reset_todo(self, rels: list[str]) -> None:
+        """Make these pages (and only them) the ones to render next."""
+        self.con.execute("DELETE FROM todo")
+        self.con.execute(
+            "INSERT INTO todo SELECT rel, kind, key FROM new_m WHERE rel IN (SELECT unnest(?))",
+            [rels],
+        )
 
     def todo_rels(self, kinds: tuple[str, ...]) -> set[str]:
         rows = self.con.execute(
@@ -218,8 +218,10 @@ class Ledger:
         parts = ps.parts(self.con)
         # With the key filter DuckDB guesses few rows and swaps the joins' build sides,
         # hashing the wide rows (series lists) instead of streaming them: out of memory
-        # when most pages changed. Keep the sides as written for this query.
-        self.con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        # when most pages changed. Then keep the sides as written; for a small change the
+        # swap is right (it hashes only the changed rows).
+        if todo * 5 > total:
+            self.con.execute("SET disabled_optimizers = 'build_side_probe_side'")
         try:
             for part in range(parts):
                 if todo == total:

@@ -42,6 +42,14 @@ def render_one(env: Environment, rel: str, template: str, doc: str) -> bytes:
     return env.get_template(template).render(page=page, path=rel).encode("utf-8")
 
 
+def warm_up() -> None:
+    """Load every template once (a pool task while the build's SQL runs)."""
+    if _env is None:
+        raise RuntimeError("worker not initialised")
+    for name in _env.list_templates(filter_func=lambda n: n.endswith((".html", ".xml"))):
+        _env.get_template(name)
+
+
 def render_batch(jobs: list[Job]) -> tuple[int, int, float, int]:
     """Render and write a batch; returns (pages, bytes, seconds compressing, peak RSS KiB)."""
     if _env is None or _root is None:
