@@ -17,7 +17,7 @@ import duckdb
 
 from sorastats import db, stats, synth
 from sorastats.config import SETTINGS
-from sorastats.runlock import RunLockedError
+from sorastats.runlock import RunLock, RunLockedError
 
 if TYPE_CHECKING:
     from sorastats.site.config import RenderConfig
@@ -219,7 +219,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from sorastats.site.publish import SiteDirs, rollback
 
-    rollback(SiteDirs(args.out))
+    with RunLock(args.out, f"the site {args.out}"):
+        rollback(SiteDirs(args.out))
     print(f"rollback: {args.out} is the previous site again (run it again to undo)")
     return 0
 

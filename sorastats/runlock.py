@@ -1,4 +1,5 @@
-"""One run at a time per database: an exclusive `flock` on `<db>.lock`.
+"""One run at a time per database (or per site folder): an exclusive `flock` on
+`<db>.lock` (`<out>.lock`).
 
 The kernel drops the lock when the process dies (even by SIGKILL), so a crashed run never
 leaves a stale lock behind.
@@ -17,8 +18,9 @@ class RunLockedError(RuntimeError):
 
 
 class RunLock:
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, subject: str = "this database") -> None:
         self.path = db_path.with_name(db_path.name + ".lock")
+        self.subject = subject
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
@@ -30,7 +32,7 @@ class RunLock:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise RunLockedError(
-                f"another run (pid {holder}) is using this database; lock file {self.path}"
+                f"another run (pid {holder}) is using {self.subject}; lock file {self.path}"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -468,3 +468,16 @@ def test_page_sets_built_in_parts_give_the_same_site(
     again = build(dbp, tmp_path / "parted")
     assert 0 < again.written < whole.pages
     assert "424,242" in (tmp_path / f"parted/p/{sitedata.pid(5)}/index.html").read_text()
+
+
+def test_a_second_build_of_the_same_site_is_refused(tmp_path: Path) -> None:
+    from sorastats.runlock import RunLock, RunLockedError
+
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    before = _snapshot(out)
+    with RunLock(out, "x"), pytest.raises(RunLockedError, match=r"pid \d+.*site"):
+        build(dbp, out)
+    assert _snapshot(out) == before
+    assert build(dbp, out).pages > 0  # the lock went with its holder

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from sorastats.db import schema_version
+from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
 from sorastats.site import model, worker
 from sorastats.site.config import RenderConfig
@@ -217,7 +218,11 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     """Render the site from `cfg.db` and publish it when anything changed."""
     if not cfg.db.exists():
         raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
-    with tempfile.TemporaryDirectory(prefix="sorastats-render-") as spill:
+    # One build per site folder: two would share `<out>.new` and `<out>.prev`.
+    with (
+        RunLock(cfg.out, f"the site {cfg.out}"),
+        tempfile.TemporaryDirectory(prefix="sorastats-render-") as spill,
+    ):
         return _render_site(cfg, log, Path(spill))
 
 
