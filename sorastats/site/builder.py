@@ -195,7 +195,9 @@ class RenderQueue:
             pages, size, spent, _rss = worker.render_batch(self.batch)
             self._count(pages, size, spent)
         else:
-            while len(self.inflight) >= self.cfg.jobs * 3:  # backpressure keeps memory flat
+            # Backpressure keeps memory flat (a few MB of documents in flight) and
+            # lets a small change hand all its pages over at once.
+            while len(self.inflight) >= self.cfg.jobs * 6:
                 done, _ = wait(self.inflight, return_when=FIRST_COMPLETED)
                 self.inflight.difference_update(done)
                 self._collect(done)
