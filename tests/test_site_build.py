@@ -481,3 +481,30 @@ def test_a_second_build_of_the_same_site_is_refused(tmp_path: Path) -> None:
         build(dbp, out)
     assert _snapshot(out) == before
     assert build(dbp, out).pages > 0  # the lock went with its holder
+
+
+def test_many_creators_are_searched_in_shards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from sorastats.site import search
+
+    monkeypatch.setattr(search, "CREATORS_PER_SHARD", 1)  # 3 creators -> 4 shards
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    shards = sorted(p.name for p in out.glob("pagefind-c*"))
+    assert len(shards) >= 2
+
+    def pages(bundle: str) -> int:
+        entry = json.loads((out / bundle / "pagefind-entry.json").read_text())
+        return int(entry["languages"]["en"]["page_count"])
+
+    first_pages = [p for p in out.glob("c/*/index.html") if "data-pagefind-body" in p.read_text()]
+    assert sum(pages(s) for s in shards) == len(first_pages) > 0
+    assert pages("pagefind") == 1  # the about page only
+    merge = json.loads(load(page(out, "/search/")).find("div", id="search").attrs["data-merge"])
+    assert [m for m in merge if m.startswith("/pagefind-c")] == [f"/{s}/" for s in shards]
+    _, problems = check_site(out, BASE)
+    assert problems == []

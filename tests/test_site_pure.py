@@ -1,6 +1,7 @@
 """Table tests of the site's pure modules: URLs, slugs, pagination, stats, charts, escaping."""
 
 import fnmatch
+import re
 from pathlib import Path
 
 import duckdb
@@ -323,6 +324,14 @@ def _expand_braces(glob: str) -> list[str]:
     return [head + part + tail for part in inner.split(",")]
 
 
+def _glob_matches(path: str, glob: str) -> bool:
+    """Pagefind's glob semantics for ours: braces, classes, and `*` within one folder."""
+    return any(
+        re.fullmatch(fnmatch.translate(g).replace(".*", "[^/]*"), path)
+        for g in _expand_braces(glob)
+    )
+
+
 POST_IDS = ["s_00", "s_0f", "s_a7", "s_9", "s_zz", "s_A", "x-_", "7", "z", "s_z3", "s_3z", "s_ff"]
 
 
@@ -333,11 +342,7 @@ def test_every_post_id_is_in_exactly_the_shard_sql_computes(shards: int) -> None
     con = duckdb.connect()
     for post_id in POST_IDS + [f"s_{a}{b}" for a in search.HEX for b in search.HEX]:
         path = f"p/{post_id}/index.html"
-        hits = [
-            n
-            for n, bundle in enumerate(plan[1:])
-            if any(fnmatch.fnmatchcase(path, g) for g in _expand_braces(bundle.glob))
-        ]
+        hits = [n for n, bundle in enumerate(plan[1:]) if _glob_matches(path, bundle.glob)]
         row = con.execute(f"SELECT {search.shard_sql(shards)} FROM (SELECT ? AS id)", [post_id])
         assert hits == [row.fetchone()[0]], post_id  # type: ignore[index]
 
@@ -368,3 +373,33 @@ def test_template_env_loads_each_template_once_per_build(tmp_path: Path) -> None
     (tmp_path / "page.html").write_text("two {{ page }}", encoding="utf-8")
     assert env.get_template("page.html") is first
     assert env.get_template("page.html").render(page="x") == "one x"
+
+
+@pytest.mark.parametrize(
+    ("creators", "shards"), [(0, 1), (20_000, 1), (20_001, 2), (200_000, 16), (10**7, 16)]
+)
+def test_creator_shard_count(creators: int, shards: int) -> None:
+    assert search.creator_shard_count(creators) == shards
+
+
+@pytest.mark.parametrize("shards", [2, 4, 8, 16])
+def test_every_creator_is_in_exactly_the_shard_sql_computes(shards: int) -> None:
+    plan = search.plan_bundles(4, shards)
+    assert plan[0].glob == "about/index.html"
+    creator_bundles = plan[1 + 4 :]
+    assert [b.key for b in creator_bundles] == [f"pagefind-c{i + 1}/" for i in range(shards)]
+    con = duckdb.connect()
+    for slug in [f"ab{c}" for c in search.SLUG_CHARS] + ["x", "-", "ab~", "u-user-b"]:
+        path = f"c/{slug}/index.html"
+        hits = [n for n, bundle in enumerate(creator_bundles) if _glob_matches(path, bundle.glob)]
+        row = con.execute(
+            f"SELECT {search.creator_shard_sql(shards)} FROM (SELECT ? AS slug)", [slug]
+        )
+        assert hits == [row.fetchone()[0]], slug  # type: ignore[index]
+        paged = f"c/{slug}/page/2/index.html"  # later pages are not searched
+        assert not any(_glob_matches(paged, b.glob) for b in creator_bundles)
+
+
+def test_few_creators_stay_in_the_main_bundle() -> None:
+    assert search.plan_bundles(2)[0].glob == "{c/*,about}/index.html"
+    assert len(search.plan_bundles(2)) == 3

@@ -16,7 +16,14 @@ from sorastats.site import queries
 from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
 from sorastats.site.pricing import pricing_doc
-from sorastats.site.search import Bundle, plan_bundles, shard_count, shard_sql
+from sorastats.site.search import (
+    Bundle,
+    creator_shard_count,
+    creator_shard_sql,
+    plan_bundles,
+    shard_count,
+    shard_sql,
+)
 from sorastats.site.urls import board_url, chunks_of, output_path
 
 
@@ -107,13 +114,20 @@ def search_bundles(con: duckdb.DuckDBPyConnection) -> list[tuple[Bundle, str]]:
     Post shards without any post are left out."""
     total_row = con.execute("SELECT count(*) FROM vp").fetchone()
     shards = shard_count(int(total_row[0]) if total_row else 0)
-    plan = plan_bundles(shards)
+    creators_row = con.execute("SELECT count(*) FROM vc").fetchone()
+    creator_shards = creator_shard_count(int(creators_row[0]) if creators_row else 0)
+    plan = plan_bundles(shards, creator_shards)
     main = con.execute(queries.SEARCH_MAIN_HASH).fetchone()
     out = [(plan[0], "-".join(str(v) for v in main or ()))]
     for shard, count, digest in con.execute(
         queries.SEARCH_SHARD_HASHES.format(shard=shard_sql(shards))
     ).fetchall():
         out.append((plan[1 + int(shard)], f"{count}-{digest}"))
+    if creator_shards > 1:
+        for shard, count, digest in con.execute(
+            queries.SEARCH_CREATOR_SHARD_HASHES.format(shard=creator_shard_sql(creator_shards))
+        ).fetchall():
+            out.append((plan[1 + shards + int(shard)], f"{count}-{digest}"))
     return out
 
 

@@ -415,6 +415,10 @@ ORDER BY posted_at DESC NULLS LAST, id LIMIT $feed_size
 SEARCH_MAIN_HASH = """
 SELECT count(*), coalesce(bit_xor(hash(slug, username, display_name, bio)), 0) FROM vc
 """
+SEARCH_CREATOR_SHARD_HASHES = """
+SELECT {shard} AS shard, count(*), bit_xor(hash(slug, username, display_name, bio))
+FROM vc GROUP BY 1 ORDER BY 1
+"""
 SEARCH_SHARD_HASHES = """
 SELECT {shard} AS shard, count(*),
        bit_xor(hash(id, prompt, slug, username, creator_display_name))

@@ -29,6 +29,10 @@ POSTS_PER_SHARD = 15_000
 # ~230 MiB for 12,500): up to 16 shards split on the last hex character of the post id,
 # up to 64 on the last two.
 MAX_SHARDS = 64
+# The main bundle holds the creators' first pages up to this many creators; above, they
+# go to creator shards by the last character of their slug (one of SLUG_CHARS).
+CREATORS_PER_SHARD = 20_000
+SLUG_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz._-"
 
 
 class SearchIndexError(RuntimeError):
@@ -54,11 +58,28 @@ def _range(chars: str) -> str:
     return f"[{chars}]"
 
 
-def plan_bundles(shards: int) -> list[Bundle]:
-    """The main bundle, then one bundle per post shard. Up to 16 shards split the post ids
-    on their last character, more on their last two; ids ending in characters that are not
-    lower-case hex (or of one character) go to the first shard."""
-    bundles = [Bundle(MAIN_BUNDLE, "{c/*,about}/index.html")]
+def creator_shard_count(creators: int) -> int:
+    """Creator shards: one (creators stay in the main bundle) up to CREATORS_PER_SHARD,
+    then a power of two up to 16."""
+    k = 1
+    while k < 16 and creators > k * CREATORS_PER_SHARD:
+        k *= 2
+    return k
+
+
+def _creator_chars(i: int, shards: int) -> str:
+    n = len(SLUG_CHARS)
+    return SLUG_CHARS[i * n // shards : (i + 1) * n // shards]
+
+
+def plan_bundles(shards: int, creator_shards: int = 1) -> list[Bundle]:
+    """The main bundle, then one bundle per post shard, then (with more than one) one per
+    creator shard. Up to 16 post shards split the post ids on their last character, more
+    on their last two; ids ending in characters that are not lower-case hex (or of one
+    character) go to the first shard. Creator shards split creators' first pages on the
+    last character of the slug (`-` last in a class is literal)."""
+    main = "{c/*,about}/index.html" if creator_shards <= 1 else "about/index.html"
+    bundles = [Bundle(MAIN_BUNDLE, main)]
     for i in range(shards):
         if shards <= 16:
             per = 16 // shards
@@ -74,7 +95,22 @@ def plan_bundles(shards: int) -> list[Bundle]:
         else:
             glob = f"p/*{tail}/index.html"
         bundles.append(Bundle(f"pagefind-{i + 1}/", glob))
+    if creator_shards > 1:
+        for i in range(creator_shards):
+            glob = f"c/*[{_creator_chars(i, creator_shards)}]/index.html"
+            if i == 0:
+                glob = f"{{{glob.removesuffix('/index.html')},c/*[!{SLUG_CHARS}]}}/index.html"
+            bundles.append(Bundle(f"pagefind-c{i + 1}/", glob))
     return bundles
+
+
+def creator_shard_sql(shards: int) -> str:
+    """SQL expression: the 0-based creator shard of a slug `slug` (mirrors `plan_bundles`)."""
+    n = len(SLUG_CHARS)
+    pos = f"strpos('{SLUG_CHARS}', right(slug, 1))"
+    # group i holds positions [i*n//shards, (i+1)*n//shards): the largest i with
+    # i*n//shards <= pos-1, i.e. ((pos-1)*shards + shards - 1) // n
+    return f"CASE WHEN {pos} > 0 THEN (({pos} - 1) * {shards} + {shards} - 1) // {n} ELSE 0 END"
 
 
 def shard_sql(shards: int) -> str:
