@@ -16,11 +16,10 @@ from sorastats.fetch import FetchOptions, fetch
 from sorastats.importer import import_paths
 from sorastats.runlock import RunLock
 from tests.ingest_helpers import count, dump
-from tests.support.sora_server import Backend, running
+from tests.support.sora_server import DAY1_CLOCK, Backend, fast_fetch_env, running
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "sekret-token-Zq81xT"
-DAY1_CLOCK = "2025-10-01T23:50:00Z"
 DAY2_CLOCK = "2025-10-02T23:50:00Z"
 
 
@@ -33,11 +32,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def fast_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SORASTATS_BACKOFF_S", "0.01")
-    monkeypatch.setenv("SORASTATS_TIMEOUT_S", "2")
-    monkeypatch.setenv("SORASTATS_RETRIES", "4")
-    monkeypatch.setenv("SORASTATS_NOW", DAY1_CLOCK)
-    monkeypatch.delenv("SORA_TOKEN", raising=False)
+    fast_fetch_env(monkeypatch, retries=4)
 
 
 def run_fetch(db_path: Path, url: str, **options: object) -> tuple[int, list[str]]:

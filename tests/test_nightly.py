@@ -10,7 +10,7 @@ import pytest
 from sorastats import db, synth
 from sorastats.cli import main, nightly_sources
 from sorastats.site.check import check_site
-from tests.support.sora_server import Backend, running
+from tests.support.sora_server import Backend, fast_fetch_env, running
 
 BASE = "https://sorastats.example"
 
@@ -24,10 +24,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def fast_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SORASTATS_BACKOFF_S", "0.01")
-    monkeypatch.setenv("SORASTATS_TIMEOUT_S", "2")
-    monkeypatch.setenv("SORASTATS_RETRIES", "1")
-    monkeypatch.setenv("SORASTATS_NOW", "2025-10-01T23:50:00Z")
+    fast_fetch_env(monkeypatch, retries=1)
     monkeypatch.delenv("SORASTATS_SOURCES", raising=False)
 
 

@@ -332,6 +332,14 @@ def test_empty_database_builds_a_valid_site(tmp_path: Path) -> None:
     assert os.path.exists(tmp_path / "site/index.html")
 
 
+def _bundle_pages(site: Path, bundle: str) -> int:
+    """How many pages a built Pagefind bundle indexed."""
+    import json
+
+    entry = json.loads((site / bundle / "pagefind-entry.json").read_text())
+    return int(entry["languages"]["en"]["page_count"])
+
+
 def test_search_is_sharded_and_only_changed_shards_are_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -345,12 +353,7 @@ def test_search_is_sharded_and_only_changed_shards_are_rebuilt(
     build(dbp, out)
     bundles = sorted(p.name for p in out.glob("pagefind*"))
     assert bundles == ["pagefind", "pagefind-1", "pagefind-2", "pagefind-3", "pagefind-4"]
-    counts = {
-        b: json.loads((out / b / "pagefind-entry.json").read_text())["languages"]["en"][
-            "page_count"
-        ]
-        for b in bundles
-    }
+    counts = {b: _bundle_pages(out, b) for b in bundles}
     assert sum(v for k, v in counts.items() if k != "pagefind") == len(list((out / "p").iterdir()))
     merge = load(page(out, "/search/")).find("div", id="search").attrs["data-merge"]
     assert json.loads(merge) == ["/pagefind-1/", "/pagefind-2/", "/pagefind-3/", "/pagefind-4/"]
@@ -497,13 +500,9 @@ def test_many_creators_are_searched_in_shards(
     shards = sorted(p.name for p in out.glob("pagefind-c*"))
     assert len(shards) >= 2
 
-    def pages(bundle: str) -> int:
-        entry = json.loads((out / bundle / "pagefind-entry.json").read_text())
-        return int(entry["languages"]["en"]["page_count"])
-
     first_pages = [p for p in out.glob("c/*/index.html") if "data-pagefind-body" in p.read_text()]
-    assert sum(pages(s) for s in shards) == len(first_pages) > 0
-    assert pages("pagefind") == 1  # the about page only
+    assert sum(_bundle_pages(out, s) for s in shards) == len(first_pages) > 0
+    assert _bundle_pages(out, "pagefind") == 1  # the about page only
     merge = json.loads(load(page(out, "/search/")).find("div", id="search").attrs["data-merge"])
     assert [m for m in merge if m.startswith("/pagefind-c")] == [f"/{s}/" for s in shards]
     _, problems = check_site(out, BASE)

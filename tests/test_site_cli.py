@@ -63,6 +63,14 @@ def test_render_check_and_rollback_commands(
     assert "4,242" not in (out / "c/alice/index.html").read_text()
     assert main(["rollback", "--out", str(out)]) == 0  # and forward again
     assert "4,242" in (out / "c/alice/index.html").read_text()
+    # while another process builds this site, render and rollback refuse at once
+    from sorastats.runlock import RunLock
+
+    with RunLock(out, "x"):
+        assert main(args) == 3
+        assert main(["rollback", "--out", str(out)]) == 3
+    assert capsys.readouterr().err.count(f"is using the site {out}; lock file") == 2
+    assert "4,242" in (out / "c/alice/index.html").read_text()
 
 
 def test_bad_inputs_get_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

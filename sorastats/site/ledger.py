@@ -143,10 +143,6 @@ class Ledger:
         while rows := cur.fetchmany(self.fetch_size * 5):
             yield [r[0] for r in rows]
 
-    def sitemap_count(self) -> int:
-        row = self.con.execute("SELECT count(*) FROM new_m WHERE sitemap").fetchone()
-        return int(row[0]) if row else 0
-
     # -- planning ------------------------------------------------------------------------
 
     def plan(self) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +25,16 @@ from starlette.routing import Route
 from sorastats import synth
 
 PREFIX = "/backend/project_y"
+DAY1_CLOCK = "2025-10-01T23:50:00Z"
+
+
+def fast_fetch_env(monkeypatch: pytest.MonkeyPatch, retries: int) -> None:
+    """Fetcher settings for tests: tiny backoff, short timeouts, a fixed capture clock."""
+    monkeypatch.setenv("SORASTATS_BACKOFF_S", "0.01")
+    monkeypatch.setenv("SORASTATS_TIMEOUT_S", "2")
+    monkeypatch.setenv("SORASTATS_RETRIES", str(retries))
+    monkeypatch.setenv("SORASTATS_NOW", DAY1_CLOCK)
+    monkeypatch.delenv("SORA_TOKEN", raising=False)
 
 
 @dataclass
