@@ -507,3 +507,33 @@ def test_many_creators_are_searched_in_shards(
     assert [m for m in merge if m.startswith("/pagefind-c")] == [f"/{s}/" for s in shards]
     _, problems = check_site(out, BASE)
     assert problems == []
+
+
+def test_pagefind_accepts_every_glob_the_shard_plans_make(tmp_path: Path) -> None:
+    """Pagefind's glob engine is stricter than fnmatch (a bare `-` in a class does not
+    parse); a glob it rejects would only fail on a site big enough to need that shard."""
+    import subprocess
+
+    from pagefind_bin import get_executable
+
+    from sorastats.site import search
+
+    page = tmp_path / "c" / "a-b" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html><body><h1>x</h1><p>hello</p></body></html>", encoding="utf-8")
+    globs = {
+        b.glob
+        for posts in (1, 2, 4, 8, 16, 32, 64)
+        for creators in (1, 2, 4, 8, 16)
+        for b in search.plan_bundles(posts, creators)
+    }
+    assert len(globs) > 150
+    for glob in sorted(globs):
+        run = subprocess.run(
+            [get_executable(), "--site", str(tmp_path), "--glob", glob,
+             "--output-subdir", str(tmp_path / "out")],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        output = run.stdout + run.stderr
+        assert "did not parse" not in output, glob
+        assert "Found" in output, glob

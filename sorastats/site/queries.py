@@ -99,7 +99,11 @@ def setup_sql(creator_page_size: int) -> list[str]:
                    END AS slug
             FROM s""",
         f"""CREATE TEMP TABLE vp AS
-            SELECT p.*, vc.slug, vc.username, vc.display_name AS creator_display_name,
+            -- Only what pages show: this table is held in memory for the whole build.
+            SELECT p.* EXCLUDE (text, dislike_count, recursive_reply_count, root_post_id,
+                                thumbnail_url, video_url, media_expires_at, generation_id,
+                                first_seen_at, last_seen_at),
+                   vc.slug, vc.username, vc.display_name AS creator_display_name,
                    nullif(trim(p.text), '') AS prompt
             FROM posts p JOIN vc ON vc.id = p.creator_id
             WHERE {SQL_POST_ID_OK.format(p="p.id")}
@@ -108,11 +112,9 @@ def setup_sql(creator_page_size: int) -> list[str]:
             SELECT id, creator_id, parent_post_id, prompt, posted_at, view_count,
                    -- Cards link posts to each other: no counters in them, or one post's
                    -- new view count would re-render every page that links to it.
+                   like_count,
                    struct_pack(id := id, slug := slug, username := username,
-                               text := left(prompt, 200)) AS card,
-                   struct_pack(id := id, slug := slug, username := username,
-                               text := left(prompt, 200), views := view_count,
-                               likes := like_count) AS vcard
+                               text := left(prompt, 200)) AS card
             FROM vp""",
         f"""CREATE TEMP TABLE pg AS
             WITH {cutoffs},
@@ -195,7 +197,7 @@ def setup_sql(creator_page_size: int) -> list[str]:
                        GROUP BY 1)
             SELECT post_id,
                    list_transform(list_sort(l),
-                                  lambda x: struct_pack(d := strftime(x.c, '%Y-%m-%d'),
+                                  lambda x: struct_pack(d := x.c,
                                                         views := x.views, likes := x.likes)) AS s
             FROM q""",
         """CREATE TEMP TABLE cser AS
@@ -212,24 +214,26 @@ def setup_sql(creator_page_size: int) -> list[str]:
                      list_sort(list(struct_pack(day := day, followers := follower_count,
                                                 likes := likes_received_count,
                                                 views := views))),
-                     lambda x: struct_pack(d := strftime(x.day, '%Y-%m-%d'),
+                     lambda x: struct_pack(d := x.day,
                                            followers := x.followers, likes := x.likes,
                                            views := x.views)) AS s
             FROM j GROUP BY 1""",
+        "DROP TABLE cviews",  # only cs and cser read it
         f"""CREATE TEMP TABLE remixes AS
             SELECT parent_post_id AS pid, count(*) AS n,
                    list_transform(list_sort(list({BY_VIEWS}))[1:12], lambda x: x.card) AS items
             FROM pcard WHERE parent_post_id IS NOT NULL GROUP BY 1""",
-        f"""CREATE TEMP TABLE sameprompt AS
-            WITH g AS (SELECT lower(prompt) AS k, id, card, view_count
-                       FROM pcard WHERE prompt IS NOT NULL),
-                 big AS (SELECT k, count(*) AS n,
-                                list_transform(list_sort(list({BY_VIEWS}))[1:13],
-                                               lambda x: x.card) AS items
-                         FROM g GROUP BY k HAVING count(*) > 1)
-            SELECT g.id, big.n - 1 AS n,
-                   list_filter(big.items, lambda x: x.id <> g.id)[1:12] AS items
-            FROM g JOIN big USING (k)""",
+        # One list per group of posts sharing a prompt, not one per post: the groups of
+        # popular prompts are big, and a copy of their list per post filled memory.
+        f"""CREATE TEMP TABLE samegroup AS
+            SELECT row_number() OVER () AS gid, * FROM (
+              SELECT lower(prompt) AS k, count(*) AS n,
+                     list_transform(list_sort(list({BY_VIEWS}))[1:13],
+                                    lambda x: x.card) AS items
+              FROM pcard WHERE prompt IS NOT NULL GROUP BY 1 HAVING count(*) > 1)""",
+        """CREATE TEMP TABLE sameprompt AS
+            SELECT pcard.id, samegroup.gid
+            FROM pcard JOIN samegroup ON samegroup.k = lower(pcard.prompt)""",
         f"""CREATE TEMP TABLE words AS
             SELECT DISTINCT id, w FROM (
               SELECT id, unnest(regexp_extract_all(lower(prompt), '[\\p{{L}}\\p{{N}}]{{4,}}')) AS w
@@ -267,7 +271,10 @@ def setup_sql(creator_page_size: int) -> list[str]:
                                                         username := x.username)) AS items
             FROM post_cameos pc JOIN vc ON vc.id = pc.creator_id GROUP BY 1""",
         f"""CREATE TEMP TABLE cpages AS
-            WITH n AS (SELECT creator_id, vcard, posted_at, id,
+            WITH n AS (SELECT creator_id, posted_at, id,
+                              struct_pack(id := id, slug := card.slug,
+                                          username := card.username, text := card.text,
+                                          views := view_count, likes := like_count) AS vcard,
                               row_number() OVER (PARTITION BY creator_id
                                                  ORDER BY posted_at DESC NULLS LAST, id) AS rn
                        FROM pcard)
@@ -324,7 +331,10 @@ LEFT JOIN (SELECT id, card FROM pcard
            WHERE id IN (SELECT parent_post_id FROM vp WHERE /*part:id*/)) parent
   ON parent.id = p.parent_post_id
 LEFT JOIN (SELECT * FROM remixes WHERE /*part:pid*/) r ON r.pid = p.id
-LEFT JOIN (SELECT * FROM sameprompt WHERE /*part:id*/) sp ON sp.id = p.id
+LEFT JOIN (SELECT sp.id, sg.n - 1 AS n,
+                  list_filter(sg.items, lambda x: x.id <> sp.id)[1:12] AS items
+           FROM sameprompt sp JOIN samegroup sg USING (gid) WHERE /*part:sp.id*/) sp
+  ON sp.id = p.id
 LEFT JOIN (SELECT * FROM simprompts WHERE /*part:id*/) si ON si.id = p.id
 LEFT JOIN (SELECT * FROM cams WHERE /*part:post_id*/) cam ON cam.post_id = p.id
 LEFT JOIN (SELECT * FROM pser WHERE /*part:post_id*/) ps ON ps.post_id = p.id

@@ -30,9 +30,10 @@ POSTS_PER_SHARD = 15_000
 # up to 64 on the last two.
 MAX_SHARDS = 64
 # The main bundle holds the creators' first pages up to this many creators; above, they
-# go to creator shards by the last character of their slug (one of SLUG_CHARS).
+# go to creator shards by the last two characters of their slug (see `_slug_shard`).
 CREATORS_PER_SHARD = 20_000
 SLUG_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz._-"
+SLUG_CHARS_BASE = 10  # spreads `..._0` to `..._99` over 16 shards within 12 % of even
 
 
 class SearchIndexError(RuntimeError):
@@ -67,9 +68,40 @@ def creator_shard_count(creators: int) -> int:
     return k
 
 
-def _creator_chars(i: int, shards: int) -> str:
-    n = len(SLUG_CHARS)
-    return SLUG_CHARS[i * n // shards : (i + 1) * n // shards]
+def _slug_shard(chars: str, shards: int) -> int:
+    """The creator shard of a slug's last one or two characters (all in SLUG_CHARS): the
+    last two read as a number, SLUG_CHARS_BASE * position of the second-to-last plus
+    position of the last, modulo the shards. Usernames that end in digits (`name_123`)
+    then spread as evenly as those ending in letters; one character alone was uneven."""
+    last = SLUG_CHARS.index(chars[-1])
+    second = SLUG_CHARS.index(chars[-2]) if len(chars) == 2 else 0
+    return (SLUG_CHARS_BASE * second + last) % shards
+
+
+def _chars_class(chars: str, negate: bool = False) -> str:
+    """A glob class of these characters. Pagefind's glob engine rejects a bare `-` in a
+    class even in last place (`[._-]` "did not parse"): it is escaped."""
+    if len(chars) == 1 and not negate:
+        return chars
+    return "[" + ("!" if negate else "") + chars.replace("-", "\\-") + "]"
+
+
+def _creator_glob(i: int, shards: int) -> str:
+    """Pagefind glob of creator shard `i`: every (second-to-last, last) pair of slug
+    characters mapping to it, the one-character slugs mapping to it, and on shard 0 the
+    slugs ending in other characters (none are made, see urls.py; kept for safety)."""
+    alternatives = []
+    for second in SLUG_CHARS:
+        lasts = "".join(c for c in SLUG_CHARS if _slug_shard(second + c, shards) == i)
+        if lasts:
+            alternatives.append(f"c/*{second}{_chars_class(lasts)}")
+    singles = "".join(c for c in SLUG_CHARS if _slug_shard(c, shards) == i)
+    if singles:
+        alternatives.append(f"c/{_chars_class(singles)}")
+    if i == 0:
+        odd = _chars_class(SLUG_CHARS, negate=True)
+        alternatives += [f"c/*{odd}", f"c/*{odd}?"]
+    return "{" + ",".join(alternatives) + "}/index.html"
 
 
 def plan_bundles(shards: int, creator_shards: int = 1) -> list[Bundle]:
@@ -77,7 +109,7 @@ def plan_bundles(shards: int, creator_shards: int = 1) -> list[Bundle]:
     creator shard. Up to 16 post shards split the post ids on their last character, more
     on their last two; ids ending in characters that are not lower-case hex (or of one
     character) go to the first shard. Creator shards split creators' first pages on the
-    last character of the slug (`-` last in a class is literal)."""
+    last two characters of the slug."""
     main = "{c/*,about}/index.html" if creator_shards <= 1 else "about/index.html"
     bundles = [Bundle(MAIN_BUNDLE, main)]
     for i in range(shards):
@@ -97,20 +129,20 @@ def plan_bundles(shards: int, creator_shards: int = 1) -> list[Bundle]:
         bundles.append(Bundle(f"pagefind-{i + 1}/", glob))
     if creator_shards > 1:
         for i in range(creator_shards):
-            glob = f"c/*[{_creator_chars(i, creator_shards)}]/index.html"
-            if i == 0:
-                glob = f"{{{glob.removesuffix('/index.html')},c/*[!{SLUG_CHARS}]}}/index.html"
-            bundles.append(Bundle(f"pagefind-c{i + 1}/", glob))
+            bundles.append(Bundle(f"pagefind-c{i + 1}/", _creator_glob(i, creator_shards)))
     return bundles
 
 
 def creator_shard_sql(shards: int) -> str:
-    """SQL expression: the 0-based creator shard of a slug `slug` (mirrors `plan_bundles`)."""
-    n = len(SLUG_CHARS)
-    pos = f"strpos('{SLUG_CHARS}', right(slug, 1))"
-    # group i holds positions [i*n//shards, (i+1)*n//shards): the largest i with
-    # i*n//shards <= pos-1, i.e. ((pos-1)*shards + shards - 1) // n
-    return f"CASE WHEN {pos} > 0 THEN (({pos} - 1) * {shards} + {shards} - 1) // {n} ELSE 0 END"
+    """SQL expression: the 0-based creator shard of a slug `slug` (mirrors `_slug_shard`
+    and `plan_bundles`)."""
+    last = f"strpos('{SLUG_CHARS}', right(slug, 1))"
+    second = f"strpos('{SLUG_CHARS}', left(right(slug, 2), 1))"
+    return (
+        f"CASE WHEN {last} = 0 OR (length(slug) >= 2 AND {second} = 0) THEN 0 "
+        f"WHEN length(slug) = 1 THEN ({last} - 1) % {shards} "
+        f"ELSE ({SLUG_CHARS_BASE} * ({second} - 1) + {last} - 1) % {shards} END"
+    )
 
 
 def shard_sql(shards: int) -> str:
