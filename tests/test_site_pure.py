@@ -235,6 +235,27 @@ def test_ledger_finds_a_path_claimed_twice() -> None:
     assert ledger.duplicate() == ("p/x/index.html", "creator.html", "post.html")
 
 
+def test_sitemap_digests_follow_the_sitemaps_urls() -> None:
+    """Sitemaps are hashed in SQL, cut exactly as `sitemap_urls` cuts them: a URL added
+    changes the digest of its own sitemap and of those after it, never of one before."""
+
+    def digests(paths: list[str], max_urls: int = 3) -> tuple[list[str], list[list[str]]]:
+        ledger = Ledger(duckdb.connect(), fetch_size=1)
+        ledger.add([(p, "post.html", "d", True) for p in paths], "py")
+        ledger.add([("feed.xml", "feed.xml", "d", False)], "py")  # not listed
+        chunks = [u for chunk in ledger.sitemap_urls() for u in chunk]
+        cut = [chunks[i : i + max_urls] for i in range(0, len(chunks), max_urls)]
+        return ledger.sitemap_digests(max_urls), cut
+
+    pages = [f"p/{c}/index.html" for c in "acegikm"]
+    before, cut = digests(pages)
+    assert len(before) == len(cut) == 3 and [len(c) for c in cut] == [3, 3, 1]
+    assert digests(pages)[0] == before  # stable
+    after, _ = digests([*pages, "p/h/index.html"])  # lands in the second sitemap
+    assert after[0] == before[0] and after[1] != before[1] and after[2] != before[2]
+    assert digests([])[0] == []
+
+
 @pytest.mark.parametrize(
     ("rel", "sibs"),
     [

@@ -9,6 +9,7 @@ changed touches no file at all."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import resource
 import shutil
@@ -16,7 +17,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -31,7 +38,14 @@ from sorastats.site.config import RenderConfig
 from sorastats.site.ledger import Entry, Ledger
 from sorastats.site.manifest import MANIFEST_NAME, manifest_file
 from sorastats.site.model import Page, dumps
-from sorastats.site.publish import SiteDirs, link_copy, prepare_staging, publish
+from sorastats.site.publish import (
+    SiteDirs,
+    link_copy,
+    missing_outputs,
+    prepare_staging,
+    publish,
+    staging_source,
+)
 from sorastats.site.search import Bundle, build_bundles
 from sorastats.site.templating import asset_map, templates_fingerprint
 from sorastats.site.urls import absolute
@@ -104,6 +118,21 @@ def raw_pages(cfg: RenderConfig, assets: dict[str, str]) -> Iterator[Page]:
         yield Page(rel, "", (static / name).read_bytes().decode("latin-1"), sitemap=False)
     robots = f"User-agent: *\nAllow: /\n\nSitemap: {absolute(cfg.base_url, '/sitemap.xml')}\n"
     yield Page("robots.txt", "", robots, sitemap=False)
+
+
+def sitemap_entries(cfg: RenderConfig, ledger: Ledger, fingerprint: str) -> list[Entry]:
+    """The sitemaps' manifest entries, from digests of their URLs made in DuckDB (the
+    pages themselves are made by `sitemap_pages` only when one changed)."""
+    entries: list[Entry] = []
+    names: list[str] = []
+    for n, digest in enumerate(ledger.sitemap_digests(cfg.sitemap_max_urls), start=1):
+        names.append(absolute(cfg.base_url, f"/sitemap-{n}.xml"))
+        doc = f"{cfg.base_url}\0{cfg.sitemap_max_urls}\0{digest}"
+        page = Page(f"sitemap-{n}.xml", "sitemap.xml", doc, sitemap=False)
+        entries.append((page.rel, page.template, page_hash(fingerprint, page), False))
+    index = Page("sitemap.xml", "sitemapindex.xml", dumps({"sitemaps": names}), sitemap=False)
+    entries.append((index.rel, index.template, page_hash(fingerprint, index), False))
+    return entries
 
 
 def sitemap_pages(cfg: RenderConfig, ledger: Ledger) -> Iterator[Page]:
@@ -260,6 +289,11 @@ def _build(
     started: float,
 ) -> RenderReport:
     log(f"render: computing aggregates from {cfg.db}")
+    # Which files the staging tree-to-be lacks, found on a thread while DuckDB works.
+    source = staging_source(dirs)
+    presence = ThreadPoolExecutor(max_workers=1)
+    missing_in_base = presence.submit(missing_outputs, source) if source else None
+    presence.shutdown(wait=False)
     model.prepare(con, cfg)
     info = model.site_info(con)
     bundles = [(b, digest) for b, digest in model.search_bundles(con)]
@@ -267,22 +301,62 @@ def _build(
     ledger = Ledger(con, cfg.fetch_size)
     ledger.load("live_m", None if cfg.full else manifest_file(dirs.live))
 
-    # 1. Hash every page (SQL page sets inside DuckDB; the few Python pages here).
+    # 1. Hash every page, set by set; a set's changed pages go to the render pool at once,
+    # so rendering overlaps the hashing of the next sets and the Python pages.
     log("render: hashing pages")
-    ledger.hash_sets(model.PAGE_SETS, fingerprint, cfg)
-    extra = [
+    extra: list[Page] = []  # the pages made in Python (after the SQL sets)
+    staged: list[Path | None] = []  # [base manifest] once the staging tree exists
+    render_started = [0.0]
+
+    def staging() -> Path:
+        # Recycle the previous tree (or link the live one) at the first page to write.
+        if not staged:
+            render_started[0] = time.perf_counter()
+            base_manifest = prepare_staging(dirs)
+            ledger.load("base_m", base_manifest)
+            if base_manifest is not None:
+                base_manifest.unlink()
+            staged.append(base_manifest)
+        return dirs.staging
+
+    def submit(kinds: tuple[str, ...]) -> None:
+        for ps in model.PAGE_SETS:
+            if ps.kind in kinds:
+                for rel, doc in ledger.docs(ps, cfg):
+                    queue.add(rel, ps.template, doc)
+        todo = ledger.todo_rels(("py",)) if "py" in kinds else set()
+        todo_maps = ledger.todo_rels(("sitemap",)) if "sitemap" in kinds else set()
+        # Sitemaps are made again rather than held (70 MB of URLs at 1M posts).
+        maps = sitemap_pages(cfg, ledger) if todo_maps else iter(())
+        for page in itertools.chain(extra, maps):
+            if page.rel in todo or page.rel in todo_maps:
+                queue.add(page.rel, page.template, page.doc)
+        queue.flush()
+
+    for ps in model.PAGE_SETS:
+        ledger.hash_sets([ps], fingerprint, cfg)
+        if n := ledger.plan((ps.kind,)):
+            log(f"render: rendering {n:,} changed {ps.kind} page(s)")
+            staging()
+            submit((ps.kind,))
+    extra += [
         *raw_pages(cfg, assets),
         *model.extra_pages(con, cfg, info, [b.key for b, _ in bundles]),
     ]
     ledger.add(_entries(extra, fingerprint), "py")
-    sitemaps = _entries(sitemap_pages(cfg, ledger), fingerprint)
-    ledger.add(sitemaps, "sitemap")
+    ledger.add(sitemap_entries(cfg, ledger, fingerprint), "sitemap")
     if (dup := ledger.duplicate()) is not None:
+        # Pages may be in the staging tree already: it goes, the live site is untouched.
+        queue.close()
+        shutil.rmtree(dirs.staging, ignore_errors=True)
         raise DuplicateOutputError(f"two pages write {dup[0]}: {dup[1]} and {dup[2]}")
     report.pages = ledger.count("new_m")
 
-    # 2. Plan: what changed against the live manifest.
-    changed = ledger.plan()
+    # 2. Plan the rest: the Python pages, deletions, search bundles.
+    if ledger.plan(("py", "sitemap")):
+        staging()
+        submit(("py", "sitemap"))
+    changed = ledger.count("todo")
     report.deleted_paths = ledger.deleted()
     report.deleted = len(report.deleted_paths)
     live_folders = ledger.folders("live_m")
@@ -299,54 +373,33 @@ def _build(
         report.peak_rss_mib = peak_rss_mib()
         return report
 
-    # 3. Staging: recycle the previous tree (or link the live one) and drop what this
-    # build no longer has.
-    base_manifest = prepare_staging(dirs)
-    ledger.load("base_m", base_manifest)
-    if base_manifest is not None:
-        base_manifest.unlink()
-    root = dirs.staging
-    base_folders = ledger.folders("base_m")
-    for rel in ledger.stale():
-        remove_output(root, rel)
-    for key in base_folders:
-        if key not in wanted:
-            shutil.rmtree(root / key, ignore_errors=True)
-
-    # 4. Render what changed; while the pool works, bring unchanged pages up to date with
-    # hard links (different files: the two never touch the same path).
-    log(f"render: rendering {changed:,} of {report.pages:,} pages")
-    render_started = time.perf_counter()
-
-    def submit_todo() -> None:
-        for ps in model.PAGE_SETS:
-            for rel, doc in ledger.docs(ps, cfg):
-                queue.add(rel, ps.template, doc)
-        todo_py = ledger.todo_rels(("py",))
-        for page in extra:
-            if page.rel in todo_py:
-                queue.add(page.rel, page.template, page.doc)
-        todo_maps = ledger.todo_rels(("sitemap",))
-        if todo_maps:
-            for page in sitemap_pages(cfg, ledger):
-                if page.rel in todo_maps:
-                    queue.add(page.rel, page.template, page.doc)
-        queue.flush()
-
-    submit_todo()
+    # 3. While the pool renders, bring unchanged pages up to date with hard links
+    # (different files: the two never touch the same path).
+    root = staging()
+    log(f"render: {changed:,} of {report.pages:,} pages changed")
+    # Files deleted from a tree by hand are not trusted to be there.
+    gone = missing_in_base.result() if missing_in_base and staged[0] else set()
     missing: list[str] = []
     for rel, held in ledger.unchanged():
-        # (the stat guards against files deleted from a tree by hand)
-        if (held and os.path.exists(f"{root}/{rel}")) or link_from(dirs.live, root, rel):
+        if (held and rel not in gone) or link_from(dirs.live, root, rel):
             report.unchanged += 1
         else:
             missing.append(rel)  # gone from both trees: rendered again
     if missing:
         log(f"render: {len(missing):,} unchanged page(s) missing from both trees: rendering")
         ledger.reset_todo(missing)
-        submit_todo()
+        submit(("py", "sitemap", *(ps.kind for ps in model.PAGE_SETS)))
     queue.finish()
-    report.render_seconds = time.perf_counter() - render_started
+    report.render_seconds = time.perf_counter() - render_started[0]
+
+    # 4. Drop what this build no longer has from the staging tree (after the pool is done:
+    # emptied folders are removed, and a worker may be making one).
+    base_folders = ledger.folders("base_m")
+    for rel in ledger.stale():
+        remove_output(root, rel)
+    for key in base_folders:
+        if key not in wanted:
+            shutil.rmtree(root / key, ignore_errors=True)
 
     # 5. Search bundles whose searchable text changed; then the manifest, then publish.
     t0 = time.perf_counter()

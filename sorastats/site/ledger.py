@@ -123,15 +123,32 @@ class Ledger:
 
     def duplicate(self) -> tuple[str, str, str] | None:
         """An output path two pages claim: (path, first template, second template)."""
+        # Found first without the owners: an ordered list per path costs 25 times more.
         row = self.con.execute(
-            """SELECT rel, list(CASE WHEN template = '' THEN 'raw' ELSE template END
-                                ORDER BY kind, template)
-               FROM new_m GROUP BY rel HAVING count(*) > 1 ORDER BY rel LIMIT 1"""
+            "SELECT rel FROM new_m GROUP BY rel HAVING count(*) > 1 ORDER BY rel LIMIT 1"
         ).fetchone()
         if row is None:
             return None
-        owners = list(row[1])
-        return str(row[0]), str(owners[0]), str(owners[1])
+        owners = self.con.execute(
+            """SELECT CASE WHEN template = '' THEN 'raw' ELSE template END FROM new_m
+               WHERE rel = ? ORDER BY kind, template LIMIT 2""",
+            [row[0]],
+        ).fetchall()
+        return str(row[0]), str(owners[0][0]), str(owners[1][0])
+
+    def sitemap_digests(self, max_urls: int) -> list[str]:
+        """One digest per sitemap of at most `max_urls` URLs (the sorted sitemap-listed
+        URLs, cut as `sitemap_urls` cuts them): its URL count and the XOR of their
+        hashes, so sitemaps are hashed in DuckDB, not made in Python, on every build."""
+        rows = self.con.execute(
+            r"""SELECT chunk, count(*), bit_xor(hash(url)) FROM (
+                 SELECT url, (row_number() OVER (ORDER BY url) - 1) // $max AS chunk
+                 FROM (SELECT '/' || regexp_replace(rel, 'index\.html$', '') AS url
+                       FROM new_m WHERE sitemap))
+               GROUP BY chunk ORDER BY chunk""",
+            {"max": max_urls},
+        ).fetchall()
+        return [f"{count}-{digest}" for _chunk, count, digest in rows]
 
     def sitemap_urls(self) -> Iterator[list[str]]:
         """Sitemap-listed URLs in sorted order, in chunks (a cursor: consume it whole before
@@ -145,15 +162,17 @@ class Ledger:
 
     # -- planning ------------------------------------------------------------------------
 
-    def plan(self) -> int:
-        """Put every page whose hash differs from the live manifest's in `todo`."""
-        self.con.execute("DELETE FROM todo")
+    def plan(self, kinds: tuple[str, ...]) -> int:
+        """Add the pages of these kinds whose hash differs from the live manifest's to
+        `todo`; returns how many."""
+        before = self.count("todo")
         self.con.execute(
             """INSERT INTO todo SELECT n.rel, n.kind, n.key FROM new_m n
                LEFT JOIN live_m l ON l.rel = n.rel
-               WHERE l.digest IS DISTINCT FROM n.digest"""
+               WHERE n.kind IN (SELECT unnest(?)) AND l.digest IS DISTINCT FROM n.digest""",
+            [list(kinds)],
         )
-        return self.count("todo")
+        return self.count("todo") - before
 
     def deleted(self) -> list[str]:
         """Live pages this build no longer has (not search bundles)."""

@@ -133,6 +133,13 @@ def search_bundles(con: duckdb.DuckDBPyConnection) -> list[tuple[Bundle, str]]:
 
 def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[Page]:
     index: list[dict[str, Any]] = []
+    # The video boards all rank one join: made once (twelve joins took 0.2 s).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE board_videos AS
+           SELECT p.id, p.slug, p.username, left(p.prompt, 200) AS text, p.view_count,
+                  p.like_count, p.remix_count, pg.* EXCLUDE (id)
+           FROM vp p JOIN pg ON pg.id = p.id"""
+    )
     for board in BOARDS:
         if board.kind == "creators":
             top = f"""SELECT c.id AS key, c.slug, c.username, c.display_name, c.verified,
@@ -140,9 +147,9 @@ def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[P
                       FROM vc c JOIN cs ON cs.id = c.id WHERE {board.metric} > 0
                       ORDER BY value DESC, c.id LIMIT {int(cfg.board_size)}"""
         else:
-            top = f"""SELECT p.id AS key, p.id, p.slug, p.username,
-                             left(p.prompt, 200) AS text, {board.metric} AS value
-                      FROM vp p JOIN pg ON pg.id = p.id WHERE {board.metric} > 0
+            metric = board.metric.replace("pg.", "p.")  # one table now
+            top = f"""SELECT p.id AS key, p.id, p.slug, p.username, p.text, {metric} AS value
+                      FROM board_videos p WHERE {metric} > 0
                       ORDER BY value DESC, p.id LIMIT {int(cfg.board_size)}"""
         # Ranked within the top rows only: every row with a greater value is among them,
         # so the rank is the global one, without sorting the whole table in a window.
@@ -168,6 +175,7 @@ def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[P
                 "entries": [entries[i] for i in part],
             }
             yield Page(output_path(url), "board.html", dumps(doc))
+    con.execute("DROP TABLE board_videos")
     yield Page("top/index.html", "boards.html", dumps({"url": "/top/", "boards": index}))
 
 

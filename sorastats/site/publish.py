@@ -67,6 +67,32 @@ def link_copy(src: Path, dst: Path) -> None:
             os.link(Path(dirpath) / name, dst / rel / name)
 
 
+def staging_source(dirs: SiteDirs) -> Path | None:
+    """The tree `prepare_staging` will start from (see there), or None."""
+    for tree in (dirs.prev, dirs.live):
+        if manifest_file(tree) is not None:
+            return tree
+    return None
+
+
+def missing_outputs(tree: Path) -> set[str]:
+    """Outputs the tree's manifest lists that are not in it (deleted by hand). Run on a
+    thread while DuckDB computes: a stat per page (0.4 s at 140,000 pages) is then off the
+    build's critical path."""
+    path = manifest_file(tree)
+    if path is None:
+        return set()
+    missing: set[str] = set()
+    prefix = f"{tree}/"
+    with open(path, encoding="utf-8") as f:
+        next(f)  # the header
+        for line in f:
+            rel = line[: line.find("\t")]
+            if not rel.endswith("/") and not os.path.exists(prefix + rel):
+                missing.add(rel)
+    return missing
+
+
 def prepare_staging(dirs: SiteDirs) -> Path | None:
     """Make `<out>.new` and return the manifest of what it already holds (moved aside to
     `.manifest.base` inside it; the caller reads and deletes it), or None when it is empty.

@@ -13,15 +13,20 @@ ISO = "'%Y-%m-%dT%H:%M:%SZ'"
 WINDOWS = (1, 7, 30)
 # Words shared by at most this many prompts count as rare enough to call prompts similar.
 SIMILAR_MAX_DF = 50
+# The top cards of a group, most viewed first (NULL views last, ties by id): `min_by`
+# with a count keeps only those per group (three times faster than sorting whole lists,
+# and unlike an ordered aggregate it never holds a group's rows, so it cannot run out of
+# memory at 1M posts).
+VIEW_ORDER = "struct_pack(nulls := view_count IS NULL, neg := coalesce(-view_count, 0), id := id)"
+
+
+def top_cards(n: int) -> str:
+    return f"min_by(card, {VIEW_ORDER}, {n})"
+
+
 # A shared word scores 1/df; in units of lcm(1..SIMILAR_MAX_DF) every score is an exact
 # integer (a HUGEINT), so sums and ties never depend on the order of addition (float sums
 # did: the same data gave different "similar prompts", and so needless re-renders).
-# Sorting (NULLs last, views descending, id) by `list_sort` of these structs instead of an
-# ordered aggregate: ordered aggregates cannot spill to disk, and ran out of memory at 1M.
-BY_VIEWS = (
-    "struct_pack(nulls := view_count IS NULL, neg := coalesce(-view_count, 0), id := id, "
-    "card := card)"
-)
 SCORE_UNIT = f"CAST('{math.lcm(*range(1, SIMILAR_MAX_DF + 1))}' AS HUGEINT)"
 SIMILAR_STOPWORDS = (
     "with", "that", "this", "from", "into", "their", "there", "they", "them", "then",
@@ -221,15 +226,14 @@ def setup_sql(creator_page_size: int) -> list[str]:
         "DROP TABLE cviews",  # only cs and cser read it
         f"""CREATE TEMP TABLE remixes AS
             SELECT parent_post_id AS pid, count(*) AS n,
-                   list_transform(list_sort(list({BY_VIEWS}))[1:12], lambda x: x.card) AS items
+                   {top_cards(12)} AS items
             FROM pcard WHERE parent_post_id IS NOT NULL GROUP BY 1""",
         # One list per group of posts sharing a prompt, not one per post: the groups of
         # popular prompts are big, and a copy of their list per post filled memory.
         f"""CREATE TEMP TABLE samegroup AS
             SELECT row_number() OVER () AS gid, * FROM (
               SELECT lower(prompt) AS k, count(*) AS n,
-                     list_transform(list_sort(list({BY_VIEWS}))[1:13],
-                                    lambda x: x.card) AS items
+                     {top_cards(13)} AS items
               FROM pcard WHERE prompt IS NOT NULL GROUP BY 1 HAVING count(*) > 1)""",
         """CREATE TEMP TABLE sameprompt AS
             SELECT pcard.id, samegroup.gid
