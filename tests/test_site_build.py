@@ -458,8 +458,8 @@ def test_two_pages_with_one_output_path_are_refused(tmp_path: Path) -> None:
             RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, content=content),
             log=lambda _m: None,
         )
-    assert _snapshot(out) == before  # refused before anything was written
-    assert not (tmp_path / "site.new").exists()
+    assert _snapshot(out) == before  # refused before publishing: the live site is as it was
+    assert not (tmp_path / "site.new").exists()  # and no half-made staging tree is left
 
 
 def test_page_sets_built_in_parts_give_the_same_site(
