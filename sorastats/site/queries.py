@@ -14,9 +14,8 @@ WINDOWS = (1, 7, 30)
 # Words shared by at most this many prompts count as rare enough to call prompts similar.
 SIMILAR_MAX_DF = 50
 # The top cards of a group, most viewed first (NULL views last, ties by id): `min_by`
-# with a count keeps only those per group (three times faster than sorting whole lists,
-# and unlike an ordered aggregate it never holds a group's rows, so it cannot run out of
-# memory at 1M posts).
+# with a count keeps only those per group, three times faster than sorting whole lists
+# (an ordered aggregate cannot spill at all). For small groups (remixes of one post).
 VIEW_ORDER = "struct_pack(nulls := view_count IS NULL, neg := coalesce(-view_count, 0), id := id)"
 
 
@@ -233,7 +232,11 @@ def setup_sql(creator_page_size: int) -> list[str]:
         f"""CREATE TEMP TABLE samegroup AS
             SELECT row_number() OVER () AS gid, * FROM (
               SELECT lower(prompt) AS k, count(*) AS n,
-                     {top_cards(13)} AS items
+                     -- Not `min_by`: its state copies each card it keeps, and at 1M posts
+                     -- in big groups that ran out of memory (a list spills).
+                     list_transform(list_sort(list(struct_pack(
+                         key := {VIEW_ORDER}, card := card)))[1:13],
+                                    lambda x: x.card) AS items
               FROM pcard WHERE prompt IS NOT NULL GROUP BY 1 HAVING count(*) > 1)""",
         """CREATE TEMP TABLE sameprompt AS
             SELECT pcard.id, samegroup.gid
