@@ -166,12 +166,13 @@ def load_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> Counts:
 STAGING_PREFIX = "sorastats-stage-"
 
 
-def sweep_stale_staging(tmp: Path) -> list[Path]:
-    """Remove staging folders left by runs that were killed (their process is gone), so
-    SIGKILLed imports do not fill the disk. Folders of live processes are left alone."""
+def sweep_stale_staging(tmp: Path, prefix: str = STAGING_PREFIX) -> list[Path]:
+    """Remove folders `<prefix><pid>-*` left by runs that were killed (their process is
+    gone), so SIGKILLed imports and renders do not fill the disk. Folders of live
+    processes are left alone."""
     removed = []
-    for path in tmp.glob(f"{STAGING_PREFIX}*-*"):
-        pid_text = path.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+    for path in tmp.glob(f"{prefix}*-*"):
+        pid_text = path.name.removeprefix(prefix).split("-", 1)[0]
         if not pid_text.isdigit() or _alive(int(pid_text)):
             continue
         shutil.rmtree(path, ignore_errors=True)

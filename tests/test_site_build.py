@@ -549,3 +549,29 @@ def test_pagefind_accepts_every_glob_the_shard_plans_make(tmp_path: Path) -> Non
         output = run.stdout + run.stderr
         assert "did not parse" not in output, glob
         assert "Found" in output, glob
+
+
+def test_spill_folder_of_a_killed_build_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB spills to a folder named by the build's pid; a SIGKILLed build leaves it
+    (GBs at 1M posts), and the next build removes it, not a live build's."""
+    import subprocess
+    import tempfile
+
+    from sorastats.site.builder import SPILL_PREFIX
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = temp / f"{SPILL_PREFIX}{gone.pid}-x"
+    alive = temp / f"{SPILL_PREFIX}1-y"  # pid 1 never ends
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "duckdb_temp_block-1.block").write_bytes(b"x" * 100)
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    assert build(dbp, tmp_path / "site").published
+    assert not dead.exists() and alive.exists()
+    assert not list(temp.glob(f"{SPILL_PREFIX}{os.getpid()}-*"))  # its own went too

@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from sorastats.db import schema_version
+from sorastats.ingest import sweep_stale_staging
 from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
 from sorastats.site import model, worker
@@ -245,6 +246,16 @@ class RenderQueue:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+SPILL_PREFIX = "sorastats-render-"
+
+
+def _spill_prefix() -> str:
+    """DuckDB's spill folder is named by pid: a killed build's (GBs at 1M posts) is
+    removed by the next build."""
+    sweep_stale_staging(Path(tempfile.gettempdir()), SPILL_PREFIX)
+    return f"{SPILL_PREFIX}{os.getpid()}-"
+
+
 def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     """Render the site from `cfg.db` and publish it when anything changed."""
     if not cfg.db.exists():
@@ -252,7 +263,7 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     # One build per site folder: two would share `<out>.new` and `<out>.prev`.
     with (
         RunLock(cfg.out, f"the site {cfg.out}"),
-        tempfile.TemporaryDirectory(prefix="sorastats-render-") as spill,
+        tempfile.TemporaryDirectory(prefix=_spill_prefix()) as spill,
     ):
         return _render_site(cfg, log, Path(spill))
 
