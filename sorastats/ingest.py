@@ -362,15 +362,6 @@ class Applier:
 
         # Raw wrappers, deduplicated by content hash (within a batch already by the
         # stager, across batches by the key); nothing of a removed post.
-        # Keys of this batch stored already: found by streaming raw's keys past a hash
-        # table of the batch's. `sha256 NOT IN (SELECT sha256 FROM raw)` hashed all of
-        # raw's keys instead, on every batch: at 1M posts a 121 MiB block, out of memory.
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE s_raw_known AS
-            SELECT r.sha256 FROM raw r SEMI JOIN s_raw s ON s.sha256 = r.sha256
-            """
-        )
         con.execute(
             """
             INSERT INTO raw (sha256, kind, entity_id, source, run_id, captured_at, json)
@@ -378,7 +369,7 @@ class Applier:
             WHERE NOT (kind IN ('post', 'comment') AND (
                 entity_id IN (SELECT id FROM s_gone)
                 OR entity_id IN (SELECT post_id FROM tombstones)))
-              AND sha256 NOT IN (SELECT sha256 FROM s_raw_known)
+              AND sha256 NOT IN (SELECT sha256 FROM raw)
             """,
             [run],
         )
