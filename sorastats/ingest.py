@@ -14,19 +14,17 @@ Rules (the schema contract's promises):
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
 from sorastats.staging import StagedBatch
+from sorastats.tempdirs import owned_tempdir
 
 _POST_STRUCT = (
     "STRUCT(id VARCHAR, creator_id VARCHAR, comment BOOLEAN, public BOOLEAN, "
@@ -166,30 +164,6 @@ def load_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> Counts:
 STAGING_PREFIX = "sorastats-stage-"
 
 
-def sweep_stale_staging(tmp: Path, prefix: str = STAGING_PREFIX) -> list[Path]:
-    """Remove folders `<prefix><pid>-*` left by runs that were killed (their process is
-    gone), so SIGKILLed imports and renders do not fill the disk. Folders of live
-    processes are left alone."""
-    removed = []
-    for path in tmp.glob(f"{prefix}*-*"):
-        pid_text = path.name.removeprefix(prefix).split("-", 1)[0]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 class Applier:
     """Applies staged batches of one run to the database."""
 
@@ -197,8 +171,7 @@ class Applier:
         self.con = con
         self.run_id = run_id
         self.totals = load_counts(con, run_id)
-        sweep_stale_staging(Path(tempfile.gettempdir()))
-        self.staging_dir = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
+        self.staging_dir = owned_tempdir(STAGING_PREFIX)
 
     def close(self) -> None:
         shutil.rmtree(self.staging_dir, ignore_errors=True)

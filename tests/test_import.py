@@ -443,7 +443,8 @@ def test_staging_left_by_a_killed_run_is_swept(tmp_path: Path) -> None:
     import os
     import subprocess
 
-    from sorastats.ingest import STAGING_PREFIX, sweep_stale_staging
+    from sorastats.ingest import STAGING_PREFIX
+    from sorastats.tempdirs import sweep_stale
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # a process that has ended: its pid is free
@@ -453,5 +454,5 @@ def test_staging_left_by_a_killed_run_is_swept(tmp_path: Path) -> None:
     for folder in (dead, live, unknown):
         folder.mkdir()
         (folder / "raw.spool").write_text("x")
-    assert sweep_stale_staging(tmp_path) == [dead]
+    assert sweep_stale(tmp_path, STAGING_PREFIX) == [dead]
     assert not dead.exists() and live.exists() and unknown.exists()

@@ -14,7 +14,6 @@ import os
 import resource
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
@@ -31,7 +30,6 @@ from pathlib import Path
 import duckdb
 
 from sorastats.db import schema_version
-from sorastats.ingest import sweep_stale_staging
 from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
 from sorastats.site import model, worker
@@ -51,6 +49,7 @@ from sorastats.site.search import Bundle, build_bundles
 from sorastats.site.templating import asset_map, templates_fingerprint
 from sorastats.site.urls import absolute
 from sorastats.site.writer import DuplicateOutputError, remove_output, siblings
+from sorastats.tempdirs import owned_tempdir
 
 Log = Callable[[str], None]
 
@@ -176,8 +175,8 @@ def link_from(src_root: Path, dst_root: Path, rel: str) -> bool:
 
 
 class RenderQueue:
-    """Batches pages for rendering: in this process while the change is small, in a
-    process pool (started with the first full batch) when it is not."""
+    """Batches pages for rendering: in a process pool started by `start` (with `jobs`
+    > 1, while DuckDB computes), else in this process."""
 
     def __init__(self, cfg: RenderConfig, setup: worker.WorkerSetup, report: RenderReport) -> None:
         self.cfg, self.setup, self.report = cfg, setup, report
@@ -246,14 +245,7 @@ class RenderQueue:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-SPILL_PREFIX = "sorastats-render-"
-
-
-def _spill_prefix() -> str:
-    """DuckDB's spill folder is named by pid: a killed build's (GBs at 1M posts) is
-    removed by the next build."""
-    sweep_stale_staging(Path(tempfile.gettempdir()), SPILL_PREFIX)
-    return f"{SPILL_PREFIX}{os.getpid()}-"
+SPILL_PREFIX = "sorastats-render-"  # DuckDB's spill folder (see sorastats.tempdirs)
 
 
 def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
@@ -261,11 +253,12 @@ def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
     if not cfg.db.exists():
         raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
     # One build per site folder: two would share `<out>.new` and `<out>.prev`.
-    with (
-        RunLock(cfg.out, f"the site {cfg.out}"),
-        tempfile.TemporaryDirectory(prefix=_spill_prefix()) as spill,
-    ):
-        return _render_site(cfg, log, Path(spill))
+    with RunLock(cfg.out, f"the site {cfg.out}"):
+        spill = owned_tempdir(SPILL_PREFIX)
+        try:
+            return _render_site(cfg, log, spill)
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
 
 
 def _entries(pages: Iterable[Page], fingerprint: str) -> list[Entry]:
@@ -316,18 +309,19 @@ def _build(
     # so rendering overlaps the hashing of the next sets and the Python pages.
     log("render: hashing pages")
     extra: list[Page] = []  # the pages made in Python (after the SQL sets)
-    staged: list[Path | None] = []  # [base manifest] once the staging tree exists
-    render_started = [0.0]
+    staged = recycled = False  # the staging tree exists; it started from an old tree
+    render_started = 0.0
 
     def staging() -> Path:
         # Recycle the previous tree (or link the live one) at the first page to write.
+        nonlocal staged, recycled, render_started
         if not staged:
-            render_started[0] = time.perf_counter()
+            render_started = time.perf_counter()
             base_manifest = prepare_staging(dirs)
             ledger.load("base_m", base_manifest)
             if base_manifest is not None:
                 base_manifest.unlink()
-            staged.append(base_manifest)
+            staged, recycled = True, base_manifest is not None
         return dirs.staging
 
     def submit(kinds: tuple[str, ...]) -> None:
@@ -337,10 +331,11 @@ def _build(
                     queue.add(rel, ps.template, doc)
         todo = ledger.todo_rels(("py",)) if "py" in kinds else set()
         todo_maps = ledger.todo_rels(("sitemap",)) if "sitemap" in kinds else set()
+        todo |= todo_maps
         # Sitemaps are made again rather than held (70 MB of URLs at 1M posts).
-        maps = sitemap_pages(cfg, ledger) if todo_maps else iter(())
+        maps = sitemap_pages(cfg, ledger) if todo_maps else ()
         for page in itertools.chain(extra, maps):
-            if page.rel in todo or page.rel in todo_maps:
+            if page.rel in todo:
                 queue.add(page.rel, page.template, page.doc)
         queue.flush()
 
@@ -389,7 +384,7 @@ def _build(
     root = staging()
     log(f"render: {changed:,} of {report.pages:,} pages changed")
     # Files deleted from a tree by hand are not trusted to be there.
-    gone = missing_in_base.result() if missing_in_base and staged[0] else set()
+    gone = missing_in_base.result() if missing_in_base and recycled else set()
     missing: list[str] = []
     for rel, held in ledger.unchanged():
         if (held and rel not in gone) or link_from(dirs.live, root, rel):
@@ -401,7 +396,7 @@ def _build(
         ledger.reset_todo(missing)
         submit(("py", "sitemap", *(ps.kind for ps in model.PAGE_SETS)))
     queue.finish()
-    report.render_seconds = time.perf_counter() - render_started[0]
+    report.render_seconds = time.perf_counter() - render_started
 
     # 4. Drop what this build no longer has from the staging tree (after the pool is done:
     # emptied folders are removed, and a worker may be making one).
