@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
-from sorastats.staging import StagedBatch
+from sorastats.staging import SPOOL_LINE_LIMIT, StagedBatch
 from sorastats.tempdirs import owned_tempdir
 
 _POST_STRUCT = (
@@ -52,6 +52,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "cap": "TIMESTAMP",
         "json": "VARCHAR",
     },
+    "raw_keys": {"sha256": "VARCHAR"},
     "quarantine": {
         "sha256": "VARCHAR",
         "source": "VARCHAR",
@@ -189,16 +190,19 @@ class Applier:
                 spool = batch.spool(name)
                 path = spool.path
                 columns = ", ".join(f"'{c}': '{t}'" for c, t in columns_of.items())
-                if name == "raw":
+                # Explicit buffer sizes: by default the CSV reader takes one buffer as
+                # big as the file (120 MiB a batch at 1M posts) and read_json two of
+                # twice the largest object; either ran the ingest out of memory.
+                if name in ("raw", "raw_keys"):
                     reader = (
                         f"read_csv('{path}', delim=chr(1), quote='', escape='', header=false, "
-                        "auto_detect=false, "
-                        f"max_line_size=67108864, columns={{{columns}}})"
+                        f"auto_detect=false, max_line_size={SPOOL_LINE_LIMIT}, "
+                        f"buffer_size={2 * SPOOL_LINE_LIMIT}, columns={{{columns}}})"
                     )
                 else:
                     reader = (
                         f"read_json('{path}', format='newline_delimited', "
-                        f"maximum_object_size=67108864, columns={{{columns}}})"
+                        f"maximum_object_size={SPOOL_LINE_LIMIT}, columns={{{columns}}})"
                     )
                 empty = ", ".join(f"NULL::{t} AS {c}" for c, t in columns_of.items())
                 source = reader if len(spool) else f"(SELECT {empty} WHERE false)"
@@ -334,7 +338,15 @@ class Applier:
         )
 
         # Raw wrappers, deduplicated by content hash (within a batch already by the
-        # stager, across batches by the key); nothing of a removed post.
+        # stager, across batches here); nothing of a removed post. `raw` has no index:
+        # its keys are streamed past this batch's few keys, so the hash table holds
+        # the batch's keys, not the whole table's.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE s_raw_stored AS
+            SELECT sha256 FROM raw WHERE sha256 IN (SELECT sha256 FROM s_raw_keys)
+            """
+        )
         con.execute(
             """
             INSERT INTO raw (sha256, kind, entity_id, source, run_id, captured_at, json)
@@ -342,7 +354,7 @@ class Applier:
             WHERE NOT (kind IN ('post', 'comment') AND (
                 entity_id IN (SELECT id FROM s_gone)
                 OR entity_id IN (SELECT post_id FROM tombstones)))
-              AND sha256 NOT IN (SELECT sha256 FROM raw)
+              AND sha256 NOT IN (SELECT sha256 FROM s_raw_stored)
             """,
             [run],
         )
@@ -431,24 +443,33 @@ class Applier:
                 ORDER BY cap DESC, {order} DESC NULLS LAST, rk DESC) = 1
             """
         )
-        changed = self._scalar(
+        # The table has no index (see migration 2), so (key, day) stays unique here: a
+        # newer capture of a stored day replaces its row, an older or equal one is
+        # dropped. The join's build side is this batch; the scan of the table skips
+        # row groups outside the batch's days.
+        con.execute(
             f"""
-            SELECT count(*) FROM s_snap s LEFT JOIN {table} t
-              ON t.{key} = s.k AND t.captured_on = s.day
-            WHERE t.{key} IS NULL OR s.cap > t.captured_at
+            CREATE OR REPLACE TEMP TABLE s_snap_new AS
+            SELECT s.*, t.captured_at IS NOT NULL AS stored FROM s_snap s LEFT JOIN (
+                SELECT t.{key}, t.captured_on, t.captured_at FROM {table} t
+                SEMI JOIN s_snap s ON t.{key} = s.k AND t.captured_on = s.day
+            ) t ON t.{key} = s.k AND t.captured_on = s.day
+            WHERE t.captured_at IS NULL OR s.cap > t.captured_at
             """
         )
-        sets = ", ".join(f"{c} = excluded.{c}" for c in counters)
+        con.execute(
+            f"""
+            DELETE FROM {table} USING s_snap_new n
+            WHERE n.stored AND {table}.{key} = n.k AND {table}.captured_on = n.day
+            """
+        )
         con.execute(
             f"""
             INSERT INTO {table} ({key}, captured_on, captured_at, {", ".join(counters)})
-            SELECT k, day, cap, {", ".join(counters)} FROM s_snap
-            ON CONFLICT ({key}, captured_on) DO UPDATE SET
-                captured_at = excluded.captured_at, {sets}
-            WHERE excluded.captured_at > {table}.captured_at
+            SELECT k, day, cap, {", ".join(counters)} FROM s_snap_new
             """
         )
-        return changed
+        return self._scalar("SELECT count(*) FROM s_snap_new")
 
     def _record(self, counts: Counts, checkpoint: dict[str, Any] | None) -> None:
         fields = [k for k in asdict(counts)]

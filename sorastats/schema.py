@@ -185,6 +185,48 @@ CREATE TABLE quarantine (
     sha256 TEXT UNIQUE                   -- of reason + record: the same bad record is kept once
 );
 """,
+    # 2: the history tables (`raw` and the snapshots) lose their primary keys. DuckDB
+    # holds a key's whole index in memory once a batch touches it, and these tables
+    # grow by every capture: at 1,000,000 posts their indexes outgrew the ingest's
+    # memory cap. The ingest keeps their keys unique itself (see sorastats.ingest).
+    f"""
+CREATE TABLE raw_v2 (
+    sha256 TEXT NOT NULL,                -- unique: checked by the ingest, not an index
+    kind TEXT NOT NULL,
+    entity_id TEXT,
+    source TEXT NOT NULL,
+    run_id BIGINT NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    json TEXT NOT NULL
+);
+INSERT INTO raw_v2 SELECT sha256, kind, entity_id, source, run_id, captured_at, json FROM raw;
+DROP TABLE raw;
+ALTER TABLE raw_v2 RENAME TO raw;
+
+CREATE TABLE creator_snapshots_v2 (
+    creator_id TEXT NOT NULL,            -- (creator_id, captured_on) unique, by the ingest
+    captured_on DATE NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    {_counter_columns(CREATOR_COUNTERS)}
+);
+INSERT INTO creator_snapshots_v2
+SELECT creator_id, captured_on, captured_at, {", ".join(CREATOR_COUNTERS)}
+FROM creator_snapshots;
+DROP TABLE creator_snapshots;
+ALTER TABLE creator_snapshots_v2 RENAME TO creator_snapshots;
+
+CREATE TABLE post_snapshots_v2 (
+    post_id TEXT NOT NULL,               -- (post_id, captured_on) unique, by the ingest
+    captured_on DATE NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    {_counter_columns(POST_COUNTERS)}
+);
+INSERT INTO post_snapshots_v2
+SELECT post_id, captured_on, captured_at, {", ".join(POST_COUNTERS)}
+FROM post_snapshots;
+DROP TABLE post_snapshots;
+ALTER TABLE post_snapshots_v2 RENAME TO post_snapshots;
+""",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

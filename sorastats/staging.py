@@ -7,6 +7,7 @@ set-based (see `sorastats.ingest`). Python memory stays flat however large a bat
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from datetime import datetime
@@ -19,6 +20,13 @@ from sorastats import parse
 
 _SORT = orjson.OPT_SORT_KEYS
 SPOOL_BUFFER = 1 << 20  # bytes buffered per spool file before a write
+# A wrapper's canonical JSON above this is quarantined, not stored: real ones are a few
+# KiB. It bounds every spool line, so DuckDB's readers need only small buffers.
+MAX_RECORD_BYTES = 8 << 20
+SPOOL_LINE_LIMIT = 2 * MAX_RECORD_BYTES  # a line: the record plus its escaped fields
+# A quarantined record is kept whole up to this many characters, then cut (its source
+# and position still say where the whole one is).
+QUARANTINE_RECORD_CHARS = 1 << 20
 
 
 class Spool:
@@ -43,7 +51,7 @@ class Spool:
 class StagedBatch:
     """Rows waiting for one set-based apply: a spool file per staging table."""
 
-    TABLES = ("posts", "profiles", "raw", "quarantine")
+    TABLES = ("posts", "profiles", "raw", "raw_keys", "quarantine")
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True)
@@ -51,6 +59,7 @@ class StagedBatch:
         self.posts = Spool(directory / "posts.ndjson")
         self.profiles = Spool(directory / "profiles.ndjson")
         self.raw = Spool(directory / "raw.txt")
+        self.raw_keys = Spool(directory / "raw_keys.txt")  # the hashes of `raw`'s lines
         self.quarantine = Spool(directory / "quarantine.ndjson")
         self.seen: set[bytes] = set()  # canonical hashes staged already
         self.records = 0  # wrappers and bare profiles looked at (after flattening)
@@ -84,6 +93,12 @@ def _field(text: str) -> bytes:
 
 def _time(value: datetime) -> bytes:
     return value.isoformat(sep=" ").encode()
+
+
+def _too_large(canonical: bytes) -> str:
+    return (
+        f"record is {len(canonical) / 2**20:.1f} MiB; the limit is {MAX_RECORD_BYTES // 2**20} MiB"
+    )
 
 
 class Stager:
@@ -121,6 +136,9 @@ class Stager:
             self._quarantine(record, str(exc), source, None)
             return
         canonical = orjson.dumps(record, option=_SORT)
+        if len(canonical) > MAX_RECORD_BYTES:
+            self._quarantine(record, _too_large(canonical), source, facts.id)
+            return
         digest = hashlib.sha256(canonical).digest()
         cap = _time(captured_at)
         self._stage_profile(facts, digest, cap)
@@ -168,12 +186,18 @@ class Stager:
             )
             return
         canonical = orjson.dumps(wrapper, option=_SORT)
+        visible = facts.public and facts.tombstoned_at is None
+        if len(canonical) > MAX_RECORD_BYTES:
+            if visible:
+                self._quarantine(wrapper, _too_large(canonical), source, facts.id)
+                return
+            # A removal needs only the post's id and state, never its content.
+            facts = dataclasses.replace(facts, text=None, cameo_ids=())
         digest = hashlib.sha256(canonical).digest()
         if digest in batch.seen:
             return  # the same wrapper nested twice in one capture: ingested once
         batch.seen.add(digest)
         cap = _time(cap_dt)
-        visible = facts.public and facts.tombstoned_at is None
         batch.posts.append(
             b'{"rk":"'
             + digest.hex().encode()
@@ -214,11 +238,11 @@ class Stager:
         # One line, fields split by \x01: orjson escapes every control character inside
         # strings, so neither \x01 nor a newline can occur in the canonical JSON, and
         # DuckDB reads the JSON as plain text without parsing it again.
+        key = digest.hex().encode()
         self.batch.raw.append(
-            b"\x01".join(
-                (digest.hex().encode(), kind, _field(entity_id), _field(source), cap, canonical)
-            )
+            b"\x01".join((key, kind, _field(entity_id), _field(source), cap, canonical))
         )
+        self.batch.raw_keys.append(key)
 
     def _quarantine(self, record: Any, reason: str, source: str, entity_id: str | None) -> None:
         batch = self.batch
@@ -228,6 +252,8 @@ class Stager:
         except TypeError:
             text = repr(record)
         digest = hashlib.sha256(f"{reason}\n{text}".encode()).hexdigest()
+        if len(text) > QUARANTINE_RECORD_CHARS:
+            text = text[:QUARANTINE_RECORD_CHARS] + f"... [cut: {len(text):,} characters in all]"
         batch.quarantine.append(
             orjson.dumps(
                 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -456,3 +457,62 @@ def test_staging_left_by_a_killed_run_is_swept(tmp_path: Path) -> None:
         (folder / "raw.spool").write_text("x")
     assert sweep_stale(tmp_path, STAGING_PREFIX) == [dead]
     assert not dead.exists() and live.exists() and unknown.exists()
+
+
+def test_history_keys_stay_unique_across_batches_and_runs(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # raw and the snapshot tables have no index (schema migration 2): the ingest alone
+    # keeps (id, day) and the content hash unique.
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    monkeypatch.setattr(importer, "BATCH_RECORDS", 60)
+    write(tmp_path / "a.json", page(wrapper("s_1", view_count=10), captured_at=DAY1))
+    write(tmp_path / "b.json", page(wrapper("s_1", view_count=20), captured_at=DAY1 + 60))
+    run_import(db_path, sample, tmp_path / "a.json")
+    run_import(db_path, sample, tmp_path / "b.json", tmp_path / "a.json")
+    con = open_db(db_path)
+    for table, key in (
+        ("post_snapshots", "post_id, captured_on"),
+        ("creator_snapshots", "creator_id, captured_on"),
+        ("raw", "sha256"),
+    ):
+        rows, distinct = con.execute(
+            f"SELECT count(*), count(DISTINCT ({key})) FROM {table}"
+        ).fetchone()  # type: ignore[misc]
+        assert rows == distinct > 0, table
+    assert con.execute(
+        "SELECT view_count FROM post_snapshots WHERE post_id = 's_1'"
+    ).fetchall() == [(20,)]
+
+
+def test_an_oversized_record_is_quarantined_cut_and_the_rest_goes_in(
+    db_path: Path, tmp_path: Path
+) -> None:
+    from sorastats.staging import MAX_RECORD_BYTES, QUARANTINE_RECORD_CHARS
+
+    write(tmp_path / "1.json", page(wrapper("s_gone"), captured_at=DAY1))
+    run_import(db_path, tmp_path / "1.json")
+    huge = "x" * (MAX_RECORD_BYTES + 10)
+    write(
+        tmp_path / "2.json",
+        page(
+            wrapper("s_ok"),
+            wrapper("s_huge", text=huge),
+            # A removal still counts however large its record: the post goes.
+            wrapper("s_gone", tombstoned_at=DAY2 - 10, text=huge),
+            captured_at=DAY2,
+        ),
+    )
+    result = run_import(db_path, tmp_path / "2.json")
+    assert result.ok and result.counts.quarantined == 1
+    con = open_db(db_path)
+    assert {r[0] for r in con.execute("SELECT id FROM posts").fetchall()} == {"s_ok"}
+    assert count(con, "SELECT count(*) FROM tombstones WHERE post_id = 's_gone'") == 1
+    reason, record, entity = con.execute(
+        "SELECT reason, record, entity_id FROM quarantine"
+    ).fetchone()  # type: ignore[misc]
+    assert reason == "record is 8.0 MiB; the limit is 8 MiB" and entity == "s_huge"
+    assert len(record) < QUARANTINE_RECORD_CHARS + 100
+    cut = re.search(r"\.\.\. \[cut: ([\d,]+) characters in all\]$", record)
+    assert cut is not None and int(cut[1].replace(",", "")) > len(huge)
+    assert count(con, "SELECT count(*) FROM raw WHERE json LIKE '%xxxx%'") == 0

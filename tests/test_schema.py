@@ -1,9 +1,10 @@
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from sorastats import db
-from sorastats.schema import SCHEMA_VERSION
+from sorastats.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def test_new_database_is_migrated_to_current_version(tmp_path: Path) -> None:
@@ -37,3 +38,49 @@ def test_database_from_newer_release_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(db.SchemaTooNewError, match="999"):
         db.connect(path)
+
+
+def _version_1_database(path: Path) -> None:
+    """A database as the first release left it: migration 1 only, with rows."""
+    con = duckdb.connect(str(path))
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute(
+        "INSERT INTO raw VALUES ('ab', 'post', 's_1', 'f.json', 1, '2025-10-09 08:00', '{}')"
+    )
+    con.execute(
+        "INSERT INTO post_snapshots (post_id, captured_on, captured_at, view_count) "
+        "VALUES ('s_1', '2025-10-09', '2025-10-09 08:00', 7)"
+    )
+    con.execute(
+        "INSERT INTO creator_snapshots (creator_id, captured_on, captured_at, follower_count) "
+        "VALUES ('user-a', '2025-10-09', '2025-10-09 08:00', 3)"
+    )
+    con.close()
+
+
+def _primary_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_constraints() "
+        "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_version_1_database_upgrades_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    _version_1_database(path)
+    con = db.connect(path)
+    assert db.schema_version(con) == SCHEMA_VERSION
+    assert con.execute("SELECT sha256, json FROM raw").fetchall() == [("ab", "{}")]
+    assert con.execute("SELECT post_id, view_count FROM post_snapshots").fetchall() == [("s_1", 7)]
+    assert con.execute("SELECT creator_id, follower_count FROM creator_snapshots").fetchall() == [
+        ("user-a", 3)
+    ]
+    # The history tables carry no index any more; the entity tables keep theirs.
+    keys = _primary_keys(con)
+    assert not keys & {"raw", "post_snapshots", "creator_snapshots"}
+    assert {"posts", "creators", "creator_usernames", "tombstones"} <= keys
+    # NOT NULL still holds.
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO raw (sha256) VALUES (NULL)")
