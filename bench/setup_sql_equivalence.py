@@ -163,9 +163,9 @@ def edge_cases(path: Path) -> Path:
     )
     # Posted after its first snapshot (captures and posted_at disagree).
     con.execute("UPDATE posts SET posted_at = posted_at + INTERVAL 3 DAY WHERE hash(id) % 29 = 0")
-    # Post snapshots a day past the newest creator snapshot (the data day).
+    # Post snapshots a day past the newest creator snapshot (the data day; no rows yet).
     con.execute(
-        "INSERT OR REPLACE INTO post_snapshots (post_id, captured_on, captured_at, view_count) "
+        "INSERT INTO post_snapshots (post_id, captured_on, captured_at, view_count) "
         "SELECT id, ?, ?, view_count + 5 FROM posts WHERE hash(id) % 3 = 0",
         [day + timedelta(days=1), sitedata.NOW + timedelta(days=1)],
     )

@@ -575,3 +575,27 @@ def test_spill_folder_of_a_killed_build_is_removed_by_the_next(
     assert build(dbp, tmp_path / "site").published
     assert not dead.exists() and alive.exists()
     assert not list(temp.glob(f"{SPILL_PREFIX}{os.getpid()}-*"))  # its own went too
+
+
+def test_a_first_release_database_is_upgraded_then_rendered(tmp_path: Path) -> None:
+    import duckdb
+
+    from sorastats.schema import MIGRATIONS, SCHEMA_VERSION
+
+    current = sitedata.hand_made(tmp_path / "now.duckdb")
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute(f"ATTACH '{current}' AS now (READ_ONLY)")
+    for table in ("creators", "creator_usernames", "posts", "post_cameos", "tombstones",
+                  "creator_snapshots", "post_snapshots", "raw"):  # fmt: skip
+        con.execute(f"INSERT INTO {table} SELECT * FROM now.{table}")
+    con.close()
+    report = build(old, tmp_path / "site")
+    assert report.published and report.pages == build(current, tmp_path / "site2").pages
+    assert db.schema_version(db.connect(old, read_only=True)) == SCHEMA_VERSION
+    assert (
+        load(page(tmp_path / "site", "/c/alice/")).find("td", data_counter="followers").text
+        == "1,000"
+    )

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from sorastats import db
 from sorastats.db import schema_version
 from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
@@ -98,6 +99,12 @@ def open_db(path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
         raise RenderError(f"no database at {path}: run `python build.py import` first")
     con = duckdb.connect(str(path), read_only=True)
     version = schema_version(con)
+    if version < SCHEMA_VERSION:
+        # A database from an older release is upgraded in place, as the ingest would.
+        con.close()
+        db.connect(path).close()
+        con = duckdb.connect(str(path), read_only=True)
+        version = schema_version(con)
     if version != SCHEMA_VERSION:
         raise RenderError(
             f"{path} has schema version {version}, this renderer reads {SCHEMA_VERSION}"

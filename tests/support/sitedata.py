@@ -20,9 +20,20 @@ HOSTILE_PROMPT = (
 )
 
 
+# The snapshot tables have no primary key (schema migration 2): replace by hand.
+_SNAPSHOT_KEYS = {"creator_snapshots": "creator_id", "post_snapshots": "post_id"}
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
     cols = ", ".join(row)
     marks = ", ".join("?" for _ in row)
+    if key := _SNAPSHOT_KEYS.get(table):
+        con.execute(
+            f"DELETE FROM {table} WHERE {key} = ? AND captured_on = ?",
+            [row[key], row["captured_on"]],
+        )
+        con.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+        return
     con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
 
 
