@@ -60,6 +60,8 @@ def connect(
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    # DuckDB's own progress bar would interleave with ours (and draw during migrations).
+    con.execute("SET enable_progress_bar = false")
     migrate(con)
     return con
 
