@@ -384,8 +384,11 @@ class Applier:
                 PARTITION BY id ORDER BY cap DESC, updated_at DESC NULLS LAST, rk DESC) = 1
             """
         )
+        # Stored ids counted by a semi-join whose hash table holds this batch's ids
+        # (`NOT IN (SELECT id FROM table)` hashed every stored id, each batch).
         new = self._scalar(
-            f"SELECT count(*) FROM {newest} WHERE id NOT IN (SELECT id FROM {table})"
+            f"SELECT (SELECT count(*) FROM {newest}) - "
+            f"(SELECT count(*) FROM {table} t SEMI JOIN {newest} n ON t.id = n.id)"
         )
         updated = self._scalar(
             f"SELECT count(*) FROM {newest} u JOIN {table} t ON t.id = u.id "
