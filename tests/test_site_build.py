@@ -599,3 +599,54 @@ def test_a_first_release_database_is_upgraded_then_rendered(tmp_path: Path) -> N
         load(page(tmp_path / "site", "/c/alice/")).find("td", data_counter="followers").text
         == "1,000"
     )
+
+
+def test_a_same_prompt_list_that_reorders_re_renders_the_other_pages(tmp_path: Path) -> None:
+    # Post pages are hashed with a stand-in for their "same prompt" list (the group's
+    # hash): a change in the group's order must still reach every member's page.
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    members = [sitedata.pid(n) for n in (900, 901, 902)]
+    con = db.connect(dbp)
+    for views, post_id in zip((300, 200, 100), members, strict=True):
+        sitedata.add_post(con, post_id, ALICE, "a prompt three videos share", view_count=views)
+    con.close()
+    out = tmp_path / "site"
+    build(dbp, out)
+    last = out / f"p/{members[2]}/index.html"
+
+    def same_prompt_order(page_file: Path) -> list[str]:
+        text = page_file.read_text()
+        section = text[text.index("Same prompt") :]
+        return sorted(members[:2], key=lambda m: section.index(f"/p/{m}/"))
+
+    assert same_prompt_order(last) == members[:2]
+    inode = last.stat().st_ino
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET view_count = 400 WHERE id = ?", [members[1]])
+    con.close()
+    report = build(dbp, out)
+    assert last.stat().st_ino != inode  # rewritten though its own row did not change
+    assert same_prompt_order(last) == [members[1], members[0]]
+    untouched = out / f"p/{sitedata.pid(104)}/index.html"
+    assert report.written < report.pages and untouched.exists()
+
+
+def test_a_changed_prompt_re_renders_its_creator_feed(tmp_path: Path) -> None:
+    # Feeds are hashed with a digest of their entries' rows standing in for the entries.
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    newest = sitedata.pid(950)
+    con = db.connect(dbp)
+    sitedata.add_post(con, newest, ALICE, "first words of a fresh prompt",
+                      posted_at=sitedata.NOW)  # fmt: skip
+    con.close()
+    out = tmp_path / "site"
+    build(dbp, out)
+    feed = out / "c/alice/feed.xml"
+    assert "first words of a fresh prompt" in feed.read_text()
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET text = 'second words instead' WHERE id = ?", [newest])
+    con.close()
+    build(dbp, out)
+    text = feed.read_text()
+    assert "second words instead" in text and "first words" not in text
+    ET.fromstring(text)  # still a valid document

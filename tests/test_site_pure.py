@@ -480,3 +480,16 @@ def test_creator_shards_are_even_for_any_username_style(style: str) -> None:
 def test_few_creators_stay_in_the_main_bundle() -> None:
     assert search.plan_bundles(2)[0].glob == "{c/*,about}/index.html"
     assert len(search.plan_bundles(2)) == 3
+
+
+def test_hash_query_swaps_stand_ins_and_refuses_a_missing_expression() -> None:
+    from sorastats.site.model import PAGE_SETS, PageSet
+
+    post_set = next(ps for ps in PAGE_SETS if ps.kind == "post")
+    ((expression, stand_in),) = post_set.hash_subs
+    hashed = post_set.hash_query(0, 1)
+    assert expression not in hashed and stand_in in hashed
+    assert expression in post_set.query(None, 0, 1)  # the rendered documents keep it
+    broken = PageSet("x", "x.html", False, "SELECT 1 AS key", hash_subs=(("nope", "1"),))
+    with pytest.raises(ValueError, match="'nope' is not in the set's SQL"):
+        broken.hash_query()

@@ -92,7 +92,9 @@ class Ledger:
         names) and the DuckDB version (its hash function)."""
         for ps in sets:
             prefix = hashlib.blake2b(
-                "\0".join((fingerprint, ps.template, ps.sql, duckdb.__version__)).encode(),
+                "\0".join(
+                    (fingerprint, ps.template, ps.sql, repr(ps.hash_subs), duckdb.__version__)
+                ).encode(),
                 digest_size=8,
             ).hexdigest()
             parts = ps.parts(self.con)
@@ -101,7 +103,7 @@ class Ledger:
                     f"""INSERT INTO new_m
                         SELECT rel, $template, concat($prefix, '-', hash(doc)), $sitemap,
                                $kind, CAST(key AS VARCHAR)
-                        FROM ({ps.query(part=part, parts=parts)})""",
+                        FROM ({ps.hash_query(part, parts)})""",
                     {
                         "prefix": prefix,
                         "template": ps.template,

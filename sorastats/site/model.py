@@ -216,6 +216,9 @@ class PageSet:
     filter_column: str = ""  # the key column `/*filter*/` narrows
     part_table: str = ""  # the table whose size decides how many parts (none: one)
     key_part: str = "{key}"  # SQL: the value whose hash picks the part of a `{key}`
+    # (expression, stand-in) pairs for hashing: a stand-in must change whenever the
+    # expression's value does, given the rest of the document (see `hash_query`).
+    hash_subs: tuple[tuple[str, str], ...] = ()
 
     def query(self, keys_sql: str | None = None, part: int = 0, parts: int = 1) -> str:
         """The set's SQL, narrowed to the keys `keys_sql` selects when given, and to part
@@ -228,6 +231,16 @@ class PageSet:
         if keys_sql is None:
             return sql.replace("/*filter*/", "")
         return sql.replace("/*filter*/", f"AND {self.filter_column} IN ({keys_sql})")
+
+    def hash_query(self, part: int = 0, parts: int = 1) -> str:
+        """The query whose documents are hashed: `query` with each costly expression
+        replaced by a cheaper value that decides it (a hash of its inputs)."""
+        sql = self.query(None, part, parts)
+        for expression, stand_in in self.hash_subs:
+            if expression not in sql:
+                raise ValueError(f"{self.kind}: {expression!r} is not in the set's SQL")
+            sql = sql.replace(expression, stand_in)
+        return sql
 
     def parts(self, con: duckdb.DuckDBPyConnection) -> int:
         """How many parts to run the set in (see WHOLE_ROWS)."""
@@ -242,7 +255,15 @@ class PageSet:
 
 
 PAGE_SETS: tuple[PageSet, ...] = (
-    PageSet("post", "post.html", True, queries.POST_PAGES, filter_column="p.id", part_table="vp"),
+    PageSet(
+        "post",
+        "post.html",
+        True,
+        queries.POST_PAGES,
+        filter_column="p.id",
+        part_table="vp",
+        hash_subs=((queries.SAME_ITEMS, queries.SAME_ITEMS_FOR_HASH),),
+    ),
     PageSet(
         "creator",
         "creator.html",
@@ -260,6 +281,7 @@ PAGE_SETS: tuple[PageSet, ...] = (
         queries.CREATOR_FEEDS,
         params=(("feed_size", "creator_feed_size"),),
         filter_column="c.slug",
+        hash_subs=((queries.FEED_ENTRIES, queries.FEED_ENTRIES_FOR_HASH),),
     ),
 )
 

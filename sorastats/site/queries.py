@@ -230,7 +230,7 @@ def setup_sql(creator_page_size: int) -> list[str]:
         # One list per group of posts sharing a prompt, not one per post: the groups of
         # popular prompts are big, and a copy of their list per post filled memory.
         f"""CREATE TEMP TABLE samegroup AS
-            SELECT row_number() OVER () AS gid, * FROM (
+            SELECT row_number() OVER () AS gid, *, hash(items) AS items_hash FROM (
               SELECT lower(prompt) AS k, count(*) AS n,
                      -- Not `min_by`: its state copies each card it keeps, and at 1M posts
                      -- in big groups that ran out of memory (a list spills).
@@ -317,6 +317,12 @@ def _gains(prefix: str, names: tuple[str, ...]) -> str:
 # where the builder narrows a set to the keys of changed pages (`AND <key> IN (...)`);
 # `/*part:col*/` where it splits a big set into parts by `hash(col)`, so that no join's
 # hash table outgrows DuckDB's memory limit (seven of them at once, at 1M posts).
+# A post's "same prompt" list: its group's top cards without itself. For hashing, the
+# group's hash stands in for it (with the post's id, which the document holds, it
+# decides the list): filtering every post's list took 60% of hashing the post pages.
+SAME_ITEMS = "list_filter(sg.items, lambda x: x.id <> sp.id)[1:12]"
+SAME_ITEMS_FOR_HASH = "sg.items_hash"
+
 POST_PAGES = f"""
 SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
@@ -338,8 +344,7 @@ LEFT JOIN (SELECT id, card FROM pcard
            WHERE id IN (SELECT parent_post_id FROM vp WHERE /*part:id*/)) parent
   ON parent.id = p.parent_post_id
 LEFT JOIN (SELECT * FROM remixes WHERE /*part:pid*/) r ON r.pid = p.id
-LEFT JOIN (SELECT sp.id, sg.n - 1 AS n,
-                  list_filter(sg.items, lambda x: x.id <> sp.id)[1:12] AS items
+LEFT JOIN (SELECT sp.id, sg.n - 1 AS n, {SAME_ITEMS} AS items
            FROM sameprompt sp JOIN samegroup sg USING (gid) WHERE /*part:sp.id*/) sp
   ON sp.id = p.id
 LEFT JOIN (SELECT * FROM simprompts WHERE /*part:id*/) si ON si.id = p.id
@@ -399,6 +404,18 @@ FROM ranked r JOIN vc ON vc.id = r.creator_id
 WHERE r.rn = 1 AND r.slug <> vc.slug AND r.slug NOT IN (SELECT slug FROM vc) /*filter*/
 """
 
+# A creator feed's entries, newest first. For hashing, an order-free digest of the same
+# rows stands in (`rn` numbers them, so none cancel out in the XOR): formatting every
+# creator's entries took most of the time of hashing the feeds.
+FEED_ENTRIES = f"""list_transform(
+        list_sort(list(struct_pack(rn := n.rn, id := n.id, prompt := n.prompt,
+                                   posted_at := n.posted_at, updated_at := n.updated_at))),
+        lambda x: struct_pack(id := x.id, prompt := x.prompt, username := c.username,
+                              posted := strftime(x.posted_at, {ISO}),
+                              updated := strftime(coalesce(x.updated_at, x.posted_at),
+                                                  {ISO})))"""
+FEED_ENTRIES_FOR_HASH = "bit_xor(hash(n.rn, n.id, n.prompt, n.posted_at, n.updated_at))"
+
 CREATOR_FEEDS = f"""
 WITH n AS (SELECT creator_id, id, prompt, posted_at, updated_at,
                   row_number() OVER (PARTITION BY creator_id
@@ -408,13 +425,7 @@ SELECT c.slug AS key, 'c/' || c.slug || '/feed.xml' AS rel, (struct_pack(
     url := '/c/' || c.slug || '/feed.xml', page_url := '/c/' || c.slug || '/',
     title := '@' || c.username,
     updated := strftime(max(coalesce(n.updated_at, n.posted_at)), {ISO}),
-    entries := list_transform(
-        list_sort(list(struct_pack(rn := n.rn, id := n.id, prompt := n.prompt,
-                                   posted_at := n.posted_at, updated_at := n.updated_at))),
-        lambda x: struct_pack(id := x.id, prompt := x.prompt, username := c.username,
-                              posted := strftime(x.posted_at, {ISO}),
-                              updated := strftime(coalesce(x.updated_at, x.posted_at),
-                                                  {ISO}))))) AS doc
+    entries := {FEED_ENTRIES})) AS doc
 FROM n JOIN vc c ON c.id = n.creator_id
 WHERE n.rn <= $feed_size /*filter*/
 GROUP BY c.slug, c.username
