@@ -89,7 +89,9 @@ class Ledger:
         A page's hash is DuckDB's 64-bit `hash()` of its document STRUCT (three times
         cheaper than hashing its JSON text) after a prefix covering what that value does not:
         the build fingerprint (templates, settings), the template, the set's SQL (field
-        names) and the DuckDB version (its hash function)."""
+        names), its hash stand-ins and the DuckDB version (its hash function). The
+        documents hashed are `PageSet.hash_query`'s: costly parts replaced by values that
+        decide them."""
         for ps in sets:
             prefix = hashlib.blake2b(
                 "\0".join(
