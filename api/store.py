@@ -214,7 +214,13 @@ def take_email_token(conn: Conn, nonce_hash: str, purpose: str, now: int) -> Row
 
 def blocked_until(conn: Conn, keys: list[str]) -> int:
     marks = ", ".join("?" for _ in keys)
-    row = conn.one(f"SELECT max(blocked_until) AS b FROM throttle WHERE key IN ({marks})", keys)
+    # Only real blocks (a backoff above zero); a failure within the free attempts has
+    # blocked_until = last_failure_at.
+    row = conn.one(
+        f"SELECT max(blocked_until) AS b FROM throttle WHERE key IN ({marks}) "
+        "AND blocked_until > last_failure_at",
+        keys,
+    )
     return int(row["b"] or 0) if row else 0
 
 

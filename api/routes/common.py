@@ -95,7 +95,10 @@ def throttle_keys(ctx: Ctx, scope: str, email_addr: str) -> tuple[str, str]:
 
 async def refuse_if_throttled(ctx: Ctx, keys: tuple[str, str]) -> None:
     until = await ctx.services.db.run(store.blocked_until, list(keys), write=False)
-    wait = until - int(time.time())
+    # Times are whole seconds: `until` = the failure's second + the backoff. Counting that
+    # last second too makes an N-second backoff last at least N seconds (N to N + 1),
+    # never less (a 1 s block could lapse at once when the next second began).
+    wait = until + 1 - int(time.time()) if until else 0
     if wait > 0:
         raise ApiError(
             429,
