@@ -24,6 +24,7 @@ import time
 import types
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,6 +54,12 @@ def table_name(sql: str) -> str | None:
     return words[3] if words[:3] == ["CREATE", "TEMP", "TABLE"] else None
 
 
+def all_setup(mod: Any) -> list[str]:
+    """Every aggregate statement of a revision (similar prompts moved out of setup_sql)."""
+    similar = getattr(mod, "similar_sql", None)
+    return [*mod.setup_sql(PAGE_SIZE), *(similar() if similar else [])]
+
+
 def run_setup(con: object, statements: list[str]) -> dict[str, float]:
     times: dict[str, float] = {}
     for sql in statements:
@@ -68,7 +75,7 @@ def run_setup(con: object, statements: list[str]) -> dict[str, float]:
 def reference_is_stable(con: object, ref: types.ModuleType, name: str, runs: int = 10) -> bool:
     """Re-runs the reference statement of one table (reading the tables it depends on,
     which compared equal) and reports whether it ever disagrees with its first run."""
-    (sql,) = [s for s in ref.setup_sql(PAGE_SIZE) if table_name(s) == name]
+    (sql,) = [s for s in all_setup(ref) if table_name(s) == name]
     sql = sql.replace(f"CREATE TEMP TABLE {name} AS", f"CREATE TEMP TABLE again_{name} AS", 1)
     for _ in range(runs):
         con.execute(f"DROP TABLE IF EXISTS again_{name}")  # type: ignore[attr-defined]
@@ -87,10 +94,10 @@ def compare(path: Path, ref: types.ModuleType, threads: int | None) -> bool:
         con = open_db(path, Path(spill))
         if threads:
             con.execute(f"SET threads = {threads}")
-        old_t = run_setup(con, ref.setup_sql(PAGE_SIZE))
+        old_t = run_setup(con, all_setup(ref))
         for name in old_t:
             con.execute(f"ALTER TABLE {name} RENAME TO old_{name}")
-        new_t = run_setup(con, queries.setup_sql(PAGE_SIZE))
+        new_t = run_setup(con, all_setup(queries))
         print(f"{path}")
         print(f"  {'table':12s} {'rows':>9s} {'old s':>7s} {'new s':>7s}  result")
         for name in old_t:

@@ -650,3 +650,65 @@ def test_a_changed_prompt_re_renders_its_creator_feed(tmp_path: Path) -> None:
     text = feed.read_text()
     assert "second words instead" in text and "first words" not in text
     ET.fromstring(text)  # still a valid document
+
+
+def _similar_section(page_file: Path) -> str:
+    text = page_file.read_text()
+    return text[text.index("<h2>Similar prompts</h2>") :] if "<h2>Similar prompts" in text else ""
+
+
+def test_similar_prompts_are_reused_until_a_prompt_changes(tmp_path: Path) -> None:
+    from sorastats.site.derived import CACHE_FILE, cache_dir
+
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    a, b = sitedata.pid(960), sitedata.pid(961)
+    con = db.connect(dbp)
+    sitedata.add_post(con, a, ALICE, "a glacier walrus sings opera at dawn")
+    sitedata.add_post(con, b, ALICE, "the glacier walrus dances alone")
+    con.close()
+    out = tmp_path / "site"
+    logs: list[str] = []
+    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1)
+    render_site(cfg, log=logs.append)
+    cache = cache_dir(out) / CACHE_FILE
+    assert cache.is_file() and out not in cache.parents  # beside the site, never published
+    assert f"/p/{b}/" in _similar_section(out / f"p/{a}/index.html")
+    reused = "render: similar prompts unchanged: reused from the previous build"
+    assert reused not in logs
+
+    # Counters only: the similar prompts come from the cache.
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET view_count = 12345 WHERE id = ?", [a])
+    con.close()
+    logs.clear()
+    render_site(cfg, log=logs.append)
+    assert reused in logs
+    assert f"/p/{b}/" in _similar_section(out / f"p/{a}/index.html")
+
+    # A prompt changes: computed again, and the pages follow.
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET text = 'a purple teapot' WHERE id = ?", [b])
+    con.close()
+    logs.clear()
+    render_site(cfg, log=logs.append)
+    assert reused not in logs
+    assert f"/p/{b}/" not in _similar_section(out / f"p/{a}/index.html")
+
+    # A damaged cache is ignored (and said so), then replaced.
+    cache.write_bytes(b"not a database")
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET view_count = 7 WHERE id = ?", [a])
+    con.close()
+    logs.clear()
+    report = render_site(cfg, log=logs.append)
+    assert report.published and any("ignoring the derived-table cache" in m for m in logs)
+    logs.clear()
+    render_site(RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, full=True), log=logs.append)
+    assert reused not in logs  # --full computes everything again
+    logs.clear()
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET view_count = 8 WHERE id = ?", [a])
+    con.close()
+    render_site(cfg, log=logs.append)
+    assert reused in logs
+    assert not list(cache.parent.glob(".*.tmp*"))  # no temporary files left

@@ -35,6 +35,7 @@ from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
 from sorastats.site import model, worker
 from sorastats.site.config import RenderConfig
+from sorastats.site.derived import cache_dir
 from sorastats.site.ledger import Entry, Ledger
 from sorastats.site.manifest import MANIFEST_NAME, manifest_file
 from sorastats.site.model import Page, dumps
@@ -305,7 +306,7 @@ def _build(
     presence = ThreadPoolExecutor(max_workers=1)
     missing_in_base = presence.submit(missing_outputs, source) if source else None
     presence.shutdown(wait=False)
-    model.prepare(con, cfg)
+    model.prepare(con, cfg, cache_dir(cfg.out), log)
     info = model.site_info(con)
     bundles = [(b, digest) for b, digest in model.search_bundles(con)]
     fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from sorastats.site import queries
+from sorastats.site import derived, queries
 from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
 from sorastats.site.pricing import pricing_doc
@@ -89,9 +90,18 @@ def dumps(doc: Any) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def prepare(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> None:
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    cfg: RenderConfig,
+    cache: Path | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> None:
+    """The aggregate tables the page sets read; `simprompts` from `cache` when its inputs
+    are unchanged (see sorastats.site.derived)."""
     for sql in queries.setup_sql(cfg.creator_page_size):
         con.execute(sql)
+    if derived.similar_prompts(con, cache, log, reuse=not cfg.full):
+        log("render: similar prompts unchanged: reused from the previous build")
 
 
 def _rows(

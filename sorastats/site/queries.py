@@ -83,7 +83,6 @@ def setup_sql(creator_page_size: int) -> list[str]:
         + [_gain("b", "views", w, None, latest="v") + f" AS views_{w}" for w in WINDOWS]
     )
     cutoffs = "k AS (SELECT " + ", ".join(f"day - {w} AS c{w}" for w in WINDOWS) + " FROM dataday)"
-    stop = ", ".join(f"'{w}'" for w in SIMILAR_STOPWORDS)
     return [
         """CREATE TEMP TABLE dataday AS SELECT
             coalesce((SELECT max(captured_on) FROM creator_snapshots),
@@ -241,6 +240,34 @@ def setup_sql(creator_page_size: int) -> list[str]:
         """CREATE TEMP TABLE sameprompt AS
             SELECT pcard.id, samegroup.gid
             FROM pcard JOIN samegroup ON samegroup.k = lower(pcard.prompt)""",
+        """CREATE TEMP TABLE cams AS
+            SELECT pc.post_id,
+                   list_transform(list_sort(list(struct_pack(username := vc.username,
+                                                             slug := vc.slug))),
+                                  lambda x: struct_pack(slug := x.slug,
+                                                        username := x.username)) AS items
+            FROM post_cameos pc JOIN vc ON vc.id = pc.creator_id GROUP BY 1""",
+        f"""CREATE TEMP TABLE cpages AS
+            WITH n AS (SELECT creator_id, posted_at, id,
+                              struct_pack(id := id, slug := card.slug,
+                                          username := card.username, text := card.text,
+                                          views := view_count, likes := like_count) AS vcard,
+                              row_number() OVER (PARTITION BY creator_id
+                                                 ORDER BY posted_at DESC NULLS LAST, id) AS rn
+                       FROM pcard)
+            SELECT creator_id, (rn - 1) // {creator_page_size} + 1 AS page,
+                   list_transform(list_sort(list(struct_pack(rn := rn, card := vcard))),
+                                  lambda x: x.card) AS items
+            FROM n GROUP BY ALL""",
+    ]
+
+
+def similar_sql() -> list[str]:
+    """Temporary table `simprompts` (each post's prompts sharing its rarest words), from
+    `pcard`. It reads only the prompts and cards of posts with a prompt: a build reuses
+    it from the previous one when those did not change (`sorastats.site.derived`)."""
+    stop = ", ".join(f"'{w}'" for w in SIMILAR_STOPWORDS)
+    return [
         f"""CREATE TEMP TABLE words AS
             SELECT DISTINCT id, w FROM (
               SELECT id, unnest(regexp_extract_all(lower(prompt), '[\\p{{L}}\\p{{N}}]{{4,}}')) AS w
@@ -270,25 +297,6 @@ def setup_sql(creator_page_size: int) -> list[str]:
             FROM ranked r JOIN pcard c ON c.id = r.other WHERE r.rn <= 6 GROUP BY r.id""",
         "DROP TABLE words",  # big intermediates: free their memory before streaming
         "DROP TABLE rare",
-        """CREATE TEMP TABLE cams AS
-            SELECT pc.post_id,
-                   list_transform(list_sort(list(struct_pack(username := vc.username,
-                                                             slug := vc.slug))),
-                                  lambda x: struct_pack(slug := x.slug,
-                                                        username := x.username)) AS items
-            FROM post_cameos pc JOIN vc ON vc.id = pc.creator_id GROUP BY 1""",
-        f"""CREATE TEMP TABLE cpages AS
-            WITH n AS (SELECT creator_id, posted_at, id,
-                              struct_pack(id := id, slug := card.slug,
-                                          username := card.username, text := card.text,
-                                          views := view_count, likes := like_count) AS vcard,
-                              row_number() OVER (PARTITION BY creator_id
-                                                 ORDER BY posted_at DESC NULLS LAST, id) AS rn
-                       FROM pcard)
-            SELECT creator_id, (rn - 1) // {creator_page_size} + 1 AS page,
-                   list_transform(list_sort(list(struct_pack(rn := rn, card := vcard))),
-                                  lambda x: x.card) AS items
-            FROM n GROUP BY ALL""",
     ]
 
 
