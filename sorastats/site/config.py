@@ -22,7 +22,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("--db", "DuckDB database to render from (default: data/sorastats.duckdb)"),
-    Setting("--out", "live site folder; staging and the previous site sit beside it"),
+    Setting("--out", "live site folder; staging, the previous site and a cache sit beside it"),
     Setting("--base-url", "absolute URL the site is served at, for canonical links"),
     Setting("--jobs", "render processes (default: the number of cores)"),
     Setting("--full", "ignore the manifest and re-render every page"),
