@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -28,14 +30,22 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply every migration the database lacks, each in its own transaction."""
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, log: Callable[[str], None] = _stderr) -> int:
+    """Apply every migration the database lacks, each in its own transaction. Upgrading
+    an existing database is logged: a migration may copy big tables (version 2 copies
+    `raw`), which takes a while on a large database."""
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise SchemaTooNewError(
             f"database schema version {current} is newer than this release's "
             f"({SCHEMA_VERSION}); upgrade SoraStats"
         )
+    if 0 < current < SCHEMA_VERSION:
+        log(f"database: upgrading schema version {current} to {SCHEMA_VERSION} (once) ...")
     for version in range(current + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN TRANSACTION")
         con.execute(MIGRATIONS[version - 1])

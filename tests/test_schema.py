@@ -67,11 +67,16 @@ def _primary_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_version_1_database_upgrades_in_place_keeping_its_rows(tmp_path: Path) -> None:
+def test_version_1_database_upgrades_in_place_keeping_its_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.connect(tmp_path / "new.duckdb").close()
+    assert capsys.readouterr().err == ""  # a new database is made, not upgraded
     path = tmp_path / "old.duckdb"
     _version_1_database(path)
     con = db.connect(path)
     assert db.schema_version(con) == SCHEMA_VERSION
+    assert f"upgrading schema version 1 to {SCHEMA_VERSION}" in capsys.readouterr().err
     assert con.execute("SELECT sha256, json FROM raw").fetchall() == [("ab", "{}")]
     assert con.execute("SELECT post_id, view_count FROM post_snapshots").fetchall() == [("s_1", 7)]
     assert con.execute("SELECT creator_id, follower_count FROM creator_snapshots").fetchall() == [
