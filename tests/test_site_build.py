@@ -712,3 +712,14 @@ def test_similar_prompts_are_reused_until_a_prompt_changes(tmp_path: Path) -> No
     render_site(cfg, log=logs.append)
     assert reused in logs
     assert not list(cache.parent.glob(".*.tmp*"))  # no temporary files left
+
+
+def test_the_derived_cache_works_in_a_folder_with_a_quote(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "it's" / "site"
+    logs: list[str] = []
+    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1)
+    render_site(cfg, log=logs.append)
+    render_site(cfg, log=logs.append)
+    assert "render: similar prompts unchanged: reused from the previous build" in logs
+    assert not any("derived-table cache" in m for m in logs)  # nothing ignored or failed

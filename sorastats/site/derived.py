@@ -67,6 +67,11 @@ def similar_prompts(
     return False
 
 
+def _sql_text(path: Path) -> str:
+    """A path as an SQL string literal (ATTACH takes no parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _detach(con: duckdb.DuckDBPyConnection, alias: str) -> None:
     with contextlib.suppress(duckdb.Error):
         con.execute(f"DETACH {alias}")
@@ -76,7 +81,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path, key: str, log: Callable[[s
     if not path.is_file():
         return False
     try:
-        con.execute(f"ATTACH '{path}' AS {_ALIAS} (READ_ONLY)")
+        con.execute(f"ATTACH {_sql_text(path)} AS {_ALIAS} (READ_ONLY)")
         try:
             row = con.execute(
                 f"SELECT value FROM {_ALIAS}.meta WHERE key = 'simprompts'"
@@ -104,7 +109,7 @@ def _store(
             leftover.unlink(missing_ok=True)
         # The render's connection is read-only: it may attach a file to write, not create one.
         duckdb.connect(str(tmp)).close()
-        con.execute(f"ATTACH '{tmp}' AS {alias} (READ_WRITE)")
+        con.execute(f"ATTACH {_sql_text(tmp)} AS {alias} (READ_WRITE)")
         try:
             con.execute(f"CREATE TABLE {alias}.simprompts AS SELECT * FROM simprompts")
             con.execute(f"CREATE TABLE {alias}.meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
