@@ -40,6 +40,27 @@ def _counter_columns(names: tuple[str, ...]) -> str:
     return ",\n    ".join(f"{name} BIGINT" for name in names)
 
 
+def _snapshot_columns(key: str, counters: tuple[str, ...]) -> str:
+    return f"""
+    {key} TEXT NOT NULL,  -- ({key}, captured_on) unique: kept so by the ingest
+    captured_on DATE NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    {_counter_columns(counters)}"""
+
+
+def _without_key(table: str, columns: str, names: tuple[str, ...]) -> str:
+    """SQL that rebuilds `table` with `columns` and no primary key, keeping its rows
+    (DuckDB cannot drop a key in place)."""
+    listed = ", ".join(names)
+    return f"""
+CREATE TABLE {table}_v2 ({columns}
+);
+INSERT INTO {table}_v2 SELECT {listed} FROM {table};
+DROP TABLE {table};
+ALTER TABLE {table}_v2 RENAME TO {table};
+"""
+
+
 # Each migration moves the database from version N-1 to N. They run in order, in one
 # transaction each, on open; `meta.schema_version` records where a database stands.
 MIGRATIONS: tuple[str, ...] = (
@@ -189,44 +210,28 @@ CREATE TABLE quarantine (
     # holds a key's whole index in memory once a batch touches it, and these tables
     # grow by every capture: at 1,000,000 posts their indexes outgrew the ingest's
     # memory cap. The ingest keeps their keys unique itself (see sorastats.ingest).
-    f"""
-CREATE TABLE raw_v2 (
+    _without_key(
+        "raw",
+        """
     sha256 TEXT NOT NULL,                -- unique: checked by the ingest, not an index
     kind TEXT NOT NULL,
     entity_id TEXT,
     source TEXT NOT NULL,
     run_id BIGINT NOT NULL,
     captured_at TIMESTAMP NOT NULL,
-    json TEXT NOT NULL
-);
-INSERT INTO raw_v2 SELECT sha256, kind, entity_id, source, run_id, captured_at, json FROM raw;
-DROP TABLE raw;
-ALTER TABLE raw_v2 RENAME TO raw;
-
-CREATE TABLE creator_snapshots_v2 (
-    creator_id TEXT NOT NULL,            -- (creator_id, captured_on) unique, by the ingest
-    captured_on DATE NOT NULL,
-    captured_at TIMESTAMP NOT NULL,
-    {_counter_columns(CREATOR_COUNTERS)}
-);
-INSERT INTO creator_snapshots_v2
-SELECT creator_id, captured_on, captured_at, {", ".join(CREATOR_COUNTERS)}
-FROM creator_snapshots;
-DROP TABLE creator_snapshots;
-ALTER TABLE creator_snapshots_v2 RENAME TO creator_snapshots;
-
-CREATE TABLE post_snapshots_v2 (
-    post_id TEXT NOT NULL,               -- (post_id, captured_on) unique, by the ingest
-    captured_on DATE NOT NULL,
-    captured_at TIMESTAMP NOT NULL,
-    {_counter_columns(POST_COUNTERS)}
-);
-INSERT INTO post_snapshots_v2
-SELECT post_id, captured_on, captured_at, {", ".join(POST_COUNTERS)}
-FROM post_snapshots;
-DROP TABLE post_snapshots;
-ALTER TABLE post_snapshots_v2 RENAME TO post_snapshots;
-""",
+    json TEXT NOT NULL""",
+        ("sha256", "kind", "entity_id", "source", "run_id", "captured_at", "json"),
+    )
+    + _without_key(
+        "creator_snapshots",
+        _snapshot_columns("creator_id", CREATOR_COUNTERS),
+        ("creator_id", "captured_on", "captured_at", *CREATOR_COUNTERS),
+    )
+    + _without_key(
+        "post_snapshots",
+        _snapshot_columns("post_id", POST_COUNTERS),
+        ("post_id", "captured_on", "captured_at", *POST_COUNTERS),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -59,7 +59,9 @@ class StagedBatch:
         self.posts = Spool(directory / "posts.ndjson")
         self.profiles = Spool(directory / "profiles.ndjson")
         self.raw = Spool(directory / "raw.txt")
-        self.raw_keys = Spool(directory / "raw_keys.txt")  # the hashes of `raw`'s lines
+        # The hashes of `raw`'s lines again: deduplicating against stored rows then
+        # reads this small file, not the batch's whole JSON a second time.
+        self.raw_keys = Spool(directory / "raw_keys.txt")
         self.quarantine = Spool(directory / "quarantine.ndjson")
         self.seen: set[bytes] = set()  # canonical hashes staged already
         self.records = 0  # wrappers and bare profiles looked at (after flattening)

@@ -516,3 +516,20 @@ def test_an_oversized_record_is_quarantined_cut_and_the_rest_goes_in(
     cut = re.search(r"\.\.\. \[cut: ([\d,]+) characters in all\]$", record)
     assert cut is not None and int(cut[1].replace(",", "")) > len(huge)
     assert count(con, "SELECT count(*) FROM raw WHERE json LIKE '%xxxx%'") == 0
+    con.close()
+
+    # A bare profile of a listing has the same limit; the listing's others go in.
+    big = profile("user-big00000000000000000000", description=huge)
+    write(
+        tmp_path / "3.json",
+        {"items": [big, profile("user-small0000000000000000")], "cursor": None},
+    )
+    result = run_import(db_path, tmp_path / "3.json")
+    assert result.ok and result.counts.quarantined == 1
+    con = open_db(db_path)
+    assert con.execute(
+        "SELECT reason FROM quarantine WHERE entity_id = 'user-big00000000000000000000'"
+    ).fetchall() == [("record is 8.0 MiB; the limit is 8 MiB",)]
+    creators = {r[0] for r in con.execute("SELECT id FROM creators").fetchall()}
+    assert "user-small0000000000000000" in creators
+    assert "user-big00000000000000000000" not in creators

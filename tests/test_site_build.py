@@ -706,11 +706,18 @@ def test_similar_prompts_are_reused_until_a_prompt_changes(tmp_path: Path) -> No
     render_site(RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, full=True), log=logs.append)
     assert reused not in logs  # --full computes everything again
     logs.clear()
+    # A killed build's temporary file goes with the next write of the cache.
+    killed = cache.parent / f".{CACHE_FILE}.999999.tmp"
+    killed.write_bytes(b"half a database")
     con = db.connect(dbp)
     con.execute("UPDATE posts SET view_count = 8 WHERE id = ?", [a])
     con.close()
     render_site(cfg, log=logs.append)
     assert reused in logs
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET text = 'a glacier walrus again' WHERE id = ?", [b])
+    con.close()
+    render_site(cfg, log=logs.append)
     assert not list(cache.parent.glob(".*.tmp*"))  # no temporary files left
 
 

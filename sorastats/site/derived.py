@@ -105,7 +105,9 @@ def _store(
     alias = _ALIAS + "_new"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in (tmp, Path(f"{tmp}.wal")):
+        # Temporary files of killed builds (and their WALs): one build per site folder
+        # runs at a time (RunLock), so none of them is in use.
+        for leftover in path.parent.glob(f".{path.name}.*.tmp*"):
             leftover.unlink(missing_ok=True)
         # The render's connection is read-only: it may attach a file to write, not create one.
         duckdb.connect(str(tmp)).close()
