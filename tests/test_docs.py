@@ -1,4 +1,4 @@
-"""Every build.py command and option is documented in README.md."""
+"""Every build.py command and option, setting and benchmark is documented in README.md."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 from sorastats.cli import build_parser
 from sorastats.config import SETTINGS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -36,4 +37,12 @@ def test_every_command_and_option_is_in_the_readme() -> None:
 def test_every_setting_is_in_the_readme() -> None:
     text = README.read_text(encoding="utf-8")
     missing = [s.env for s in SETTINGS if f"`{s.env}`" not in text]
+    assert not missing, f"undocumented in README.md: {missing}"
+
+
+def test_every_benchmark_is_in_the_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    scripts = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "bench").glob("*.py"))
+    assert "bench/ingest_floor.py" in scripts
+    missing = [s for s in scripts if s != "bench/__init__.py" and s not in text]
     assert not missing, f"undocumented in README.md: {missing}"

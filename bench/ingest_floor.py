@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Ingest floors: how fast could any import go on this machine? Times the parts that
+every design must do, each alone, on the capture set `bench/ingest.py` synthesizes, and
+prints each as a ceiling in posts/s (the bench's unit: distinct posts per second).
+
+    python bench/ingest_floor.py                       # 100,000 posts (synthesized once)
+    python bench/ingest_floor.py --posts 1000000 --creators 100000
+
+1. Python: read every file and parse it with orjson, in one process per core. No checks,
+   no extraction, nothing stored.
+2. DuckDB: its compiled JSON reader (all threads) reads the feed pages and unnests their
+   items. Nothing stored.
+3. DuckDB: the same, and stores each item's JSON in a table, committed and
+   checkpointed. This is what `raw` must hold ("every ingested wrapper's JSON"), without
+   its hash or any of the checks, snapshots and tables the import also makes. Run under
+   three memory caps: the import's; 900 MB, about the 1 GiB RSS target; one big enough
+   never to spill (its RSS is far over the target).
+
+Steps 2 and 3 read only the feed pages (`latest-*.json`), not the post trees, so their
+ceilings are higher than the whole input allows. Each step runs in its own process, so
+its CPU seconds and peak RSS are its own. The files are read once first, untimed, so
+every step finds them in the page cache, as `bench/ingest.py` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import duckdb
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import synthesize, warm_page_cache  # the same capture set, cached
+
+INGEST_MEMORY = "384MB"  # the import's cap (sorastats/db.py)
+STORE_MEMORY_CAPS = (INGEST_MEMORY, "900MB", "8GB")
+OBJECT_LIMIT = 16 * 2**20  # the import's spool line limit
+
+
+def parse_files(paths: list[str]) -> int:
+    """Parse each file; return how many bytes were read."""
+    read = 0
+    for path in paths:
+        data = Path(path).read_bytes()
+        read += len(data)
+        orjson.loads(data)
+    return read
+
+
+def python_parse(files: list[Path], workers: int) -> str:
+    chunks = [[str(p) for p in files[i::workers]] for i in range(workers)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        read = sum(pool.map(parse_files, chunks))
+    return f"{len(files):,} files, {read / 2**20:,.0f} MiB, {workers} processes"
+
+
+def feed_items(pattern: str) -> str:
+    return (
+        f"SELECT unnest(items) AS item FROM read_json('{pattern}', "
+        f"columns={{items: 'JSON[]', cursor: 'VARCHAR'}}, maximum_object_size={OBJECT_LIMIT})"
+    )
+
+
+def connect(path: str, memory: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(path)
+    con.execute(f"SET memory_limit = '{memory}'")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def duckdb_read(pattern: str) -> str:
+    con = connect(":memory:", INGEST_MEMORY)
+    row = con.execute(f"SELECT count(*), sum(length(item)) FROM ({feed_items(pattern)})").fetchone()
+    assert row is not None
+    return f"{row[0]:,} items, {row[1] / 2**20:,.0f} MiB of item JSON"
+
+
+def duckdb_store(pattern: str, folder: Path, memory: str) -> str:
+    path = folder / "floor.duckdb"
+    con = connect(str(path), memory)
+    con.execute("CREATE TABLE raw (json VARCHAR)")
+    con.execute(f"INSERT INTO raw SELECT item::VARCHAR FROM ({feed_items(pattern)})")
+    con.execute("CHECKPOINT")
+    row = con.execute("SELECT count(*) FROM raw").fetchone()
+    assert row is not None
+    con.close()
+    return f"{row[0]:,} rows stored, database {path.stat().st_size / 2**20:,.0f} MiB"
+
+
+STEPS = {
+    "parse": "1. Python: read + orjson.loads",
+    "read": "2. DuckDB: read_json + unnest",
+    **{f"store-{cap}": f"3. DuckDB: + store the JSON, {cap} cap" for cap in STORE_MEMORY_CAPS},
+}
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the parse pool)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_step(step: str, capture: Path, folder: Path) -> str:
+    """Run one step in this process and describe it as `wall<TAB>cpu<TAB>detail`, timed
+    around the work only (not the interpreter's start)."""
+    wall, cpu = time.monotonic(), cpu_seconds()
+    detail = step_work(step, capture, folder)
+    return f"{time.monotonic() - wall}\t{cpu_seconds() - cpu}\t{detail}"
+
+
+def step_work(step: str, capture: Path, folder: Path) -> str:
+    pattern = str(capture / "*" / "latest-*.json")
+    if step == "parse":
+        return python_parse(sorted(capture.rglob("*.json")), os.cpu_count() or 1)
+    if step == "read":
+        return duckdb_read(pattern)
+    return duckdb_store(pattern, folder, step.removeprefix("store-"))
+
+
+def measure(step: str, capture: Path, folder: Path) -> tuple[float, float, int, str]:
+    """(wall s, CPU s, peak RSS bytes, detail) of one step in a child process. Peak RSS
+    of the parse step is its largest process (the pool's workers are its children)."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--step", step, "--capture", str(capture), "--tmp", str(folder)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read().strip()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"step {step} failed with status {status}")
+    wall, cpu, detail = output.split("\t", 2)
+    return float(wall), float(cpu), usage.ru_maxrss * 1024, detail
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--creators", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("--capture", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(run_step(args.step, args.capture, args.tmp))
+        return 0
+    capture = synthesize(args.posts, args.creators, args.days, args.seed)
+    warm_page_cache(sorted(capture.rglob("*.json")))
+    print(f"{args.posts:,} posts; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
+    for step, name in STEPS.items():
+        with tempfile.TemporaryDirectory(prefix="sorastats-floor-") as tmp:
+            wall, cpu, rss, detail = measure(step, capture, Path(tmp))
+        print(
+            f"{name}: {wall:.1f} s wall, {cpu:.1f} CPU s, peak RSS {rss / 2**20:,.0f} MiB; "
+            f"ceiling {args.posts / wall:,.0f} posts/s ({detail})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
