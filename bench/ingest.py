@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,32 +67,46 @@ def warm_page_cache(files: list[Path]) -> None:
         path.read_bytes()
 
 
-def run_import(capture: Path, db_path: Path) -> tuple[float, float, int, str]:
-    """(wall seconds, CPU seconds, peak RSS bytes, summary line) of one `build.py import`
-    process. CPU seconds (user + system) matter on a shared machine, where wall time
-    depends on what else runs."""
+def run_measured(command: list[str], what: str) -> tuple[float, str, resource.struct_rusage]:
+    """(wall seconds, standard output, resource usage) of one child process, which must
+    succeed. The usage counts the child and the children it waited for: CPU seconds
+    (user + system) matter on a shared machine, where wall time depends on what else runs,
+    and `ru_maxrss` is the peak RSS of the largest of those processes (KiB)."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "build.py"), "import", str(capture), "--db", str(db_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.monotonic() - started
     if status != 0:
-        raise SystemExit(f"import failed with status {status}: {output}")
+        # A negative code is the signal that ended it (say -9 when out of memory).
+        code = os.waitstatus_to_exitcode(status)
+        raise SystemExit(f"{what} failed with exit code {code}: {output}")
+    return seconds, output, usage
+
+
+def run_import(capture: Path, db_path: Path) -> tuple[float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS bytes, summary line) of one `build.py import`
+    process."""
+    seconds, output, usage = run_measured(
+        [sys.executable, str(ROOT / "build.py"), "import", str(capture), "--db", str(db_path)],
+        "import",
+    )
     cpu = usage.ru_utime + usage.ru_stime
     return seconds, cpu, usage.ru_maxrss * 1024, output.strip().splitlines()[-1]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=1_000_000)
-    parser.add_argument("--creators", type=int, default=100_000)
+def add_capture_arguments(parser: argparse.ArgumentParser, posts: int, creators: int) -> None:
+    """The options that pick a capture set (shared with bench/ingest_floor.py)."""
+    parser.add_argument("--posts", type=int, default=posts)
+    parser.add_argument("--creators", type=int, default=creators)
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_capture_arguments(parser, posts=1_000_000, creators=100_000)
     args = parser.parse_args()
     capture = synthesize(args.posts, args.creators, args.days, args.seed)
     paths = sorted(capture.rglob("*.json"))

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,11 +37,19 @@ import duckdb
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import synthesize, warm_page_cache  # the same capture set, cached
+from ingest import (  # the same capture set, cached, and the same measuring
+    ROOT,
+    add_capture_arguments,
+    run_measured,
+    synthesize,
+    warm_page_cache,
+)
 
-INGEST_MEMORY = "384MB"  # the import's cap (sorastats/db.py)
-STORE_MEMORY_CAPS = (INGEST_MEMORY, "900MB", "8GB")
-OBJECT_LIMIT = 16 * 2**20  # the import's spool line limit
+sys.path.insert(0, str(ROOT))
+from sorastats.db import INGEST_MEMORY_LIMIT  # the import's limits, so the floor follows them
+from sorastats.staging import SPOOL_LINE_LIMIT
+
+STORE_MEMORY_CAPS = (INGEST_MEMORY_LIMIT, "900MB", "8GB")
 
 
 def parse_files(paths: list[str]) -> int:
@@ -65,7 +72,7 @@ def python_parse(files: list[Path], workers: int) -> str:
 def feed_items(pattern: str) -> str:
     return (
         f"SELECT unnest(items) AS item FROM read_json('{pattern}', "
-        f"columns={{items: 'JSON[]', cursor: 'VARCHAR'}}, maximum_object_size={OBJECT_LIMIT})"
+        f"columns={{items: 'JSON[]', cursor: 'VARCHAR'}}, maximum_object_size={SPOOL_LINE_LIMIT})"
     )
 
 
@@ -78,7 +85,7 @@ def connect(path: str, memory: str) -> duckdb.DuckDBPyConnection:
 
 
 def duckdb_read(pattern: str) -> str:
-    con = connect(":memory:", INGEST_MEMORY)
+    con = connect(":memory:", INGEST_MEMORY_LIMIT)
     row = con.execute(f"SELECT count(*), sum(length(item)) FROM ({feed_items(pattern)})").fetchone()
     assert row is not None
     return f"{row[0]:,} items, {row[1] / 2**20:,.0f} MiB of item JSON"
@@ -128,28 +135,19 @@ def step_work(step: str, capture: Path, folder: Path) -> str:
 
 
 def measure(step: str, capture: Path, folder: Path) -> tuple[float, float, int, str]:
-    """(wall s, CPU s, peak RSS bytes, detail) of one step in a child process. Peak RSS
-    of the parse step is its largest process (the pool's workers are its children)."""
-    proc = subprocess.Popen(
+    """(wall s, CPU s, peak RSS bytes, detail) of one step in a child process; the times
+    are the child's own, around the work."""
+    _, output, usage = run_measured(
         [sys.executable, __file__, "--step", step, "--capture", str(capture), "--tmp", str(folder)],
-        stdout=subprocess.PIPE,
-        text=True,
+        f"step {step}",
     )
-    assert proc.stdout is not None
-    output = proc.stdout.read().strip()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"step {step} failed with status {status}")
-    wall, cpu, detail = output.split("\t", 2)
+    wall, cpu, detail = output.strip().split("\t", 2)
     return float(wall), float(cpu), usage.ru_maxrss * 1024, detail
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=100_000)
-    parser.add_argument("--creators", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=1)
+    add_capture_arguments(parser, posts=100_000, creators=10_000)
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--capture", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
