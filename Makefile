@@ -1,10 +1,12 @@
-# The README's first commands: `make run` and `make test` each work alone on a fresh machine.
+# The README's commands: `make run`, `make check` and `make test` each work alone on a fresh
+# Debian machine with Python 3.11 (`make test` as root installs and starts what it needs).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PYTEST := $(PY) -m pytest -q
 
-.PHONY: setup run test lint types unit clean
+.PHONY: setup run check test lint types fast services clean
 
 setup: $(STAMP)
 
@@ -27,10 +29,23 @@ lint: setup
 types: setup
 	$(VENV)/bin/mypy
 
-unit: setup
-	$(PY) -m pytest -q
+# The fast tier: no browser, no real server, no PostgreSQL, no subprocess builds.
+fast: setup
+	$(PYTEST) -m "not e2e"
 
-test: lint types unit
+# The fast loop while coding: lint, types, fast tests (under 60 s).
+check: lint types fast
+
+# Debian's chromium, fonts and PostgreSQL: installed when missing (as root), then
+# PostgreSQL started. An already set TEST_DATABASE_URL is used as it is.
+services:
+	.ci/test-deps
+
+# Everything, nothing skipped for a missing service.
+test: setup services lint types
+	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(timeout 180 .ci/start-postgres)}" && \
+	  export TEST_DATABASE_URL && \
+	  SORASTATS_TEST_ALL=1 HYPOTHESIS_PROFILE=full $(PYTEST)
 
 clean:
 	rm -rf $(VENV) site site.* data/*.duckdb data/*.duckdb.wal

@@ -1,5 +1,5 @@
 """Billing wired to the accounts database: who is on which tier, the limit checks other
-routes call, and the webhook's transaction. Pure rules live in api/tiers.py and
+routes call, and the webhook's transaction. Pure rules live in sorastats/tiers.py and
 api/billing_state.py; Stripe calls in api/stripe_gateway.py; SQL in api/store.py.
 
 Limit checks for other modules (the vault), inside the transaction that adds the item,
@@ -28,7 +28,7 @@ from api.billing_state import (
     resolve_owner,
     should_replace,
 )
-from api.tiers import (
+from sorastats.tiers import (
     FREE,
     Entitlement,
     Tier,

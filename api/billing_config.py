@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from api.tiers import Interval
+from sorastats.tiers import Interval
 
 DEFAULT_API_BASE: Final = "https://api.stripe.com"
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from api.tiers import entitlement_for_status
+from sorastats.tiers import entitlement_for_status
 
 # Statuses Stripe never leaves: a subscription in one of them is over for good.
 TERMINAL_STATUSES: Final = frozenset({"canceled", "incomplete_expired"})
-# Statuses that (may) grant Pro; see api.tiers.entitlement_for_status.
+# Statuses that (may) grant Pro; see sorastats.tiers.entitlement_for_status.
 LIVE_STATUSES: Final = frozenset({"active", "trialing", "past_due"})
 
 HANDLED_EVENT_TYPES: Final = frozenset(

@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.tiers import TierLimitError
+from sorastats.tiers import TierLimitError
 
 log = logging.getLogger("api")
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from playwright.sync_api import Browser
 
 from tests.support.browser import close_shared_chromium, shared_chromium
+
+# Property tests draw few examples in the fast loop and more in `make test` (CI), which
+# sets HYPOTHESIS_PROFILE=full. Tests scale with the profile: no max_examples of their own.
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.register_profile("full", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +25,15 @@ def chromium() -> Iterator[Browser]:
     own `chromium.new_context()` so cookies and storage never leak between tests."""
     yield shared_chromium()
     close_shared_chromium()
+
+
+# Markers that put a test in the end-to-end tier (`make test`, not `make check`).
+E2E_MARKERS = frozenset({"browser", "postgres", "slow"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()) or any(
+            item.get_closest_marker(name) for name in E2E_MARKERS
+        ):
+            item.add_marker(pytest.mark.e2e)

@@ -9,7 +9,7 @@ import pytest
 
 from api.billing_config import BILLING_SETTINGS
 from api.billing_state import HANDLED_EVENT_TYPES
-from api.tiers import FEATURES, LIMITS, TIERS, tier_table_markdown
+from sorastats.tiers import FEATURES, LIMITS, TIERS, tier_table_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "billing.md").read_text(encoding="utf-8")
@@ -26,7 +26,7 @@ def test_tier_table_in_docs_is_the_one_in_code() -> None:
     match = re.search(r"<!-- tier-table:start -->\n(.*?)<!-- tier-table:end -->", DOC, re.S)
     assert match, "docs/billing.md lost its tier-table markers"
     assert match.group(1) == tier_table_markdown(), (
-        "docs/billing.md is stale: paste api.tiers.tier_table_markdown() between the markers"
+        "docs/billing.md is stale: paste sorastats.tiers.tier_table_markdown() between the markers"
     )
 
 

@@ -25,7 +25,7 @@ import pytest
 from api.billing_config import StripeSettings
 from api.billing_state import SubscriptionState, resolve_owner, should_replace
 from api.stripe_gateway import StripeGateway, WebhookVerificationError
-from api.tiers import PAST_DUE_WARNING, Entitlement, entitlement_for_status
+from sorastats.tiers import PAST_DUE_WARNING, Entitlement, entitlement_for_status
 from tests.support.fake_stripe import FakePrice, FakeStripe
 
 SECRET_KEY = "sk_test_flow_0123456789"

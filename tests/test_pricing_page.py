@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from api.tiers import FEATURES, LIMITS, TIERS, display_allowance
 from sorastats.site.config import REPO_ROOT
 from sorastats.site.pricing import pricing_doc
 from sorastats.site.templating import asset_map, make_env
+from sorastats.tiers import FEATURES, LIMITS, TIERS, display_allowance
 from tests.support.html import parse
 
 TEMPLATES = REPO_ROOT / "templates"

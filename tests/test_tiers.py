@@ -1,4 +1,4 @@
-"""The tier table and the pure entitlement / limit rules of api.tiers."""
+"""The tier table and the pure entitlement / limit rules of sorastats.tiers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from api.tiers import (
+from sorastats.tiers import (
     FEATURES,
     FREE,
     LIMITS,

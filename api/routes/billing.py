@@ -24,8 +24,8 @@ from api.stripe_gateway import (
     StripeGateway,
     WebhookVerificationError,
 )
-from api.tiers import TIERS, Interval
 from api.validation import obj
+from sorastats.tiers import TIERS, Interval
 
 log = logging.getLogger("api.billing")
 group = EndpointGroup("billing")

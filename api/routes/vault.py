@@ -18,7 +18,6 @@ from api.billing_config import StripeSettings
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError, not_found
 from api.security import new_id
-from api.tiers import Tier, TierLimitError, check_limit
 from api.validation import Schema, integer, obj, optional, string
 from api.vault_rules import (
     FIELD_LIMITS,
@@ -29,6 +28,7 @@ from api.vault_rules import (
     envelope_schema,
     parse_since,
 )
+from sorastats.tiers import Tier, TierLimitError, check_limit
 
 group = EndpointGroup("vault")
 

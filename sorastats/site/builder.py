@@ -38,7 +38,7 @@ from sorastats.site.config import RenderConfig
 from sorastats.site.derived import cache_dir
 from sorastats.site.ledger import Entry, Ledger
 from sorastats.site.manifest import MANIFEST_NAME, manifest_file
-from sorastats.site.model import Page, dumps
+from sorastats.site.page import Page, dumps
 from sorastats.site.publish import (
     SiteDirs,
     link_copy,

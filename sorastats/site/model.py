@@ -4,7 +4,6 @@ changed pages go to the render pool."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import duckdb
 from sorastats.site import derived, queries
 from sorastats.site.config import REPO_ROOT, RenderConfig
 from sorastats.site.content import load_content
+from sorastats.site.page import Page, dumps
 from sorastats.site.pricing import pricing_doc
 from sorastats.site.search import (
     Bundle,
@@ -26,14 +26,7 @@ from sorastats.site.search import (
     shard_sql,
 )
 from sorastats.site.urls import board_url, chunks_of, output_path
-
-
-@dataclass(frozen=True)
-class Page:
-    rel: str  # output path relative to the site root
-    template: str
-    doc: str  # JSON document: everything the page shows
-    sitemap: bool = True  # listed in the sitemap (not redirects, feeds, 404)
+from sorastats.site.vault_pages import vault_pages
 
 
 @dataclass(frozen=True)
@@ -84,10 +77,6 @@ BOARDS: tuple[Board, ...] = (
 # and parts of 33,000 did not. Each part re-reads the joined tables, hence no parts below.
 WHOLE_ROWS = 100_000
 PART_ROWS = 33_000
-
-
-def dumps(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def prepare(
@@ -320,6 +309,4 @@ def extra_pages(
         "entries": entries,
     }
     yield Page("feed.xml", "feed.xml", dumps(feed), sitemap=False)
-    from sorastats.site.vault_pages import vault_pages  # imports this module
-
     yield from vault_pages(REPO_ROOT / "docs")

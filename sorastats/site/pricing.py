@@ -1,4 +1,4 @@
-"""The `/pricing/` page's document, built from the one tier table (`api.tiers.TIERS`).
+"""The `/pricing/` page's document, built from the one tier table (`sorastats.tiers.TIERS`).
 
 Pure: no I/O. The page is static, so whether billing is on is decided in the browser
 (`static/js/billing.js` asks `GET /api/billing` and shows the buttons only when it
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.tiers import FEATURES, LIMITS, TIERS, Interval, display_allowance
+from sorastats.tiers import FEATURES, LIMITS, TIERS, Interval, display_allowance
 
 
 def pricing_doc() -> dict[str, Any]:

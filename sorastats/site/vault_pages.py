@@ -9,7 +9,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from sorastats.site.model import Page, dumps
+from sorastats.site.page import Page, dumps
 
 ENCRYPTION_URL = "/about/encryption/"
 # (output path, template, url): shells only; everything personal is fetched by script.

@@ -17,8 +17,8 @@ import pytest
 
 from api import billing, store
 from api.config import ConfigError, load_settings
-from api.tiers import PAST_DUE_WARNING, TierLimitError
 from sorastats.db import connect as connect_ingest
+from sorastats.tiers import PAST_DUE_WARNING, TierLimitError
 from tests.support.api_client import Account, Client
 from tests.support.api_server import RunningApi
 from tests.support.fake_stripe import FakePrice, FakeStripe, sign_payload
@@ -92,7 +92,7 @@ def deliver(
 
 
 def raw_delivery(api: RunningApi, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    with httpx.Client(base_url=api.base_url) as http:
+    with api.http() as http:
         return http.post(
             "/api/billing/webhook",
             content=body,

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError
 from api.validation import integer, obj, optional, string
@@ -43,7 +41,7 @@ async def create_item(ctx: Ctx) -> Any:
 
 def test_tiny_app(tmp_path: Path) -> None:
     with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, groups=[demo]) as api:
-        with httpx.Client(base_url=api.base_url) as http:
+        with api.http() as http:
             assert http.get("/api/demo/items?kind=a").json() == {"query": {"kind": "a"}}
             assert http.get("/api/demo/items?kind=a&since=12").json()["query"]["since"] == "12"
             assert http.get("/api/demo/items?kind=a&since=x").status_code == 400

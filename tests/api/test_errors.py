@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
 from api.app import all_endpoints
 from tests.support.api_client import Client
-from tests.support.api_server import RunningApi
+from tests.support.api_server import RunningApi, run_api
 
 
 def assert_error(response: object, status: int, code: str | None = None) -> None:
@@ -85,8 +86,14 @@ def test_body_limit(api: RunningApi, client: Client) -> None:
     )
 
 
-def test_body_limit_without_content_length(api: RunningApi) -> None:
-    """A chunked body that grows past the limit is cut off too."""
+@pytest.mark.e2e
+def test_body_limit_without_content_length(db_url: str, tmp_path: Path) -> None:
+    """A chunked body that grows past the limit is cut off too (on a real socket)."""
+    with run_api(db_url, tmp_path, real_server=True) as api:
+        _send_chunked_past_the_limit(api)
+
+
+def _send_chunked_past_the_limit(api: RunningApi) -> None:
     host, port = api.base_url.removeprefix("http://").split(":")
     chunk = b"a" * 65536
     with socket.create_connection((host, int(port))) as sock:

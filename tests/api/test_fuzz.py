@@ -192,7 +192,7 @@ def test_no_500_on_random_paths(
     tmp_path_factory: pytest.TempPathFactory, path: str, method: str
 ) -> None:
     api = _shared_sqlite(tmp_path_factory)
-    with httpx.Client(base_url=api.base_url) as http:
+    with api.http() as http:
         response = http.request(method, "/api/" + quote(path, safe="/"))
     assert response.status_code < 500
 

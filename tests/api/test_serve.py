@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import pytest
 
 from tests.support.api_server import run_api
 
 
+@pytest.mark.e2e
 def test_site_and_api_on_one_port(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "creators" / "ada").mkdir(parents=True)
@@ -16,7 +17,7 @@ def test_site_and_api_on_one_port(tmp_path: Path) -> None:
     (site / "creators" / "ada" / "index.html").write_text("<h1>ada</h1>")
     (site / "404.html").write_text("<h1>lost</h1>")
     with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, site=site) as api:
-        with httpx.Client(base_url=api.base_url) as http:
+        with api.http() as http:
             assert http.get("/").text == "<h1>home</h1>"
             assert http.get("/creators/ada/").text == "<h1>ada</h1>"
             missing = http.get("/creators/nobody/")

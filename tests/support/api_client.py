@@ -1,6 +1,7 @@
 """A real API client for tests: derives keys in Python exactly as the browser will
-(tests/support/vault_crypto.py), talks HTTP to a real uvicorn server, reads mail from the
-dev-mode outbox. The vault and billing tests reuse it."""
+(tests/support/vault_crypto.py), talks HTTP to the API (a real uvicorn server, or the app
+in this process for the fast tier), reads mail from the dev-mode outbox. The vault and
+billing tests reuse it."""
 
 from __future__ import annotations
 
@@ -139,9 +140,11 @@ class Outbox:
 class Client:
     """One browser-like client: its own cookie jar and CSRF token."""
 
-    def __init__(self, base_url: str, outbox: Outbox) -> None:
+    def __init__(
+        self, base_url: str, outbox: Outbox, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.http = httpx.Client(base_url=base_url, timeout=30, transport=transport)
         self.outbox = outbox
         self.csrf = ""
 

@@ -1,5 +1,6 @@
-"""Run the real API on 127.0.0.1 (a free port) with uvicorn in a thread, against SQLite
-or a private schema of the test PostgreSQL server."""
+"""Run the real API against SQLite or a private schema of the test PostgreSQL server: in
+this process through an ASGI transport (SQLite: the fast tier), or with uvicorn in a thread
+on 127.0.0.1, a free port (PostgreSQL, a served site, or when asked: the end-to-end tier)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 import uvicorn
 
@@ -24,6 +26,8 @@ from api.endpoints import EndpointGroup
 from api.serve import SiteAndApi
 from api.services import Services
 from tests.support.api_client import TEST_ITERATIONS, Client, Outbox
+from tests.support.asgi_transport import serve_in_process
+from tests.support.tiers import refuse_in_fast_tier
 
 TEST_ENV = {
     "DEV_MODE": "1",
@@ -39,9 +43,9 @@ def postgres_url_or_skip() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         return url
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI=true but TEST_DATABASE_URL is not set: .ci/run must start PostgreSQL")
-    pytest.skip("TEST_DATABASE_URL not set (start PostgreSQL with .ci/start-postgres)")
+    if os.environ.get("CI") == "true" or os.environ.get("SORASTATS_TEST_ALL") == "1":
+        pytest.fail("TEST_DATABASE_URL is not set: `make test` starts PostgreSQL and sets it")
+    pytest.skip("TEST_DATABASE_URL not set (`make test` starts PostgreSQL and sets it)")
 
 
 @contextmanager
@@ -76,6 +80,7 @@ class RunningApi:
     settings: Settings
     services: Services
     tmp_path: Path
+    transport: httpx.BaseTransport | None = None  # None: a real server at base_url
     clients: list[Client] = field(default_factory=list)
 
     @property
@@ -84,9 +89,13 @@ class RunningApi:
 
     def client(self) -> Client:
         """A new browser-like client, closed when the server stops."""
-        made = Client(self.base_url, self.outbox)
+        made = Client(self.base_url, self.outbox, self.transport)
         self.clients.append(made)
         return made
+
+    def http(self, **options: Any) -> httpx.Client:
+        """A bare HTTP client (no cookies set, no CSRF token) for raw requests."""
+        return httpx.Client(base_url=self.base_url, transport=self.transport, **options)
 
 
 @contextmanager
@@ -95,22 +104,24 @@ def run_api(
     tmp_path: Path,
     site: Path | None = None,
     groups: list[EndpointGroup] | None = None,
+    real_server: bool | None = None,
     **env: str,
 ) -> Iterator[RunningApi]:
-    """With `site`, runs the dev server (site + API on one port) instead of the bare API."""
+    """With `site`, runs the dev server (site + API on one port) instead of the bare API.
+    `real_server` (default: for PostgreSQL or a site) puts uvicorn on a socket; otherwise
+    the app runs in this process and clients reach it through an ASGI transport."""
+    if real_server is None:
+        real_server = site is not None or not db_url.startswith("sqlite")
+    if not real_server:
+        with _run_in_process(db_url, tmp_path, groups, env) as running:
+            yield running
+        return
+    refuse_in_fast_tier("starts a real uvicorn server")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    settings = load_settings(
-        {
-            **TEST_ENV,
-            "DATA_DIR": str(tmp_path / "data"),
-            "DATABASE_URL": db_url,
-            "BASE_URL": f"http://127.0.0.1:{port}",
-            **env,
-        }
-    )
+    settings = _settings(db_url, tmp_path, f"http://127.0.0.1:{port}", env)
     services = Services.from_settings(settings)
     app: Any = create_app(settings, services, groups)
     if site is not None:
@@ -132,3 +143,32 @@ def run_api(
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@contextmanager
+def _run_in_process(
+    db_url: str, tmp_path: Path, groups: list[EndpointGroup] | None, env: dict[str, str]
+) -> Iterator[RunningApi]:
+    base_url = "http://127.0.0.1:8000"  # nothing listens: the transport carries requests
+    settings = _settings(db_url, tmp_path, base_url, env)
+    services = Services.from_settings(settings)
+    app = create_app(settings, services, groups)
+    with serve_in_process(app) as transport:
+        running = RunningApi(base_url, settings, services, tmp_path, transport)
+        try:
+            yield running
+        finally:
+            for made in running.clients:
+                made.close()
+
+
+def _settings(db_url: str, tmp_path: Path, base_url: str, env: dict[str, str]) -> Settings:
+    return load_settings(
+        {
+            **TEST_ENV,
+            "DATA_DIR": str(tmp_path / "data"),
+            "DATABASE_URL": db_url,
+            "BASE_URL": base_url,
+            **env,
+        }
+    )
