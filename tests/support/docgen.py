@@ -37,8 +37,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 BLOCK = re.compile(
-    r"(?P<open><!-- generated: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(?P<close><!-- /generated -->)",
-    re.S,
+    r"^(?P<open><!-- generated: (?P<spec>[^>]*?) -->\n)"
+    r"(?P<body>.*?)"
+    r"(?P<close>^<!-- /generated -->)",
+    re.S | re.M,
 )
 
 
