@@ -1,5 +1,5 @@
 """`python -m api COMMAND`: migrate, serve, settings. Every command and option is
-documented in README.md (a test checks it)."""
+documented in docs/api.md (a test checks it)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Settings of the accounts API, read from the environment.
 
 `SETTINGS` is the one declarative table: it drives loading (strict casts, defaults), the
-`python -m api settings` listing and the README table (a test checks every setting is
-documented). Outside dev mode a missing or weak setting stops the start with a
+`python -m api settings` listing and the generated table in docs/api.md (a test checks
+it). Outside dev mode a missing or weak setting stops the start with a
 `ConfigError` naming it.
 """
 

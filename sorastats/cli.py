@@ -1,6 +1,6 @@
 """Argument parsing for `build.py`: each subcommand parses its options and calls one typed
-function of the package. Every command and option is documented in README.md (a test
-checks it)."""
+function of the package. Every command and option is documented in docs/ingest.md and
+docs/site.md (a test checks it)."""
 
 from __future__ import annotations
 

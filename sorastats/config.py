@@ -1,4 +1,4 @@
-"""Settings read from the environment: one declarative table (documented in README.md,
+"""Settings read from the environment: one declarative table (documented in docs/ingest.md,
 checked by a test), strict casts, and a clear error naming a bad value."""
 
 from __future__ import annotations

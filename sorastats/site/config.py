@@ -1,5 +1,5 @@
-"""The renderer's settings: one declarative table feeding the CLI help and README (a test
-checks every setting is documented)."""
+"""The renderer's settings: one declarative table feeding the CLI help and docs/site.md (a
+test checks every setting is documented)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,278 @@
+"""Generated blocks of the documentation: tables made from the code's own declarations.
+
+A block in a Markdown file under docs/ looks like
+
+    <!-- generated: NAME ARG ... -->
+    (made by this module; never edit by hand)
+    <!-- /generated -->
+
+and NAME is one of `GENERATORS`:
+
+- `build-commands CMD ...`: `build.py` commands and their options (sorastats/cli.py).
+- `pipeline-settings`: the ingest's environment (sorastats/config.py `SETTINGS`).
+- `api-commands`: `python -m api` commands and options (api/__main__.py).
+- `api-settings`: the API's settings table (api/config.py `SETTINGS`, Stripe rows included).
+- `billing-settings`: the Stripe settings (api/billing_config.py `BILLING_SETTINGS`).
+- `endpoints TAG ...`: the endpoints of those route groups (api/app.py `ROUTE_GROUPS`).
+- `tiers`: the tier table (sorastats/tiers.py `tier_table_markdown()`).
+
+Rewrite every block, or only report stale ones (exit status 1), with
+
+    .venv/bin/python -m tests.support.docgen
+    .venv/bin/python -m tests.support.docgen --check
+
+tests/test_docs.py runs the check. This module lives under tests/ because it reads both
+the pipeline (`sorastats`) and the API (`api`), and `sorastats` must not import `api`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+BLOCK = re.compile(
+    r"^(?P<open><!-- generated: (?P<spec>[^>]*?) -->\n)"
+    r"(?P<body>.*?)"
+    r"(?P<close>^<!-- /generated -->)",
+    re.S | re.M,
+)
+
+
+def cell(text: object) -> str:
+    """One Markdown table cell: whitespace collapsed, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _summaries(parser: argparse.ArgumentParser) -> dict[str, str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return {choice.dest: choice.help or "" for choice in action._choices_actions}
+    return {}
+
+
+def _metavar(action: argparse.Action) -> str:
+    if isinstance(action.metavar, str):
+        return action.metavar
+    if action.choices is not None:
+        return "|".join(str(choice) for choice in action.choices)
+    return action.dest.upper()
+
+
+def _usage(prog: str, name: str, sub: argparse.ArgumentParser) -> str:
+    words = [prog, name]
+    for action in sub._actions:
+        if action.option_strings or action.help == argparse.SUPPRESS:
+            continue
+        metavar = _metavar(action)
+        if action.nargs == "+":
+            words.append(f"{metavar} ...")
+        elif action.nargs == "*":
+            words.append(f"[{metavar} ...]")
+        elif action.nargs == "?":
+            words.append(f"[{metavar}]")
+        else:
+            words.append(metavar)
+    return " ".join(words)
+
+
+def _option(action: argparse.Action) -> str:
+    flag = max(action.option_strings, key=len)
+    if action.nargs == 0:
+        return flag
+    return f"{flag} {_metavar(action)}"
+
+
+def command_tables(prog: str, parser: argparse.ArgumentParser, names: Sequence[str]) -> str:
+    """A table of commands, then one of their arguments and options (help texts as written)."""
+    subs = _subcommands(parser)
+    helps = _summaries(parser)
+    unknown = [name for name in names if name not in subs]
+    if unknown:
+        raise ValueError(f"{prog} has no command {unknown}")
+    commands = table(
+        ["command", "what it does"],
+        ((f"`{_usage(prog, name, subs[name])}`", helps[name]) for name in names),
+    )
+    rows: list[tuple[str, str, str]] = []
+    for name in names:
+        for action in subs[name]._actions:
+            if "--help" in action.option_strings:
+                continue
+            shown = _option(action) if action.option_strings else _metavar(action)
+            meaning = action.help or ""
+            if action.required and action.option_strings:
+                meaning += " (required)"
+            rows.append((f"`{name}`", f"`{shown}`", meaning))
+    if not rows:
+        return commands
+    return commands + "\n" + table(["command", "argument or option", "meaning"], rows)
+
+
+def build_commands(*names: str) -> str:
+    from sorastats.cli import build_parser
+
+    return command_tables("build.py", build_parser(), names)
+
+
+def api_commands() -> str:
+    from api.__main__ import build_parser
+
+    parser = build_parser()
+    return command_tables("python -m api", parser, list(_subcommands(parser)))
+
+
+def _default(value: str | None) -> str:
+    if value is None:
+        return "(none)"
+    if value == "":
+        return "(empty)"
+    return f"`{value}`"
+
+
+def pipeline_settings() -> str:
+    from sorastats.config import SETTINGS
+
+    return table(
+        ["variable", "default", "meaning"],
+        ((f"`{s.env}`", _default(s.default), s.help) for s in SETTINGS),
+    )
+
+
+def api_settings() -> str:
+    from api.config import SETTINGS
+
+    return table(
+        ["setting", "default", "meaning"],
+        ((f"`{s.name}`", _default(s.default), s.help) for s in SETTINGS),
+    )
+
+
+def billing_settings() -> str:
+    from api.billing_config import BILLING_SETTINGS
+
+    return table(
+        ["setting", "default", "meaning"],
+        ((f"`{s.name}`", _default(s.default), s.help) for s in BILLING_SETTINGS),
+    )
+
+
+def _request(body: dict[str, object] | None, query: dict[str, dict[str, object]]) -> str:
+    """`?name=` per query parameter, then `{field, optional_field?}` of the JSON body."""
+    from api.validation import OPTIONAL
+
+    parts = [
+        f"`?{name}=`" + (" (optional)" if schema.get(OPTIONAL) else "")
+        for name, schema in query.items()
+    ]
+    if body is not None:
+        properties = body.get("properties")
+        required = body.get("required")
+        assert isinstance(properties, dict) and isinstance(required, list)
+        if properties:
+            fields = [name if name in required else f"{name}?" for name in properties]
+            parts.append("`{" + ", ".join(fields) + "}`")
+    return " ".join(parts)
+
+
+def endpoints(*tags: str) -> str:
+    from api.app import ROUTE_GROUPS
+
+    groups = {group.tag: group for group in ROUTE_GROUPS}
+    unknown = [tag for tag in tags if tag not in groups]
+    if unknown:
+        raise ValueError(f"no route group {unknown}; there are {sorted(groups)}")
+    rows = []
+    for tag in tags:
+        for ep in groups[tag].endpoints:
+            what = ep.summary.rstrip(".") + "." + (f" {ep.description}" if ep.description else "")
+            answers = ", ".join(f"{code} {text}" for code, text in sorted(ep.responses.items()))
+            rows.append(
+                (f"`{ep.method} {ep.path}`", ep.auth, _request(ep.body, ep.query), what, answers)
+            )
+    return table(["endpoint", "auth", "request", "what it does", "answers"], rows)
+
+
+def tiers() -> str:
+    from sorastats.tiers import tier_table_markdown
+
+    return tier_table_markdown()
+
+
+GENERATORS: dict[str, Callable[..., str]] = {
+    "build-commands": build_commands,
+    "pipeline-settings": pipeline_settings,
+    "api-commands": api_commands,
+    "api-settings": api_settings,
+    "billing-settings": billing_settings,
+    "endpoints": endpoints,
+    "tiers": tiers,
+}
+
+
+def blocks(text: str) -> list[tuple[str, list[str], str]]:
+    """(name, arguments, current body) of every generated block in a document."""
+    found = []
+    for match in BLOCK.finditer(text):
+        name, *args = match["spec"].split()
+        found.append((name, args, match["body"]))
+    return found
+
+
+def generate(spec: str) -> str:
+    name, *args = spec.split()
+    if name not in GENERATORS:
+        raise ValueError(f"unknown generated block {name!r}; known: {sorted(GENERATORS)}")
+    return GENERATORS[name](*args)
+
+
+def regenerate(text: str) -> str:
+    """The document with every generated block made again from the code."""
+    return BLOCK.sub(lambda m: m["open"] + generate(m["spec"]) + m["close"], text)
+
+
+def documents() -> list[Path]:
+    return sorted(DOCS.glob("*.md"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.docgen",
+        description="Rewrite the generated tables in docs/*.md from the code.",
+    )
+    parser.add_argument("--check", action="store_true", help="only report stale files; exit 1")
+    args = parser.parse_args(argv)
+    stale = []
+    for path in documents():
+        text = path.read_text(encoding="utf-8")
+        fresh = regenerate(text)
+        if fresh != text:
+            stale.append(path.relative_to(ROOT).as_posix())
+            if not args.check:
+                path.write_text(fresh, encoding="utf-8")
+    verb = "stale" if args.check else "rewritten"
+    for name in stale:
+        print(f"{verb}: {name}")
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
