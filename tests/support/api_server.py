@@ -104,6 +104,7 @@ def run_api(
     tmp_path: Path,
     site: Path | None = None,
     groups: list[EndpointGroup] | None = None,
+    *,
     real_server: bool | None = None,
     **env: str,
 ) -> Iterator[RunningApi]:
