@@ -8,7 +8,7 @@ it from another process on 127.0.0.1 with keep-alive connections:
 
 Prints requests/s and p50/p99 latency per scenario. Bounded: loopback only, fixed time.
 
-    .venv/bin/python bench/api.py --duration 10 --connections 32
+    .venv/bin/python -m bench.api --duration 10 --connections 32
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.support import vault_crypto as vc
+from tests.support.api_client import Account, Keys, Outbox
 
-from tests.support import vault_crypto as vc  # noqa: E402
-from tests.support.api_client import Account, Keys, Outbox  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -114,7 +113,7 @@ def run_driver(
         }
     )
     out = subprocess.run(
-        [sys.executable, __file__, "--drive", spec],
+        [sys.executable, "-m", "bench.api", "--drive", spec],
         check=True,
         capture_output=True,
         text=True,

@@ -2,8 +2,8 @@
 """Ingest benchmark: synthesize N posts by M creators (cached in bench/.cache), import
 them into a fresh database and print posts/s and peak RSS of the import process.
 
-    python bench/ingest.py                       # the target: 1,000,000 posts, 100,000 creators
-    python bench/ingest.py --posts 100000 --creators 10000
+    python -m bench.ingest                       # the target: 1,000,000 posts, 100,000 creators
+    python -m bench.ingest --posts 100000 --creators 10000
 
 Target on a 2-core machine: >= 50,000 posts/s, peak RSS < 1 GiB.
 """

@@ -3,8 +3,8 @@
 every design must do, each alone, on the capture set `bench/ingest.py` synthesizes, and
 prints each as a ceiling in posts/s (the bench's unit: distinct posts per second).
 
-    python bench/ingest_floor.py                       # 100,000 posts (synthesized once)
-    python bench/ingest_floor.py --posts 1000000 --creators 100000
+    python -m bench.ingest_floor                       # 100,000 posts (synthesized once)
+    python -m bench.ingest_floor --posts 1000000 --creators 100000
 
 1. Python: read every file and parse it with orjson, in one process per core. No checks,
    no extraction, nothing stored.
@@ -36,16 +36,12 @@ from pathlib import Path
 import duckdb
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import (  # the same capture set, cached, and the same measuring
-    ROOT,
+from bench.ingest import (  # the same capture set, cached, and the same measuring
     add_capture_arguments,
     run_measured,
     synthesize,
     warm_page_cache,
 )
-
-sys.path.insert(0, str(ROOT))
 from sorastats.db import INGEST_MEMORY_LIMIT  # the import's limits, so the floor follows them
 from sorastats.staging import SPOOL_LINE_LIMIT
 
@@ -138,7 +134,17 @@ def measure(step: str, capture: Path, folder: Path) -> tuple[float, float, int, 
     """(wall s, CPU s, peak RSS bytes, detail) of one step in a child process; the times
     are the child's own, around the work."""
     _, output, usage = run_measured(
-        [sys.executable, __file__, "--step", step, "--capture", str(capture), "--tmp", str(folder)],
+        [
+            sys.executable,
+            "-m",
+            "bench.ingest_floor",
+            "--step",
+            step,
+            "--capture",
+            str(capture),
+            "--tmp",
+            str(folder),
+        ],
         f"step {step}",
     )
     wall, cpu, detail = output.strip().split("\t", 2)

@@ -3,8 +3,8 @@
 (cached under bench/.cache/), then times a full build, a no-change rebuild and a rebuild
 after 1% of posts changed. Each build runs in its own process so peak RSS is its own.
 
-    .venv/bin/python bench/render.py --posts 100000 --creators 20000      # the target size
-    .venv/bin/python bench/render.py --posts 10000 --creators 2000        # a quick check
+    .venv/bin/python -m bench.render --posts 100000 --creators 20000      # the target size
+    .venv/bin/python -m bench.render --posts 10000 --creators 2000        # a quick check
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.support.sitedata import synth, touch_posts
 
-from tests.support.sitedata import synth, touch_posts  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import json, sys

@@ -7,8 +7,8 @@ the current statements on the same connection (opened like the renderer opens it
 asserts for every table: equal row counts, and `old EXCEPT ALL new` and `new EXCEPT ALL old`
 both empty. Tables the setup drops (big intermediates) are compared too.
 
-    .venv/bin/python bench/setup_sql_equivalence.py /tmp/copy-of-bench.duckdb
-    .venv/bin/python bench/setup_sql_equivalence.py --synth   # small edge-case databases
+    .venv/bin/python -m bench.setup_sql_equivalence /tmp/copy-of-bench.duckdb
+    .venv/bin/python -m bench.setup_sql_equivalence --synth   # small edge-case databases
 
 Never pass a database you cannot afford to lose: it is opened read-only, but copy shared
 caches first anyway.
@@ -26,13 +26,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sorastats import db
+from sorastats.site import queries
+from sorastats.site.builder import open_db
+from tests.support import sitedata
 
-from sorastats import db  # noqa: E402
-from sorastats.site import queries  # noqa: E402
-from sorastats.site.builder import open_db  # noqa: E402
-from tests.support import sitedata  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # main before the aggregates were rewritten (ASOF joins over a posts x days grid).
 DEFAULT_REF = "3ea54a8"
