@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from sorastats.site.config import REPO_ROOT
+from sorastats.files import site_file
 from sorastats.site.pricing import pricing_doc
 from sorastats.site.templating import asset_map, make_env
 from sorastats.tiers import FEATURES, LIMITS, TIERS, display_allowance
 from tests.support.html import parse
 
-TEMPLATES = REPO_ROOT / "templates"
+TEMPLATES = site_file("templates")
 
 
 def rendered() -> str:

@@ -410,10 +410,10 @@ def test_damaged_live_site_is_repaired_or_reported(tmp_path: Path) -> None:
 def test_binary_assets_pass_through_unchanged(tmp_path: Path) -> None:
     import shutil
 
-    from sorastats.site.config import REPO_ROOT
+    from sorastats.files import site_file
 
     templates = tmp_path / "templates"
-    shutil.copytree(REPO_ROOT / "templates", templates)
+    shutil.copytree(site_file("templates"), templates)
     blob = bytes(range(256)) * 4
     (templates / "static" / "icon.png").write_bytes(blob)
     (templates / "static" / "account.js").write_text("export const hello = 'é';\n")
@@ -440,7 +440,7 @@ def test_pagefind_failure_is_a_clear_error(tmp_path: Path) -> None:
 def test_two_pages_with_one_output_path_are_refused(tmp_path: Path) -> None:
     import shutil
 
-    from sorastats.site.config import REPO_ROOT
+    from sorastats.files import site_file
     from sorastats.site.writer import DuplicateOutputError
 
     dbp = sitedata.hand_made(tmp_path / "h.duckdb")
@@ -448,7 +448,7 @@ def test_two_pages_with_one_output_path_are_refused(tmp_path: Path) -> None:
     build(dbp, out)
     before = _snapshot(out)
     content = tmp_path / "content"
-    shutil.copytree(REPO_ROOT / "content", content)
+    shutil.copytree(site_file("content"), content)
     # content/search.md would become /search/, which the search page already is
     (content / "search.md").write_text("---\ntitle: S\ndescription: D\n---\nhello\n")
     with pytest.raises(

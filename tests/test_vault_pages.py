@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sorastats.site.config import REPO_ROOT
+from sorastats.files import site_file
 from sorastats.site.vault_pages import encryption_markdown, vault_pages
 
 
@@ -25,7 +25,7 @@ def test_repository_links_become_text(text: str, expected: str) -> None:
 
 
 def test_pages() -> None:
-    pages = {p.rel: p for p in vault_pages(REPO_ROOT / "docs")}
+    pages = {p.rel: p for p in vault_pages(site_file("docs/encryption.md").parent)}
     assert set(pages) == {
         "account/index.html",
         "vault/index.html",

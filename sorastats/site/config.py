@@ -9,9 +9,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sorastats.files import site_file
 from sorastats.site.urls import normalize_base_url
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,8 @@ class RenderConfig:
     base_url: str = "http://127.0.0.1:8000"
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     full: bool = False
-    templates: Path = REPO_ROOT / "templates"
-    content: Path = REPO_ROOT / "content"
+    templates: Path = field(default_factory=lambda: site_file("templates"))
+    content: Path = field(default_factory=lambda: site_file("content"))
     creator_page_size: int = 24
     board_size: int = 500
     board_page_size: int = 50

@@ -12,8 +12,9 @@ from typing import Any
 
 import duckdb
 
+from sorastats.files import site_file
 from sorastats.site import derived, queries
-from sorastats.site.config import REPO_ROOT, RenderConfig
+from sorastats.site.config import RenderConfig
 from sorastats.site.content import load_content
 from sorastats.site.page import Page, dumps
 from sorastats.site.pricing import pricing_doc
@@ -309,4 +310,4 @@ def extra_pages(
         "entries": entries,
     }
     yield Page("feed.xml", "feed.xml", dumps(feed), sitemap=False)
-    yield from vault_pages(REPO_ROOT / "docs")
+    yield from vault_pages(site_file("docs/encryption.md").parent)

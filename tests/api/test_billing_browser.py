@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
+from sorastats.files import site_file
 from sorastats.site.builder import render_site
-from sorastats.site.config import REPO_ROOT, RenderConfig
+from sorastats.site.config import RenderConfig
 from sorastats.site.templating import asset_map, make_env
 from tests.api.test_billing import MONTHLY, SECRET_KEY, WEBHOOK_SECRET, YEARLY, deliver, user
 from tests.support import sitedata
@@ -35,7 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         RenderConfig(db=sitedata.hand_made(tmp / "h.duckdb"), out=out, jobs=1),
         log=lambda _m: None,
     )
-    templates = REPO_ROOT / "templates"
+    templates = site_file("templates")
     env = make_env(templates, "http://127.0.0.1:8000", asset_map(templates / "static"))
     account = out / "account" / "index.html"
     account.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,101 @@
+"""The Starlette application. `create_app(settings)` builds it; `api.app:app` builds it
+from the environment on first use (so importing this module never reads settings).
+
+Route modules each expose `group` (an EndpointGroup); add new ones to ROUTE_GROUPS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.types import Receive, Scope, Send
+
+from api import store
+from api.config import Settings, load_settings
+from api.endpoints import Endpoint, EndpointGroup, openapi, starlette_route
+from api.errors import EXCEPTION_HANDLERS
+from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
+from api.routes import account, auth, billing, pages, stats, vault
+from api.services import Services
+
+log = logging.getLogger("api")
+
+ROUTE_GROUPS: list[EndpointGroup] = [
+    auth.group,
+    account.group,
+    pages.group,
+    vault.group,
+    billing.group,
+    stats.group,
+]
+
+
+def all_endpoints() -> list[Endpoint]:
+    return [ep for group in ROUTE_GROUPS for ep in group.endpoints]
+
+
+def prepare_database(services: Services) -> None:
+    """Dev mode applies pending migrations; otherwise a stale schema stops the start."""
+    db = services.db
+    if services.settings.DEV_MODE:
+        db.migrate(log=log.info)
+    db.check_schema()
+    db.call(store.purge_expired, int(time.time()))
+    db.call(store.purge_stripe_events, int(time.time()))
+    stripe = services.stripe
+    if not stripe.billing_enabled:
+        unset = ", ".join(stripe.missing)
+        log.info("billing is off (unset: %s); everyone is on the free tier", unset)
+
+
+def create_app(
+    settings: Settings,
+    services: Services | None = None,
+    groups: list[EndpointGroup] | None = None,
+) -> Starlette:
+    """The API app; `groups` (default ROUTE_GROUPS) lets tests build tiny apps."""
+    services = services or Services.from_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(prepare_database, services)
+        # Computed once now, so the first unknown-email login is not the slow one.
+        await anyio.to_thread.run_sync(services.hasher.dummy_hash)
+        yield
+        services.close()
+
+    endpoints = [ep for group in (groups or ROUTE_GROUPS) for ep in group.endpoints]
+    app = Starlette(
+        routes=[starlette_route(ep) for ep in endpoints],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES),
+            Middleware(SessionMiddleware, services=services),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.openapi = openapi(endpoints)
+    return app
+
+
+class _AppFromEnvironment:
+    """ASGI app that reads the settings from the environment at its first event."""
+
+    def __init__(self) -> None:
+        self._app: Starlette | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = create_app(load_settings())
+        await self._app(scope, receive, send)
+
+
+app = _AppFromEnvironment()

@@ -1,0 +1,252 @@
+"""Database engine: SQLite (WAL, secure_delete, foreign keys) or PostgreSQL (psycopg 3)
+behind one small interface, plus the versioned migrations runner.
+
+SQL is written once with `?` placeholders; the PostgreSQL connection rewrites them to
+`%s`. Keep to the common dialect: TEXT, BIGINT, INTEGER, ON CONFLICT, RETURNING. All
+queries live in `api/store.py`; migrations in `api/migrations.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import anyio.to_thread
+
+from api.migrations import MIGRATIONS
+
+Row = dict[str, Any]
+T = TypeVar("T")
+
+
+class SchemaError(Exception):
+    """The database schema is not at the version this code expects."""
+
+
+class Conn(Protocol):
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+
+class SqliteConn:
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly by Database.transaction.
+        self.raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.raw.row_factory = sqlite3.Row
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = NORMAL",
+            "secure_delete = ON",  # deleted rows are overwritten with zeros (privacy §8)
+            "foreign_keys = ON",
+            "busy_timeout = 10000",
+        ):
+            self.raw.execute(f"PRAGMA {pragma}")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.raw.execute(sql, tuple(params)).rowcount
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = self.raw.execute(sql, tuple(params)).fetchone()
+        return None if row is None else dict(row)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [dict(r) for r in self.raw.execute(sql, tuple(params)).fetchall()]
+
+    def begin(self, write: bool) -> None:
+        # IMMEDIATE takes the write lock up front so two writers never deadlock on upgrade.
+        self.raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresConn:
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self.raw = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = self.raw.execute(self._sql(sql), tuple(params))
+        return int(cur.rowcount)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = self.raw.execute(self._sql(sql), tuple(params)).fetchone()
+        return None if row is None else dict(row)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [dict(r) for r in self.raw.execute(self._sql(sql), tuple(params)).fetchall()]
+
+    def begin(self, write: bool) -> None:
+        self.raw.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class Database:
+    """One connection per thread; `run` hops to a worker thread so the event loop never
+    blocks on I/O."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = (
+            "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+        )
+        self._local = threading.local()
+        self._all: list[SqliteConn | PostgresConn] = []
+        self._lock = threading.Lock()
+
+    @property
+    def sqlite_path(self) -> str:
+        return self.url.removeprefix("sqlite:///")
+
+    def _conn(self) -> SqliteConn | PostgresConn:
+        conn: SqliteConn | PostgresConn | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = (
+                PostgresConn(self.url)
+                if self.dialect == "postgresql"
+                else SqliteConn(self.sqlite_path)
+            )
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Conn]:
+        conn = self._conn()
+        conn.begin(write)
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    def call(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
+        with self.transaction(write) as conn:
+            return fn(conn, *args)
+
+    async def run(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
+        """Run `fn(conn, *args)` in one transaction on a worker thread."""
+        return await anyio.to_thread.run_sync(lambda: self.call(fn, *args, write=write))
+
+    def checkpoint(self) -> None:
+        """Fold the SQLite WAL into the main file and truncate it, so deleted data does not
+        linger in the log (secure_delete zeroes the pages in the main file)."""
+        if self.dialect == "sqlite":
+            self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                # Closing from another thread may fail; harmless at shutdown.
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # --- migrations -------------------------------------------------------------------
+
+    def current_version(self) -> int:
+        with self.transaction(write=False) as conn:
+            if not _has_table(conn, "schema_migrations"):
+                return 0
+            row = conn.one("SELECT max(version) AS v FROM schema_migrations")
+            return int(row["v"] or 0) if row else 0
+
+    def migrate(self, log: Callable[[str], None] = lambda _msg: None) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction."""
+        applied = []
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            )
+        for migration in MIGRATIONS:
+            with self.transaction() as conn:
+                done = conn.one(
+                    "SELECT 1 AS x FROM schema_migrations WHERE version = ?", (migration.version,)
+                )
+                if done:
+                    continue
+                for statement in migration.statements(self.dialect):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, int(time.time())),
+                )
+            log(f"applied migration {migration.version:04d} {migration.name}")
+            applied.append(migration.version)
+        return applied
+
+    def applied_versions(self) -> set[int]:
+        with self.transaction(write=False) as conn:
+            if not _has_table(conn, "schema_migrations"):
+                return set()
+            return {int(r["version"]) for r in conn.all("SELECT version FROM schema_migrations")}
+
+    def check_schema(self) -> None:
+        """Every listed migration must be applied, and nothing unknown. Compares sets, not
+        the highest number: branches add versions independently (the vault's 2 may land
+        after a database already has billing's 3), and `migrate` applies any missing one."""
+        known = {m.version for m in MIGRATIONS}
+        applied = self.applied_versions()
+        missing = sorted(known - applied)
+        if missing:
+            raise SchemaError(
+                f"database schema at version {max(applied, default=0)} lacks migration(s) "
+                f"{', '.join(map(str, missing))} that this code needs: "
+                "run `python -m api migrate`"
+            )
+        unknown = sorted(applied - known)
+        if unknown:
+            raise SchemaError(
+                f"database schema has migration(s) {', '.join(map(str, unknown))}, newer "
+                f"than this code (which knows up to {max(known)})"
+            )
+
+
+def _has_table(conn: Conn, name: str) -> bool:
+    if conn.dialect == "sqlite":
+        sql = "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        sql = (
+            "SELECT 1 AS x FROM information_schema.tables "
+            "WHERE table_name = ? AND table_schema = current_schema()"
+        )
+    return conn.one(sql, (name,)) is not None

@@ -1,0 +1,277 @@
+"""Sign-in without the password ever reaching the server: register, verify, prelogin,
+login, logout, sign-in links. See README (Accounts API) for the key derivation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.responses import JSONResponse, Response
+
+from api import store
+from api.endpoints import Ctx, EndpointGroup
+from api.errors import ApiError
+from api.routes.common import (
+    EMAIL,
+    KDF_SCHEMA,
+    TOKEN,
+    WRAPPED_KEY,
+    check_kdf,
+    clear_cookie,
+    hash_work,
+    invalid_credentials,
+    issue_link,
+    key_bytes,
+    link_url,
+    norm_email,
+    record_failure,
+    refuse_if_throttled,
+    start_session,
+    throttle_keys,
+)
+from api.security import LinkError, fake_kdf, new_id
+from api.validation import key32, obj, string
+
+group = EndpointGroup("auth")
+
+ACCEPTED = {"status": "check_your_email"}
+
+
+def _later(ctx: Ctx, to: str, subject: str, text: str) -> BackgroundTask:
+    """Mail goes out after the answer, so the timing does not tell whether an account
+    exists (only existing accounts get some mails)."""
+    return BackgroundTask(ctx.services.mailer.send, to, subject, text)
+
+
+@group.route(
+    "POST",
+    "/api/auth/register",
+    "Create an account (then verify the email)",
+    auth="public",
+    body=obj(
+        {
+            "email": EMAIL,
+            "auth_key": key32("HKDF(master, 'sorastats/auth')"),
+            "kdf": KDF_SCHEMA,
+            "wrapped_user_key": WRAPPED_KEY,
+            "recovery_auth_key": key32("Auth key derived the same way from the recovery code"),
+            "recovery_kdf": KDF_SCHEMA,
+            "recovery_wrapped_user_key": WRAPPED_KEY,
+            "user_id": string(
+                32,
+                32,
+                pattern=r"^[0-9a-f]{32}$",
+                description="Optional client-chosen id (128 random bits, hex), "
+                "so the client can bind the wrapped key to it",
+            ),
+        },
+        required=[
+            "email",
+            "auth_key",
+            "kdf",
+            "wrapped_user_key",
+            "recovery_auth_key",
+            "recovery_wrapped_user_key",
+        ],
+    ),
+    responses={
+        202: "Verification mail sent (same answer if the email has an account)",
+        400: "Invalid input",
+        409: "user_id taken",
+        429: "Too many requests",
+    },
+)
+async def register(ctx: Ctx) -> Any:
+    b = ctx.body
+    email_addr = norm_email(b["email"])
+    recovery_kdf = b.get("recovery_kdf", b["kdf"])
+    check_kdf(ctx, b["kdf"])
+    check_kdf(ctx, recovery_kdf, "recovery_kdf")
+    keys = throttle_keys(ctx, "mail", email_addr)
+    await refuse_if_throttled(ctx, keys)
+    await record_failure(ctx, keys, 3)  # every mail-sending request counts: no mail bombs
+    hasher = ctx.services.hasher
+    auth_hash = await hash_work(hasher.hash, key_bytes(b["auth_key"]))
+    recovery_hash = await hash_work(hasher.hash, key_bytes(b["recovery_auth_key"]))
+    user = {
+        "id": b.get("user_id") or new_id(),
+        "email": email_addr,
+        "auth_hash": auth_hash,
+        "kdf": json.dumps(b["kdf"]),
+        "wrapped_user_key": b["wrapped_user_key"],
+        "recovery_hash": recovery_hash,
+        "recovery_kdf": json.dumps(recovery_kdf),
+        "recovery_wrapped_user_key": b["recovery_wrapped_user_key"],
+        "created_at": ctx.now,
+        "updated_at": ctx.now,
+        "password_changed_at": ctx.now,
+    }
+    # A pending (unverified) registration is replaced by the newest one, whose link
+    # supersedes the old: whoever reads the mailbox decides which keys get verified, so
+    # nobody can pre-register someone else's address with keys of their own.
+    outcome = await ctx.services.db.run(store.create_or_replace_pending_user, user)
+    if outcome == "created":
+        token = await issue_link(ctx, user["id"], "verify", email_addr)
+        text = (
+            f"Confirm your email address for SoraStats:\n\n{link_url(ctx, 'verify', token)}\n\n"
+            "The link works once, for 15 minutes. If you did not sign up, ignore this mail."
+        )
+        return JSONResponse(
+            ACCEPTED, 202, background=_later(ctx, email_addr, "Confirm your email", text)
+        )
+    if outcome == "id_taken":
+        raise ApiError(409, "user_id_taken", "That user_id is taken; pick another random id.")
+    text = (
+        "Someone (maybe you) tried to create a SoraStats account with this address, "
+        "which already has one. Sign in instead, or ask for a sign-in link."
+    )
+    return JSONResponse(ACCEPTED, 202, background=_later(ctx, email_addr, "Your account", text))
+
+
+@group.route(
+    "POST",
+    "/api/auth/verify",
+    "Confirm an email address (verification or email change)",
+    auth="public",
+    body=obj({"token": TOKEN}),
+    responses={200: "Confirmed", 400: "Link invalid, expired or used", 409: "Email taken"},
+)
+async def verify(ctx: Ctx) -> Any:
+    purpose, nonce_hash = _read_link(ctx)
+    if purpose not in {"verify", "email_change"}:
+        raise ApiError(400, "link_invalid", "This link is not valid.")
+
+    def confirm(conn: store.Conn) -> dict[str, Any]:
+        row = store.take_email_token(conn, nonce_hash, purpose, ctx.now)
+        if row is None:
+            raise ApiError(400, "link_used", "This link was already used or has expired.")
+        if purpose == "verify":
+            store.mark_verified(conn, row["user_id"], ctx.now)
+            return {"status": "verified"}
+        if not store.change_email(conn, row["user_id"], row["email"], ctx.now):
+            raise ApiError(409, "email_taken", "That address now belongs to another account.")
+        return {"status": "email_changed", "email": row["email"]}
+
+    return await ctx.services.db.run(confirm)
+
+
+def _read_link(ctx: Ctx) -> tuple[str, str]:
+    try:
+        return ctx.services.links.read(ctx.body["token"])
+    except LinkError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+
+
+@group.route(
+    "GET",
+    "/api/auth/prelogin",
+    "KDF parameters for an email",
+    auth="public",
+    query={"email": EMAIL},
+    description="For an email without an account the answer is made up, stable, and "
+    "indistinguishable from a real one.",
+)
+async def prelogin(ctx: Ctx) -> Any:
+    email_addr = norm_email(ctx.query["email"])
+    user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    if user is not None:
+        return {"kdf": json.loads(user["kdf"]), "recovery_kdf": json.loads(user["recovery_kdf"])}
+    s = ctx.services.settings
+    return {
+        "kdf": fake_kdf(s.SECRET_KEY, email_addr, s.KDF_ITERATIONS),
+        "recovery_kdf": fake_kdf(s.SECRET_KEY, email_addr, s.KDF_ITERATIONS, "recovery"),
+    }
+
+
+@group.route(
+    "POST",
+    "/api/auth/login",
+    "Sign in with the derived auth key",
+    auth="public",
+    body=obj({"email": EMAIL, "auth_key": key32("HKDF(master, 'sorastats/auth')")}),
+    responses={
+        200: "Signed in: user, wrapped_user_key, csrf_token; sets the session cookie",
+        401: "Wrong email or key",
+        403: "Email not verified",
+        429: "Backing off",
+    },
+)
+async def login(ctx: Ctx) -> Any:
+    email_addr = norm_email(ctx.body["email"])
+    keys = throttle_keys(ctx, "login", email_addr)
+    await refuse_if_throttled(ctx, keys)
+    user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    stored = None if user is None else str(user["auth_hash"])
+    ok = await hash_work(ctx.services.hasher.verify, stored, key_bytes(ctx.body["auth_key"]))
+    if not ok or user is None:
+        await record_failure(ctx, keys)
+        raise invalid_credentials()
+    if user["email_verified_at"] is None:
+        raise ApiError(403, "email_not_verified", "Confirm your email address first.")
+    await ctx.services.db.run(store.clear_failures, keys[0])
+    return await start_session(ctx, user, "password")
+
+
+@group.route(
+    "POST",
+    "/api/auth/logout",
+    "Sign out (ends this session)",
+    responses={200: "Signed out", 401: "Not signed in"},
+)
+async def logout(ctx: Ctx) -> Any:
+    await ctx.services.db.run(store.delete_session, ctx.user_id, str(ctx.user["session_id"]))
+    return clear_cookie(ctx, JSONResponse({"status": "signed_out"}))
+
+
+@group.route(
+    "POST",
+    "/api/auth/link",
+    "Mail a sign-in link",
+    auth="public",
+    body=obj({"email": EMAIL}),
+    responses={202: "Sent if the email has an account", 429: "Too many requests"},
+    description="A sign-in link restores access to the account, never to encrypted prompts: "
+    "those need the password (or the recovery code).",
+)
+async def request_link(ctx: Ctx) -> Any:
+    email_addr = norm_email(ctx.body["email"])
+    keys = throttle_keys(ctx, "mail", email_addr)
+    await refuse_if_throttled(ctx, keys)
+    await record_failure(ctx, keys, 3)
+    user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    if user is None:
+        return JSONResponse(ACCEPTED, 202)
+    token = await issue_link(ctx, user["id"], "signin", email_addr)
+    text = (
+        f"Sign in to SoraStats:\n\n{link_url(ctx, 'sign-in', token)}\n\nThe link works once, "
+        "for 15 minutes. It opens your account; your private prompts still need your "
+        "password. If you did not ask for it, ignore this mail."
+    )
+    return JSONResponse(ACCEPTED, 202, background=_later(ctx, email_addr, "Sign-in link", text))
+
+
+@group.route(
+    "POST",
+    "/api/auth/link/confirm",
+    "Sign in with a mailed link",
+    auth="public",
+    body=obj({"token": TOKEN}),
+    responses={200: "Signed in", 400: "Link invalid, expired or used"},
+)
+async def confirm_link(ctx: Ctx) -> Response:
+    purpose, nonce_hash = _read_link(ctx)
+    if purpose != "signin":
+        raise ApiError(400, "link_invalid", "This link is not valid.")
+
+    def take(conn: store.Conn) -> store.Row:
+        row = store.take_email_token(conn, nonce_hash, purpose, ctx.now)
+        if row is None:
+            raise ApiError(400, "link_used", "This link was already used or has expired.")
+        store.mark_verified(conn, row["user_id"], ctx.now)  # the mail proves the address
+        user = store.user_by_id(conn, row["user_id"])
+        assert user is not None
+        return user
+
+    user = await ctx.services.db.run(take)
+    return await start_session(ctx, user, "link")

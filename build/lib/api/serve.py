@@ -1,0 +1,66 @@
+"""The dev server: the API under /api and a built static site everywhere else, on one
+port (index.html resolution, the site's 404.html for missing pages)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import uvicorn
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.app import create_app
+from api.config import Settings
+
+
+class SiteAndApi:
+    """Dispatches /api and /api/... to the API and the rest to the static site."""
+
+    def __init__(self, api: ASGIApp, site: Path | None) -> None:
+        self.api = api
+        self.site = StaticFiles(directory=site, html=True) if site else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "lifespan" or path == "/api" or path.startswith("/api/"):
+            await self.api(scope, receive, send)
+        elif self.site is not None:
+            await self.site(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def build(settings: Settings, site: Path | None) -> SiteAndApi:
+    return SiteAndApi(create_app(settings), site)
+
+
+def _factory() -> SiteAndApi:
+    """For uvicorn workers (each a fresh process): settings from the environment."""
+    from api.config import load_settings
+
+    site = os.environ.get("API_SERVE_SITE") or None
+    return build(load_settings(), Path(site) if site else None)
+
+
+def serve(settings: Settings, host: str, port: int, site: Path | None, workers: int = 1) -> int:
+    if site is not None and not site.is_dir():
+        # `make run` may start before anything rendered the site: serve the API anyway.
+        print(f"warning: --site {site} is not a folder (build the site first); API only")
+        site = None
+    where = f"http://{host}:{port}"
+    print(f"serving the API at {where}/api" + (f" and {site}/ at {where}/" if site else ""))
+    if workers > 1:
+        if site is not None:
+            os.environ["API_SERVE_SITE"] = str(site)
+        uvicorn.run(
+            "api.serve:_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(build(settings, site), host=host, port=port, log_level="info")
+    return 0

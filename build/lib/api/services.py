@@ -1,0 +1,53 @@
+"""The long-lived objects the handlers share, built once per app from the settings."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from api.billing_config import StripeSettings
+from api.config import Settings
+from api.db import Database
+from api.mail import Mailer
+from api.security import KeyHasher, LinkSigner
+from api.stripe_gateway import BillingDisabledError, StripeGateway
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    hasher: KeyHasher
+    links: LinkSigner
+    mailer: Mailer
+    stripe: StripeSettings = field(default_factory=StripeSettings)
+    _gateway: StripeGateway | None = field(default=None, repr=False)
+
+    @property
+    def gateway(self) -> StripeGateway:
+        """The Stripe client; raises BillingDisabledError (503) when billing is off."""
+        if not self.stripe.billing_enabled:
+            raise BillingDisabledError(self.stripe.missing)
+        if self._gateway is None:
+            self._gateway = StripeGateway(self.stripe)
+        return self._gateway
+
+    def close(self) -> None:
+        self.db.close()
+        if self._gateway is not None:
+            with contextlib.suppress(Exception):
+                self._gateway.close()
+            self._gateway = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        return cls(
+            settings=settings,
+            db=Database(settings.DATABASE_URL),
+            hasher=KeyHasher(
+                settings.ARGON2_TIME_COST, settings.ARGON2_MEMORY_KIB, settings.ARGON2_PARALLELISM
+            ),
+            links=LinkSigner(settings.SECRET_KEY),
+            mailer=Mailer(settings),
+            stripe=settings.stripe,
+        )

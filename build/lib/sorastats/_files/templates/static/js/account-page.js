@@ -1,0 +1,182 @@
+// /account/: register (recovery code shown once), sign in/out, sessions, password change,
+// recovery, export, deletion. Every key is derived here; the server gets only auth keys
+// and wrapped keys.
+const root = document.getElementById("vault-app");
+const vc = await import(root.dataset.crypto);
+const { Session, el, say, describe } = await import(root.dataset.session);
+
+const session = new Session(vc);
+const $ = (id) => document.getElementById(id);
+const views = { out: $("signed-out"), in: $("signed-in"), code: $("recovery-code-view") };
+
+function show(view) {
+  for (const [name, node] of Object.entries(views)) node.hidden = name !== view;
+}
+
+function busy(form, on) {
+  for (const control of form.querySelectorAll("button, input")) control.disabled = on;
+}
+
+function handle(form, status, work) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form); // before disabling: disabled inputs are not submitted
+    busy(form, true);
+    say(status, "Working…");
+    try {
+      await work(data);
+    } catch (error) {
+      say(status, describe(error), "error");
+    } finally {
+      busy(form, false);
+    }
+  });
+}
+
+function fieldsOf(data) {
+  return Object.fromEntries(data.entries());
+}
+
+handle($("register-form"), $("register-status"), async (data) => {
+  const f = fieldsOf(data);
+  if (f.password !== f.password2) throw new Error("The two passwords differ.");
+  if (f.password.length < 10) throw new Error("Use a password of at least 10 characters.");
+  const code = await session.register(f.email.trim(), f.password);
+  $("register-form").reset();
+  say($("register-status"), "");
+  $("recovery-code").textContent = code;
+  $("recovery-saved").checked = false;
+  $("recovery-done").disabled = true;
+  show("code");
+  $("recovery-code-heading").focus();
+});
+
+$("recovery-saved").addEventListener("change", (event) => {
+  $("recovery-done").disabled = !event.target.checked;
+});
+
+$("recovery-done").addEventListener("click", () => {
+  $("recovery-code").textContent = ""; // shown once: gone from the page for good
+  show("out");
+  say(
+    $("signin-status"),
+    "Account created. Confirm your email address with the link we sent, then sign in.",
+  );
+  $("signin-email").focus();
+});
+
+handle($("signin-form"), $("signin-status"), async (data) => {
+  const f = fieldsOf(data);
+  await session.signIn(f.email.trim(), f.password, f.stay === "on");
+  $("signin-form").reset();
+  say($("signin-status"), "");
+  await showSignedIn();
+});
+
+handle($("recover-form"), $("recover-status"), async (data) => {
+  const f = fieldsOf(data);
+  if (f.password.length < 10) throw new Error("Use a password of at least 10 characters.");
+  await session.recover(f.email.trim(), f.code, f.password, f.stay === "on");
+  $("recover-form").reset();
+  say($("recover-status"), "");
+  await showSignedIn("Password reset with your recovery code. Every prompt is still yours.");
+});
+
+handle($("password-form"), $("password-status"), async (data) => {
+  const f = fieldsOf(data);
+  if (f.password.length < 10) throw new Error("Use a password of at least 10 characters.");
+  try {
+    const answer = await session.changePassword(f.current, f.password);
+    $("password-form").reset();
+    say($("password-status"), `Password changed; ${answer.sessions_revoked} other sessions ended.`);
+    await listSessions();
+  } catch (error) {
+    if (error.code === "reauthentication_required") {
+      throw new Error("For safety, sign out and in again (within 10 minutes) to do this.");
+    }
+    throw error;
+  }
+});
+
+$("signout").addEventListener("click", async () => {
+  await session.signOut();
+  show("out");
+  say($("signin-status"), "Signed out.");
+});
+
+$("export").addEventListener("click", async () => {
+  try {
+    const data = await session.api("GET", "/api/me/export");
+    const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+    const link = el("a", { href: URL.createObjectURL(blob), download: "sorastats-account.json" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    say($("export-status"), "Downloaded sorastats-account.json (prompts stay encrypted in it).");
+  } catch (error) {
+    say($("export-status"), describe(error), "error");
+  }
+});
+
+handle($("delete-form"), $("delete-status"), async (data) => {
+  if (data.get("confirm").trim().toLowerCase() !== session.user.email) {
+    throw new Error("Type your email address exactly to confirm.");
+  }
+  try {
+    await session.api("DELETE", "/api/me");
+  } catch (error) {
+    if (error.code === "reauthentication_required") {
+      throw new Error("For safety, sign out and in again (within 10 minutes) to do this.");
+    }
+    throw error;
+  }
+  await session.signOut().catch(() => {});
+  show("out");
+  say($("signin-status"), "Your account and everything in it were deleted.");
+});
+
+async function listSessions() {
+  const list = $("sessions");
+  const { sessions } = await session.api("GET", "/api/sessions");
+  list.replaceChildren(
+    ...sessions.map((s) => {
+      const when = new Date(s.last_seen_at * 1000).toLocaleString();
+      const label = `${s.device || "Unknown device"} · last seen ${when}${s.current ? " (this one)" : ""}`;
+      const revoke = el("button", {
+        type: "button",
+        text: s.current ? "Sign out here" : "Revoke",
+        "aria-label": `Revoke session: ${label}`,
+        onclick: async () => {
+          await session.api("DELETE", `/api/sessions/${encodeURIComponent(s.id)}`);
+          if (s.current) {
+            await session.signOut().catch(() => {});
+            show("out");
+            return;
+          }
+          await listSessions();
+        },
+      });
+      return el("li", {}, el("span", { text: label }), " ", revoke);
+    }),
+  );
+}
+
+async function showSignedIn(message = "") {
+  $("account-email").textContent = session.user.email;
+  $("lock-state").textContent = session.unlocked
+    ? "Your vault is unlocked in this tab."
+    : "Your vault is locked: open the vault and enter your password.";
+  show("in");
+  say($("account-status"), message);
+  await listSessions();
+  $("account-heading").focus();
+}
+
+try {
+  if (await session.resume()) await showSignedIn();
+  else show("out");
+} catch (error) {
+  show("out");
+  say($("signin-status"), describe(error), "error");
+}
+root.dataset.ready = "1";

@@ -1,0 +1,27 @@
+// SoraStats: progressive enhancement only; every page works without it.
+const status = (button, text) => {
+  const out = button.parentElement && button.parentElement.querySelector(".copy-status");
+  if (out) out.textContent = text;
+};
+
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  button.addEventListener("click", async () => {
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    try {
+      await navigator.clipboard.writeText(source.textContent);
+      status(button, "Copied.");
+    } catch {
+      status(button, "Could not copy: select the text and copy it by hand.");
+    }
+  });
+}
+
+const searchBox = document.getElementById("search");
+if (searchBox && window.PagefindUI) {
+  // Prompt shards are separate Pagefind bundles, merged into one search here.
+  const merge = JSON.parse(searchBox.dataset.merge || "[]").map((bundlePath) => ({ bundlePath }));
+  new window.PagefindUI({
+    element: "#search", showImages: false, showSubResults: false, mergeIndex: merge,
+  });
+}

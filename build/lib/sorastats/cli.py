@@ -1,0 +1,310 @@
+"""Argument parsing for `build.py`: each subcommand parses its options and calls one typed
+function of the package. Every command and option is documented in docs/ingest.md and
+docs/site.md (a test checks it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import duckdb
+
+from sorastats import db, stats, synth
+from sorastats.config import SETTINGS
+from sorastats.runlock import RunLock, RunLockedError
+
+if TYPE_CHECKING:
+    from sorastats.site.config import RenderConfig
+
+SITE_COMMANDS = ("render", "nightly", "check", "rollback")
+
+
+def _add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=db.DEFAULT_DB_PATH,
+        help=f"DuckDB database file (default: {db.DEFAULT_DB_PATH})",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="build.py", description="SoraStats nightly build.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fetch = commands.add_parser(
+        "fetch",
+        help="pull the public feed over HTTP into the database",
+        epilog="environment: "
+        + "; ".join(f"{s.env} ({s.help}, default {s.default or 'unset'})" for s in SETTINGS),
+    )
+    fetch.add_argument(
+        "--url", required=True, type=_http_url, help="API base URL, e.g. .../backend/project_y"
+    )
+    fetch.add_argument(
+        "--cut",
+        choices=("nf2_latest", "nf2_top"),
+        default="nf2_latest",
+        help="which feed to page through (default: nf2_latest)",
+    )
+    fetch.add_argument(
+        "--refresh-creators",
+        action="store_true",
+        help="also walk profile_feed/{user_id} of every known creator",
+    )
+    fetch.add_argument(
+        "--max-requests",
+        type=_positive,
+        default=None,
+        help="stop after this many HTTP requests (retries included)",
+    )
+    _add_db_option(fetch)
+
+    imp = commands.add_parser("import", help="import Sora-format JSON files or folders")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    _add_db_option(imp)
+
+    syn = commands.add_parser("synth", help="write deterministic synthetic feed pages")
+    syn.add_argument("--posts", type=_positive, required=True, help="number of posts")
+    syn.add_argument("--creators", type=_positive, required=True, help="number of creators")
+    syn.add_argument("--days", type=_positive, default=10, help="capture days (default: 10)")
+    syn.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    syn.add_argument("--out", type=Path, required=True, help="output folder")
+    syn.add_argument(
+        "--no-profile-feeds",
+        dest="profile_feeds",
+        action="store_false",
+        help="skip the daily profile_feed pages of every creator (on by default)",
+    )
+
+    st = commands.add_parser("stats", help="row counts per table and the last runs")
+    _add_db_option(st)
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    _add_site_commands(commands)
+    return parser
+
+
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    _add_db_option(parser)
+    parser.add_argument("--out", type=Path, default=Path("site"), help=_site_help("--out"))
+    parser.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help=_site_help("--base-url")
+    )
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help=_site_help("--jobs"))
+    parser.add_argument("--full", action="store_true", help=_site_help("--full"))
+
+
+def _site_help(option: str) -> str:
+    from sorastats.site.config import SETTINGS
+
+    return next(s.help for s in SETTINGS if s.option == option)
+
+
+def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    render = commands.add_parser("render", help="render the static site and publish it atomically")
+    _add_render_options(render)
+    nightly = commands.add_parser(
+        "nightly",
+        help="import or fetch the sources, then render and publish",
+        epilog="SOURCE: a file or folder to import, or an http(s) API base URL to fetch "
+        "(the latest feed, then every known creator's profile feed). Without SOURCE "
+        "arguments, the space-separated SORASTATS_SOURCES environment variable is used.",
+    )
+    _add_render_options(nightly)
+    nightly.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="files or folders to import, or API base URLs to fetch (default: $SORASTATS_SOURCES)",
+    )
+    check = commands.add_parser("check", help="check a built site: links, titles, canonicals")
+    check.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site folder")
+    check.add_argument("--base-url", default=None, help="expected canonical URL prefix")
+    rollback = commands.add_parser("rollback", help="put the previous site back live")
+    rollback.add_argument("--out", type=Path, default=Path("site"), help=_site_help("--out"))
+
+
+def _render_config(args: argparse.Namespace) -> RenderConfig:
+    from sorastats.site.config import RenderConfig
+
+    return RenderConfig(
+        db=args.db, out=args.out, base_url=args.base_url, jobs=args.jobs, full=args.full
+    )
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from sorastats.site.builder import render_site
+
+    report = render_site(_render_config(args))
+    print(
+        f"render: {report.written:,} written, {report.unchanged:,} unchanged, "
+        f"{report.deleted:,} deleted of {report.pages:,} outputs; "
+        f"{'published' if report.published else 'nothing changed, live site kept'} "
+        f"in {report.total_seconds:.1f} s "
+        f"(render {report.pages_per_second:,.0f} pages/s, search {report.search_seconds:.1f} s, "
+        f"peak RSS {report.peak_rss_mib:.0f} MiB)"
+    )
+    return 0
+
+
+def nightly_sources(given: list[str], env: Mapping[str, str] | None = None) -> list[str | Path]:
+    """The nightly's sources in order: URLs (fetched) and paths (imported). Arguments win;
+    else `SORASTATS_SOURCES` (space-separated). A URL that is not http(s) is an error."""
+    env = os.environ if env is None else env
+    raw = given or (env.get("SORASTATS_SOURCES") or "").split()
+    out: list[str | Path] = []
+    for item in raw:
+        if "://" in item:
+            try:
+                out.append(_http_url(item))
+            except argparse.ArgumentTypeError as exc:
+                raise ValueError(f"source {item!r}: {exc}") from None
+        else:
+            out.append(Path(item))
+    return out
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    sources = nightly_sources(args.sources)
+    if not sources:
+        print("nightly: no sources given or configured; rendering the database as it is")
+    for source in sources:
+        if isinstance(source, Path):
+            rc = cmd_import(
+                build_parser().parse_args(["import", "--db", str(args.db), str(source)])
+            )
+        else:
+            fetch_args = ["fetch", "--url", source, "--refresh-creators", "--db", str(args.db)]
+            rc = cmd_fetch(build_parser().parse_args(fetch_args))
+        if rc != 0:
+            print(
+                f"nightly: {source} failed; not rendering, the live site is unchanged",
+                file=sys.stderr,
+            )
+            return rc
+    return cmd_render(args)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sorastats.site.check import check_site
+
+    checked, problems = check_site(args.site, args.base_url)
+    for problem in problems:
+        print(problem)
+    print(f"check: {checked:,} files, {len(problems):,} problems", file=sys.stderr)
+    return 1 if problems or checked == 0 else 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from sorastats.site.publish import SiteDirs, rollback
+
+    with RunLock(args.out, f"the site {args.out}"):
+        rollback(SiteDirs(args.out))
+    print(f"rollback: {args.out} is the previous site again (run it again to undo)")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sorastats.importer import import_paths
+
+    result = import_paths(args.db, args.paths)
+    return 0 if result.ok else 1
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from sorastats.fetch import FetchOptions, fetch
+
+    options = FetchOptions(
+        base_url=args.url,
+        cut=args.cut,
+        refresh_creators=args.refresh_creators,
+        max_requests=args.max_requests,
+    )
+    return fetch(args.db, options)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    try:
+        spec = synth.SynthSpec(args.posts, args.creators, args.days, args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    totals = synth.write(spec, args.out, profile_feeds=args.profile_feeds)
+    print(
+        f"synth: {args.posts:,} posts by {args.creators:,} creators over {args.days} days: "
+        f"{totals['pages']:,} pages, {totals['items']:,} items, {totals['trees']:,} post "
+        f"trees, {totals['profile_pages']:,} profile feed pages "
+        f"({totals['profile_items']:,} items) in {args.out}"
+    )
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    try:
+        con = db.connect(args.db, read_only=True)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.IOException as exc:
+        print(f"error: cannot open {args.db} (is a run using it?): {exc}", file=sys.stderr)
+        return 1
+    report = stats.collect(con)
+    con.close()
+    print(json.dumps(report, indent=2, default=str) if args.json else stats.render(report))
+    return 0
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "fetch": cmd_fetch,
+    "import": cmd_import,
+    "synth": cmd_synth,
+    "stats": cmd_stats,
+    "render": cmd_render,
+    "nightly": cmd_nightly,
+    "check": cmd_check,
+    "rollback": cmd_rollback,
+}
+
+
+def main(argv: list[str]) -> int:
+    from sorastats.site.builder import RenderError
+    from sorastats.site.publish import PublishError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return HANDLERS[args.command](args)
+    except (RenderError, PublishError) as exc:
+        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        if args.command not in SITE_COMMANDS:
+            raise
+        print(f"{args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

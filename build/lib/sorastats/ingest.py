@@ -1,0 +1,488 @@
+"""The ingest engine: applies staged batches to the database, set-based, one transaction
+per batch together with the run's counts and checkpoint.
+
+Rules (the schema contract's promises):
+- A post's latest sighting decides. Tombstoned once means gone for good: it leaves
+  posts, post_snapshots, post_cameos, raw and quarantine, and only `tombstones` keeps
+  its id and deletion time. A latest sighting that is not public removes it likewise
+  (but it may come back when seen public again).
+- Snapshots: one row per entity per UTC capture day; a later capture that day wins.
+- Rows only move forward in capture time, ties broken by content hash, so applying the
+  same input in any batching or order gives the same tables (resume == uninterrupted).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
+from sorastats.staging import SPOOL_LINE_LIMIT, StagedBatch
+from sorastats.tempdirs import owned_tempdir
+
+_POST_STRUCT = (
+    "STRUCT(id VARCHAR, creator_id VARCHAR, comment BOOLEAN, public BOOLEAN, "
+    "tombstoned_at TIMESTAMP, text VARCHAR, posted_at TIMESTAMP, updated_at TIMESTAMP, "
+    "width INTEGER, height INTEGER, duration_s DOUBLE, n_frames INTEGER, counters BIGINT[], "
+    "parent_post_id VARCHAR, root_post_id VARCHAR, preview_image_url VARCHAR, "
+    "permalink VARCHAR, emoji VARCHAR, thumbnail_url VARCHAR, video_url VARCHAR, "
+    "media_expires_at TIMESTAMP, generation_id VARCHAR, cameo_ids VARCHAR[])"
+)
+_PROFILE_STRUCT = (
+    "STRUCT(id VARCHAR, username VARCHAR, display_name VARCHAR, bio VARCHAR, "
+    "verified BOOLEAN, is_public_figure BOOLEAN, can_cameo BOOLEAN, "
+    "is_default_profile_picture BOOLEAN, profile_picture_url VARCHAR, "
+    "profile_picture_expires_at TIMESTAMP, permalink VARCHAR, counters BIGINT[], "
+    "created_at TIMESTAMP, updated_at TIMESTAMP, banned_at TIMESTAMP)"
+)
+_COLUMNS: dict[str, dict[str, str]] = {
+    "posts": {"rk": "VARCHAR", "cap": "TIMESTAMP", "f": _POST_STRUCT},
+    "profiles": {"rk": "VARCHAR", "cap": "TIMESTAMP", "f": _PROFILE_STRUCT},
+    "raw": {
+        "sha256": "VARCHAR",
+        "kind": "VARCHAR",
+        "entity_id": "VARCHAR",
+        "source": "VARCHAR",
+        "cap": "TIMESTAMP",
+        "json": "VARCHAR",
+    },
+    "raw_keys": {"sha256": "VARCHAR"},
+    "quarantine": {
+        "sha256": "VARCHAR",
+        "source": "VARCHAR",
+        "reason": "VARCHAR",
+        "record": "VARCHAR",
+        "entity_id": "VARCHAR",
+    },
+}
+
+_POST_PLAIN = (
+    "creator_id",
+    "text",
+    "posted_at",
+    "updated_at",
+    "width",
+    "height",
+    "duration_s",
+    "n_frames",
+)
+_POST_LINKS = (
+    "parent_post_id",
+    "root_post_id",
+    "preview_image_url",
+    "permalink",
+    "emoji",
+    "thumbnail_url",
+    "video_url",
+    "media_expires_at",
+    "generation_id",
+)
+_CREATOR_PLAIN = (
+    "username",
+    "display_name",
+    "bio",
+    "verified",
+    "is_public_figure",
+    "can_cameo",
+    "is_default_profile_picture",
+    "profile_picture_url",
+    "profile_picture_expires_at",
+    "permalink",
+)
+_CREATOR_TIMES = ("created_at", "updated_at", "banned_at")
+
+
+def _counters_select(names: tuple[str, ...]) -> str:
+    return ", ".join(f"f.counters[{i + 1}] AS {name}" for i, name in enumerate(names))
+
+
+@dataclass
+class Counts:
+    """What a run did; summed over batches and stored in `runs`."""
+
+    pages: int = 0
+    items: int = 0
+    new_posts: int = 0
+    updated_posts: int = 0
+    new_creators: int = 0
+    updated_creators: int = 0
+    snapshots: int = 0
+    removed_posts: int = 0
+    quarantined: int = 0
+
+    def add(self, other: Counts) -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def close_stale_runs(con: duckdb.DuckDBPyConnection, command: str, keep_source: str | None) -> None:
+    """Mark runs left `running` by a process that died as `interrupted`. Only called
+    with the run lock held, so no such run is alive; a fetch run with the same options
+    is kept, as the next fetch resumes it."""
+    con.execute(
+        "UPDATE runs SET status = 'interrupted', message = 'the process stopped mid-run' "
+        "WHERE command = ? AND status = 'running' AND source IS DISTINCT FROM ?",
+        [command, keep_source],
+    )
+
+
+def start_run(con: duckdb.DuckDBPyConnection, command: str, source: str) -> int:
+    row = con.execute(
+        "INSERT INTO runs (command, source, started_at, status) VALUES (?, ?, ?, 'running') "
+        "RETURNING id",
+        [command, source, utcnow()],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection, run_id: int, status: str, message: str | None = None
+) -> None:
+    con.execute(
+        "UPDATE runs SET status = ?, message = ?, ended_at = ? WHERE id = ?",
+        [status, message, utcnow(), run_id],
+    )
+
+
+def load_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> Counts:
+    fields = list(asdict(Counts()))
+    row = con.execute(f"SELECT {', '.join(fields)} FROM runs WHERE id = ?", [run_id]).fetchone()
+    assert row is not None
+    return Counts(**dict(zip(fields, (int(v) for v in row), strict=True)))
+
+
+STAGING_PREFIX = "sorastats-stage-"
+
+
+class Applier:
+    """Applies staged batches of one run to the database."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+        self.con = con
+        self.run_id = run_id
+        self.totals = load_counts(con, run_id)
+        self.staging_dir = owned_tempdir(STAGING_PREFIX)
+
+    def close(self) -> None:
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+    def apply(
+        self, batch: StagedBatch, *, pages: int = 0, checkpoint: dict[str, Any] | None = None
+    ) -> Counts:
+        """Apply one batch and record counts (and checkpoint) in one transaction."""
+        counts = Counts(pages=pages, items=batch.records, quarantined=batch.quarantined)
+        batch.close()
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for name, columns_of in _COLUMNS.items():
+                spool = batch.spool(name)
+                path = spool.path
+                columns = ", ".join(f"'{c}': '{t}'" for c, t in columns_of.items())
+                # Explicit buffer sizes: by default the CSV reader takes one buffer as
+                # big as the file (120 MiB a batch at 1M posts) and read_json two of
+                # twice the largest object; either ran the ingest out of memory.
+                if name in ("raw", "raw_keys"):
+                    reader = (
+                        f"read_csv('{path}', delim=chr(1), quote='', escape='', header=false, "
+                        f"auto_detect=false, max_line_size={SPOOL_LINE_LIMIT}, "
+                        f"buffer_size={2 * SPOOL_LINE_LIMIT}, columns={{{columns}}})"
+                    )
+                else:
+                    reader = (
+                        f"read_json('{path}', format='newline_delimited', "
+                        f"maximum_object_size={SPOOL_LINE_LIMIT}, columns={{{columns}}})"
+                    )
+                empty = ", ".join(f"NULL::{t} AS {c}" for c, t in columns_of.items())
+                source = reader if len(spool) else f"(SELECT {empty} WHERE false)"
+                if name == "raw":
+                    # The bulk of the bytes: read straight into the INSERT, never staged.
+                    con.execute(f"CREATE OR REPLACE TEMP VIEW s_raw AS SELECT * FROM {source}")
+                else:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE s_{name} AS SELECT * FROM {source}")
+            self._apply_sql(counts)
+            self._record(counts, checkpoint)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            batch.discard()
+        self.totals.add(counts)
+        return counts
+
+    def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
+        row = self.con.execute(sql, params or []).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _apply_sql(self, counts: Counts) -> None:
+        con = self.con
+        run = self.run_id
+        # Posts: the removals first.
+        con.execute(
+            """
+            INSERT INTO tombstones
+            SELECT f.id, min(f.tombstoned_at) FROM s_posts
+            WHERE f.tombstoned_at IS NOT NULL GROUP BY f.id
+            ON CONFLICT DO NOTHING
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE s_latest AS
+            SELECT f.id AS id, f.public AND f.tombstoned_at IS NULL AS visible, cap
+            FROM s_posts
+            QUALIFY row_number() OVER (
+                PARTITION BY f.id ORDER BY cap DESC, f.updated_at DESC NULLS LAST, rk DESC) = 1
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE s_gone AS
+            SELECT DISTINCT f.id AS id FROM s_posts WHERE f.tombstoned_at IS NOT NULL
+            UNION
+            SELECT l.id FROM s_latest l LEFT JOIN posts p ON p.id = l.id
+            WHERE NOT l.visible AND (p.id IS NULL OR l.cap >= p.last_seen_at)
+            UNION
+            SELECT l.id FROM s_latest l JOIN tombstones t ON t.post_id = l.id
+            """
+        )
+        counts.removed_posts = self._scalar(
+            "SELECT count(*) FROM posts WHERE id IN (SELECT id FROM s_gone)"
+        )
+        con.execute("DELETE FROM posts WHERE id IN (SELECT id FROM s_gone)")
+        con.execute("DELETE FROM post_snapshots WHERE post_id IN (SELECT id FROM s_gone)")
+        con.execute("DELETE FROM post_cameos WHERE post_id IN (SELECT id FROM s_gone)")
+        con.execute(
+            "DELETE FROM raw WHERE kind IN ('post', 'comment') "
+            "AND entity_id IN (SELECT id FROM s_gone)"
+        )
+        con.execute(
+            "DELETE FROM quarantine WHERE entity_id IN "
+            "(SELECT id FROM s_gone WHERE id IN (SELECT post_id FROM tombstones))"
+        )
+
+        # Posts: the sightings that may be stored (public videos, not gone).
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE s_ok AS
+            SELECT rk, cap, f.id AS id, f.creator_id, f.text, f.posted_at, f.updated_at,
+                   f.width, f.height, f.duration_s, f.n_frames,
+                   {_counters_select(POST_COUNTERS)},
+                   f.parent_post_id, f.root_post_id, f.preview_image_url, f.permalink,
+                   f.emoji, f.thumbnail_url, f.video_url, f.media_expires_at,
+                   f.generation_id, f.cameo_ids
+            FROM s_posts
+            WHERE f.public AND f.tombstoned_at IS NULL AND NOT f.comment
+              AND f.id NOT IN (SELECT id FROM s_gone)
+            """
+        )
+        counts.new_posts, counts.updated_posts = self._upsert_newest(
+            "posts", "s_ok", "s_up", (*_POST_PLAIN, *POST_COUNTERS, *_POST_LINKS)
+        )
+        # Cameos follow the post's newest sighting.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE s_cameo_posts AS
+            SELECT u.id, u.cameo_ids FROM s_up u JOIN posts p ON p.id = u.id
+            WHERE p.last_seen_at = u.cap
+            """
+        )
+        con.execute("DELETE FROM post_cameos WHERE post_id IN (SELECT id FROM s_cameo_posts)")
+        con.execute(
+            """
+            INSERT INTO post_cameos
+            SELECT DISTINCT id, unnest(cameo_ids) FROM s_cameo_posts
+            ON CONFLICT DO NOTHING
+            """
+        )
+        counts.snapshots += self._snapshots(
+            "post_snapshots", "post_id", "s_ok", "id", POST_COUNTERS, "updated_at"
+        )
+
+        # Creators.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE s_cr AS
+            SELECT rk, cap, f.id AS id, {", ".join(f"f.{c}" for c in _CREATOR_PLAIN)},
+                   {_counters_select(CREATOR_COUNTERS)},
+                   {", ".join(f"f.{c}" for c in _CREATOR_TIMES)}
+            FROM s_profiles
+            """
+        )
+        counts.new_creators, counts.updated_creators = self._upsert_newest(
+            "creators", "s_cr", "s_cr_up", (*_CREATOR_PLAIN, *CREATOR_COUNTERS, *_CREATOR_TIMES)
+        )
+        con.execute(
+            """
+            INSERT INTO creator_usernames
+            SELECT id, username, min(cap), max(cap) FROM s_cr GROUP BY id, username
+            ON CONFLICT (creator_id, username) DO UPDATE SET
+                first_seen_at = least(creator_usernames.first_seen_at, excluded.first_seen_at),
+                last_seen_at = greatest(creator_usernames.last_seen_at, excluded.last_seen_at)
+            """
+        )
+        counts.snapshots += self._snapshots(
+            "creator_snapshots", "creator_id", "s_cr", "id", CREATOR_COUNTERS, "updated_at"
+        )
+
+        # Raw wrappers, deduplicated by content hash (within a batch already by the
+        # stager, across batches here); nothing of a removed post. `raw` has no index:
+        # its keys are streamed past this batch's few keys, so the hash table holds
+        # the batch's keys, not the whole table's.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE s_raw_stored AS
+            SELECT sha256 FROM raw WHERE sha256 IN (SELECT sha256 FROM s_raw_keys)
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO raw (sha256, kind, entity_id, source, run_id, captured_at, json)
+            SELECT sha256, kind, entity_id, source, ?, cap, json FROM s_raw
+            WHERE NOT (kind IN ('post', 'comment') AND (
+                entity_id IN (SELECT id FROM s_gone)
+                OR entity_id IN (SELECT post_id FROM tombstones)))
+              AND sha256 NOT IN (SELECT sha256 FROM s_raw_stored)
+            """,
+            [run],
+        )
+        con.execute(
+            """
+            INSERT INTO quarantine
+                (run_id, source, reason, record, quarantined_at, entity_id, sha256)
+            SELECT ?, source, reason, record, ?, entity_id, sha256 FROM s_quarantine
+            WHERE sha256 NOT IN (SELECT sha256 FROM quarantine WHERE sha256 IS NOT NULL)
+              AND (entity_id IS NULL OR entity_id NOT IN (SELECT post_id FROM tombstones))
+            QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY source) = 1
+            """,
+            [run, utcnow()],
+        )
+
+    def _upsert_newest(
+        self, table: str, sightings: str, newest: str, columns: tuple[str, ...]
+    ) -> tuple[int, int]:
+        """Keep each id's newest sighting of this batch (with its first capture time) in
+        temp table `newest`, write it over older rows of `table`, and return how many ids
+        were new and how many updated."""
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {newest} AS
+            SELECT *, min(cap) OVER (PARTITION BY id) AS first_cap FROM {sightings}
+            QUALIFY row_number() OVER (
+                PARTITION BY id ORDER BY cap DESC, updated_at DESC NULLS LAST, rk DESC) = 1
+            """
+        )
+        # Stored ids counted by a semi-join whose hash table holds this batch's ids
+        # (`NOT IN (SELECT id FROM table)` hashed every stored id, each batch).
+        new = self._scalar(
+            f"SELECT (SELECT count(*) FROM {newest}) - "
+            f"(SELECT count(*) FROM {table} t SEMI JOIN {newest} n ON t.id = n.id)"
+        )
+        updated = self._scalar(
+            f"SELECT count(*) FROM {newest} u JOIN {table} t ON t.id = u.id "
+            "WHERE u.cap > t.last_seen_at"
+        )
+        self._replace_newer(table, newest, columns)
+        return new, updated
+
+    def _replace_newer(self, table: str, stage: str, columns: tuple[str, ...]) -> None:
+        """Write each staged row whose capture is at least as new as the stored one.
+
+        Delete-then-insert of the changed keys: DuckDB's ON CONFLICT DO UPDATE is two
+        orders of magnitude slower here on wide rows."""
+        con = self.con
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE s_apply AS
+            SELECT s.*, least(s.first_cap, t.first_seen_at) AS first_seen
+            FROM {stage} s LEFT JOIN {table} t ON t.id = s.id
+            WHERE t.id IS NULL OR s.cap >= t.last_seen_at
+            """
+        )
+        con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM s_apply)")
+        con.execute(
+            f"""
+            INSERT INTO {table} (id, {", ".join(columns)}, first_seen_at, last_seen_at)
+            SELECT id, {", ".join(columns)}, first_seen, cap FROM s_apply
+            """
+        )
+        # An older capture seen late still moves first_seen_at back.
+        con.execute(
+            f"""
+            UPDATE {table} SET first_seen_at = s.first_cap FROM {stage} s
+            WHERE {table}.id = s.id AND s.first_cap < {table}.first_seen_at
+            """
+        )
+
+    def _snapshots(
+        self,
+        table: str,
+        key: str,
+        stage: str,
+        stage_key: str,
+        counters: tuple[str, ...],
+        order: str,
+    ) -> int:
+        con = self.con
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE s_snap AS
+            SELECT {stage_key} AS k, CAST(cap AS DATE) AS day, cap, {", ".join(counters)}
+            FROM {stage}
+            QUALIFY row_number() OVER (
+                PARTITION BY {stage_key}, CAST(cap AS DATE)
+                ORDER BY cap DESC, {order} DESC NULLS LAST, rk DESC) = 1
+            """
+        )
+        # The table has no index (see migration 2), so (key, day) stays unique here: a
+        # newer capture of a stored day replaces its row, an older or equal one is
+        # dropped. The join's build side is this batch; the scan of the table skips
+        # row groups outside the batch's days.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE s_snap_new AS
+            SELECT s.*, t.captured_at IS NOT NULL AS stored FROM s_snap s LEFT JOIN (
+                SELECT t.{key}, t.captured_on, t.captured_at FROM {table} t
+                SEMI JOIN s_snap s ON t.{key} = s.k AND t.captured_on = s.day
+            ) t ON t.{key} = s.k AND t.captured_on = s.day
+            WHERE t.captured_at IS NULL OR s.cap > t.captured_at
+            """
+        )
+        con.execute(
+            f"""
+            DELETE FROM {table} USING s_snap_new n
+            WHERE n.stored AND {table}.{key} = n.k AND {table}.captured_on = n.day
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO {table} ({key}, captured_on, captured_at, {", ".join(counters)})
+            SELECT k, day, cap, {", ".join(counters)} FROM s_snap_new
+            """
+        )
+        return self._scalar("SELECT count(*) FROM s_snap_new")
+
+    def _record(self, counts: Counts, checkpoint: dict[str, Any] | None) -> None:
+        fields = [k for k in asdict(counts)]
+        sets = ", ".join(f"{k} = {k} + ?" for k in fields)
+        params: list[Any] = [getattr(counts, k) for k in fields]
+        if checkpoint is not None:
+            sets += ", checkpoint = ?"
+            params.append(json.dumps(checkpoint, sort_keys=True))
+        self.con.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*params, self.run_id])
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start

@@ -1,0 +1,244 @@
+"""The ingest database's schema: the contract between the ingest job and the renderer.
+
+Tables and columns named here are relied on by the renderer (`sorastats.site`) and the
+accounts API's read-only stats export. Add columns with a new migration; never rename or
+drop one without a migration that the readers are updated for.
+
+Times are stored as UTC `TIMESTAMP` (naive, always UTC). Counters are `BIGINT`, NULL when
+the source did not carry them (older versions lack `share_count`, for example).
+"""
+
+from __future__ import annotations
+
+# Counters carried by a post (`item.post`). `share_count`/`repost_count` came later.
+POST_COUNTERS: tuple[str, ...] = (
+    "like_count",
+    "dislike_count",
+    "view_count",
+    "unique_view_count",
+    "remix_count",
+    "reply_count",
+    "recursive_reply_count",
+    "share_count",
+    "repost_count",
+)
+
+# Counters carried by a profile (`item.profile`). `character_count` came later.
+CREATOR_COUNTERS: tuple[str, ...] = (
+    "follower_count",
+    "following_count",
+    "post_count",
+    "reply_count",
+    "likes_received_count",
+    "remix_count",
+    "cameo_count",
+    "character_count",
+)
+
+
+def _counter_columns(names: tuple[str, ...]) -> str:
+    return ",\n    ".join(f"{name} BIGINT" for name in names)
+
+
+def _snapshot_columns(key: str, counters: tuple[str, ...]) -> str:
+    return f"""
+    {key} TEXT NOT NULL,  -- ({key}, captured_on) unique: kept so by the ingest
+    captured_on DATE NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    {_counter_columns(counters)}"""
+
+
+def _without_key(table: str, columns: str, names: tuple[str, ...]) -> str:
+    """SQL that rebuilds `table` with `columns` and no primary key, keeping its rows
+    (DuckDB cannot drop a key in place)."""
+    listed = ", ".join(names)
+    return f"""
+CREATE TABLE {table}_v2 ({columns}
+);
+INSERT INTO {table}_v2 SELECT {listed} FROM {table};
+DROP TABLE {table};
+ALTER TABLE {table}_v2 RENAME TO {table};
+"""
+
+
+# Each migration moves the database from version N-1 to N. They run in order, in one
+# transaction each, on open; `meta.schema_version` records where a database stands.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first release's tables.
+    f"""
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- One row per creator (profile), keyed by the stable user_id.
+CREATE TABLE creators (
+    id TEXT PRIMARY KEY,                 -- profile.user_id ('user-...' or 'ch_...')
+    username TEXT NOT NULL,              -- current username; past ones in creator_usernames
+    display_name TEXT,
+    bio TEXT,                            -- profile.description
+    verified BOOLEAN,
+    is_public_figure BOOLEAN,
+    can_cameo BOOLEAN,
+    is_default_profile_picture BOOLEAN,
+    profile_picture_url TEXT,            -- signed; expires at profile_picture_expires_at
+    profile_picture_expires_at TIMESTAMP,
+    permalink TEXT,
+    {_counter_columns(CREATOR_COUNTERS)},
+    created_at TIMESTAMP,
+    updated_at TIMESTAMP,
+    banned_at TIMESTAMP,
+    first_seen_at TIMESTAMP NOT NULL,    -- capture time we first saw the profile
+    last_seen_at TIMESTAMP NOT NULL      -- capture time of the newest profile we stored
+);
+
+-- Every username a creator has been seen with, so renamed creators can be redirected.
+CREATE TABLE creator_usernames (
+    creator_id TEXT NOT NULL,
+    username TEXT NOT NULL,
+    first_seen_at TIMESTAMP NOT NULL,
+    last_seen_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (creator_id, username)
+);
+
+-- Exactly the public, non-deleted video posts that may appear on the site.
+CREATE TABLE posts (
+    id TEXT PRIMARY KEY,                 -- 's_' + 32 hex
+    creator_id TEXT NOT NULL,            -- post.shared_by
+    text TEXT,                           -- the caption as posted: the prompt the site shows
+    posted_at TIMESTAMP,
+    updated_at TIMESTAMP,
+    width INTEGER,
+    height INTEGER,
+    duration_s DOUBLE,                   -- from duration_s, or n_frames / 30
+    n_frames INTEGER,
+    {_counter_columns(POST_COUNTERS)},
+    parent_post_id TEXT,                 -- remix parent (may not be in posts)
+    root_post_id TEXT,
+    preview_image_url TEXT,              -- stable OG image link
+    permalink TEXT,
+    emoji TEXT,
+    thumbnail_url TEXT,                  -- signed; expires at media_expires_at
+    video_url TEXT,                      -- signed md/source encoding
+    media_expires_at TIMESTAMP,
+    generation_id TEXT,
+    first_seen_at TIMESTAMP NOT NULL,
+    last_seen_at TIMESTAMP NOT NULL
+);
+
+-- People cast into a post (post.cameo_profiles).
+CREATE TABLE post_cameos (
+    post_id TEXT NOT NULL,
+    creator_id TEXT NOT NULL,
+    PRIMARY KEY (post_id, creator_id)
+);
+
+-- One row per creator per capture day; a second capture that day updates the row.
+CREATE TABLE creator_snapshots (
+    creator_id TEXT NOT NULL,
+    captured_on DATE NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    {_counter_columns(CREATOR_COUNTERS)},
+    PRIMARY KEY (creator_id, captured_on)
+);
+
+-- One row per post per capture day; a second capture that day updates the row.
+CREATE TABLE post_snapshots (
+    post_id TEXT NOT NULL,
+    captured_on DATE NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    {_counter_columns(POST_COUNTERS)},
+    PRIMARY KEY (post_id, captured_on)
+);
+
+-- Posts that must never (re)appear: tombstoned ones are purged everywhere but here.
+CREATE TABLE tombstones (
+    post_id TEXT PRIMARY KEY,
+    deleted_at TIMESTAMP NOT NULL
+);
+
+-- Every ingested wrapper, as received, so tables can be re-derived. Deduplicated by
+-- content hash: ingesting the same wrapper twice stores it once.
+CREATE TABLE raw (
+    sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,                  -- 'post' ({{post, profile}} wrapper), 'comment'
+                                         -- (a reply's wrapper) or 'profile' (bare profile)
+    entity_id TEXT,                      -- post id or user_id
+    source TEXT NOT NULL,                -- URL or file path it came from
+    run_id BIGINT NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    json TEXT NOT NULL
+);
+
+CREATE SEQUENCE runs_id_seq START 1;
+
+CREATE TABLE runs (
+    id BIGINT PRIMARY KEY DEFAULT nextval('runs_id_seq'),
+    command TEXT NOT NULL,               -- 'fetch' or 'import'
+    source TEXT NOT NULL,                -- base URL (never the token) or paths
+    started_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP,
+    status TEXT NOT NULL,                -- 'running', 'ok', 'failed', 'interrupted'
+    message TEXT,
+    pages BIGINT NOT NULL DEFAULT 0,
+    items BIGINT NOT NULL DEFAULT 0,
+    new_posts BIGINT NOT NULL DEFAULT 0,
+    updated_posts BIGINT NOT NULL DEFAULT 0,
+    new_creators BIGINT NOT NULL DEFAULT 0,
+    updated_creators BIGINT NOT NULL DEFAULT 0,
+    snapshots BIGINT NOT NULL DEFAULT 0,
+    removed_posts BIGINT NOT NULL DEFAULT 0,
+    quarantined BIGINT NOT NULL DEFAULT 0,
+    checkpoint TEXT                      -- JSON: where a resumed run starts again
+);
+
+-- Records that could not be ingested, with where they came from and why.
+CREATE SEQUENCE quarantine_id_seq START 1;
+
+CREATE TABLE quarantine (
+    id BIGINT PRIMARY KEY DEFAULT nextval('quarantine_id_seq'),
+    run_id BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    record TEXT NOT NULL,
+    quarantined_at TIMESTAMP NOT NULL,
+    entity_id TEXT,                      -- post id or user_id when the record had one
+    sha256 TEXT UNIQUE                   -- of reason + record: the same bad record is kept once
+);
+""",
+    # 2: the history tables (`raw` and the snapshots) lose their primary keys. DuckDB
+    # holds a key's whole index in memory once a batch touches it, and these tables
+    # grow by every capture: at 1,000,000 posts their indexes outgrew the ingest's
+    # memory cap. The ingest keeps their keys unique itself (see sorastats.ingest).
+    _without_key(
+        "raw",
+        """
+    sha256 TEXT NOT NULL,                -- unique: checked by the ingest, not an index
+    kind TEXT NOT NULL,
+    entity_id TEXT,
+    source TEXT NOT NULL,
+    run_id BIGINT NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    json TEXT NOT NULL""",
+        ("sha256", "kind", "entity_id", "source", "run_id", "captured_at", "json"),
+    )
+    + _without_key(
+        "creator_snapshots",
+        _snapshot_columns("creator_id", CREATOR_COUNTERS),
+        ("creator_id", "captured_on", "captured_at", *CREATOR_COUNTERS),
+    )
+    + _without_key(
+        "post_snapshots",
+        _snapshot_columns("post_id", POST_COUNTERS),
+        ("post_id", "captured_on", "captured_at", *POST_COUNTERS),
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Tables the site reads; a post that leaves `posts` leaves each of these too.
+POST_KEYED_TABLES: tuple[tuple[str, str], ...] = (
+    ("posts", "id"),
+    ("post_snapshots", "post_id"),
+    ("post_cameos", "post_id"),
+)

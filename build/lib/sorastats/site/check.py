@@ -1,0 +1,134 @@
+"""`check`: every page parses and has a title, canonical URL and description; every
+internal link and asset resolves; nothing loads from another host."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+SKIP_DIRS = ("pagefind",)
+# Elements whose URL the browser fetches by itself: these must never leave the site.
+FETCHED = {("script", "src"), ("img", "src"), ("link", "href"), ("iframe", "src"),
+           ("source", "src"), ("video", "src"), ("audio", "src")}  # fmt: skip
+
+
+@dataclass
+class PageFacts:
+    title: str = ""
+    canonical: str | None = None
+    description: str | None = None
+    refresh: str | None = None
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # (tag, attr, url)
+    tags: set[str] = field(default_factory=set)
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.facts = PageFacts()
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.facts.tags.add(tag)
+        if tag == "title":
+            self._in_title = True
+        elif tag == "link" and a.get("rel") == "canonical":
+            self.facts.canonical = a.get("href")
+        elif tag == "meta" and a.get("name") == "description":
+            self.facts.description = a.get("content")
+        elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
+            self.facts.refresh = a.get("content")
+        for attr in ("href", "src"):
+            if attr in a and not (tag == "link" and a.get("rel") == "canonical"):
+                self.facts.links.append((tag, attr, a[attr]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.facts.title += data
+
+
+def parse_page(html: str) -> PageFacts:
+    parser = _Collector()
+    parser.feed(html)
+    parser.close()
+    return parser.facts
+
+
+def target_exists(root: Path, path: str) -> bool:
+    rel = unquote(path).lstrip("/")
+    if ".." in rel.split("/"):
+        return False
+    candidate = root / rel
+    if path.endswith("/") or rel == "":
+        return (candidate / "index.html").is_file()
+    return candidate.is_file() or (candidate / "index.html").is_file()
+
+
+def check_page(root: Path, rel: str, base_url: str | None) -> list[str]:
+    problems: list[str] = []
+    try:
+        facts = parse_page((root / rel).read_text("utf-8"))
+    except (UnicodeDecodeError, AssertionError) as exc:
+        return [f"{rel}: does not parse: {exc}"]
+    if not {"html", "head"} <= facts.tags:
+        problems.append(f"{rel}: not a whole HTML document")
+    if not facts.title.strip():
+        problems.append(f"{rel}: no title")
+    if not (facts.description or "").strip():
+        problems.append(f"{rel}: no meta description")
+    if not facts.canonical:
+        problems.append(f"{rel}: no canonical link")
+    elif base_url and not facts.canonical.startswith(base_url.rstrip("/") + "/"):
+        problems.append(f"{rel}: canonical {facts.canonical} is not under {base_url}")
+    host = urlsplit(base_url).netloc if base_url else None
+    for tag, attr, url in facts.links:
+        parts = urlsplit(url)
+        if parts.scheme in ("mailto", "tel") or url.startswith("#"):
+            continue
+        if parts.scheme and parts.scheme not in ("http", "https"):
+            problems.append(f"{rel}: <{tag} {attr}> uses a {parts.scheme}: URL")
+            continue
+        if parts.netloc and parts.netloc != host:
+            if (tag, attr) in FETCHED:
+                problems.append(f"{rel}: <{tag} {attr}={url}> loads from another host")
+            continue
+        path = parts.path
+        if not path:
+            continue
+        if not path.startswith("/"):
+            path = "/" + str(Path(rel).parent / path)
+        if not target_exists(root, path):
+            problems.append(f"{rel}: broken link <{tag} {attr}={url}>")
+    return problems
+
+
+def check_site(root: Path, base_url: str | None = None) -> tuple[int, list[str]]:
+    """Check a built site; returns (files checked, problems)."""
+    if not root.is_dir():
+        return 0, [f"{root}: no such site folder"]
+    problems: list[str] = []
+    checked = 0
+    for dirpath, dirs, files in os.walk(root):
+        if Path(dirpath) == root:
+            dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
+        for name in files:
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            if name.endswith(".html"):
+                checked += 1
+                problems.extend(check_page(root, rel, base_url))
+            elif name.endswith(".xml"):
+                checked += 1
+                try:
+                    ET.parse(root / rel)  # noqa: S314 - our own output
+                except ET.ParseError as exc:
+                    problems.append(f"{rel}: XML does not parse: {exc}")
+    return checked, problems

@@ -1,0 +1,66 @@
+"""The renderer's settings: one declarative table feeding the CLI help and docs/site.md (a
+test checks every setting is documented)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sorastats.files import site_file
+from sorastats.site.urls import normalize_base_url
+
+
+@dataclass(frozen=True)
+class Setting:
+    option: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("--db", "DuckDB database to render from (default: data/sorastats.duckdb)"),
+    Setting("--out", "live site folder; staging, the previous site and a cache sit beside it"),
+    Setting("--base-url", "absolute URL the site is served at, for canonical links"),
+    Setting("--jobs", "render processes (default: the number of cores)"),
+    Setting("--full", "ignore the manifest and re-render every page"),
+)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    db: Path
+    out: Path = Path("site")
+    base_url: str = "http://127.0.0.1:8000"
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    full: bool = False
+    templates: Path = field(default_factory=lambda: site_file("templates"))
+    content: Path = field(default_factory=lambda: site_file("content"))
+    creator_page_size: int = 24
+    board_size: int = 500
+    board_page_size: int = 50
+    feed_size: int = 50
+    creator_feed_size: int = 20
+    sitemap_max_urls: int = 50_000
+    batch_size: int = 256
+    fetch_size: int = 2_000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
+        if self.jobs < 1:
+            raise ValueError("--jobs must be at least 1")
+        if not 1 <= self.sitemap_max_urls <= 50_000:
+            raise ValueError("sitemap_max_urls must be within 1..50000")
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change page output (not paths or job counts)."""
+        shown = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("db", "out", "jobs", "full", "templates", "content", "batch_size")
+            and k != "fetch_size"
+        }
+        return hashlib.blake2b(
+            json.dumps(shown, sort_keys=True).encode(), digest_size=8
+        ).hexdigest()

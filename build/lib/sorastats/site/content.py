@@ -1,0 +1,58 @@
+"""Markdown pages from `content/` (privacy, terms, about, about/ranking).
+
+A page starts with a small header of `key: value` lines between `---` lines (title and
+description are required), then Markdown. Raw HTML in Markdown is disabled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+
+class ContentError(ValueError):
+    """A content file is malformed."""
+
+
+@dataclass(frozen=True)
+class ContentPage:
+    url: str
+    title: str
+    description: str
+    html: str
+
+
+def parse_front_matter(text: str, source: str) -> tuple[dict[str, str], str]:
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise ContentError(f"{source}: must start with a '---' header")
+    meta: dict[str, str] = {}
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            return meta, "\n".join(lines[i + 1 :])
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise ContentError(f"{source}:{i + 1}: expected 'key: value', got {line!r}")
+        meta[key.strip()] = value.strip()
+    raise ContentError(f"{source}: header is not closed with '---'")
+
+
+def content_url(rel: Path) -> str:
+    """`privacy.md` -> `/privacy/`, `about/ranking.md` -> `/about/ranking/`."""
+    return "/" + rel.with_suffix("").as_posix() + "/"
+
+
+def load_content(content_dir: Path) -> list[ContentPage]:
+    md = MarkdownIt("js-default")  # CommonMark + tables, raw HTML off
+    pages: list[ContentPage] = []
+    for path in sorted(content_dir.rglob("*.md")):
+        rel = path.relative_to(content_dir)
+        meta, body = parse_front_matter(path.read_text("utf-8"), str(rel))
+        for key in ("title", "description"):
+            if not meta.get(key):
+                raise ContentError(f"{rel}: missing '{key}' in the header")
+        pages.append(
+            ContentPage(content_url(rel), meta["title"], meta["description"], md.render(body))
+        )
+    return pages

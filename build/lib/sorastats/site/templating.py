@@ -1,0 +1,118 @@
+"""The Jinja2 environment (autoescape always on), filters, and fingerprinted assets.
+
+Assets are every file under `templates/static/`; each is published as
+`/static/<stem>.<hash><suffix>` and referenced with `asset('name.ext')`, so a page set
+added later only drops its own module file there and calls `asset()` in its template."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from sorastats.site import charts, stats, urls
+
+# Bump when rendering code changes output without a template change.
+RENDER_CODE_VERSION = "1"
+
+
+def asset_map(static_dir: Path) -> dict[str, str]:
+    """`name` -> fingerprinted output path (relative, under `static/`)."""
+    out: dict[str, str] = {}
+    if not static_dir.is_dir():
+        return out
+    for path in sorted(p for p in static_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(static_dir).as_posix()
+        digest = hashlib.blake2b(path.read_bytes(), digest_size=5).hexdigest()
+        stem, dot, suffix = rel.rpartition(".")
+        out[rel] = f"static/{stem}.{digest}.{suffix}" if dot else f"static/{rel}.{digest}"
+    return out
+
+
+def templates_fingerprint(templates_dir: Path) -> str:
+    """Hash of every template and asset: a change re-renders every page."""
+    h = hashlib.blake2b(RENDER_CODE_VERSION.encode(), digest_size=8)
+    for path in sorted(p for p in templates_dir.rglob("*") if p.is_file()):
+        h.update(path.relative_to(templates_dir).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def json_script(value: Any) -> Markup:
+    """JSON safe inside <script>: `<`, `>`, `&` and line separators are escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for ch, rep in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(ch, rep)
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)  # noqa: S704 - every HTML-significant character is escaped above
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str | None) -> str:
+    """Drop characters XML 1.0 cannot carry (control characters in other people's text)."""
+    return _XML_INVALID.sub("", value or "")
+
+
+def gain_html(value: int | None) -> Markup:
+    """A gain cell: signed and coloured, or a dash with an explanation when unknown."""
+    if value is None:
+        return Markup('<span class="muted" title="not enough history">–</span>')
+    css = "up" if value > 0 else ("down" if value < 0 else "")
+    return Markup(f'<span class="{css}">{stats.signed(value)}</span>')  # noqa: S704 - digits only
+
+
+def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "xml", "j2"), default_for_string=True, default=True
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # A build never edits its templates: skip the mtime check (a stat per template,
+        # base and import) that every get_template call would otherwise make per page.
+        auto_reload=False,
+    )
+
+    def asset(name: str) -> str:
+        if name not in assets:
+            raise KeyError(f"no asset {name!r} under templates/static/")
+        return "/" + assets[name]
+
+    def chart(label: str, series: list[dict[str, Any]] | None, key: str) -> Any:
+        if not series:
+            return None
+        points: list[tuple[str, int | None]] = [(str(p["d"]), p.get(key)) for p in series]
+        return charts.line_chart(label, points)
+
+    env.globals.update(
+        base_url=base_url,
+        asset=asset,
+        absolute=lambda u: urls.absolute(base_url, u),
+        creator_url=urls.creator_url,
+        post_url=urls.post_url,
+        board_url=urls.board_url,
+        page_window=urls.page_window,
+        chart=chart,
+    )
+    env.filters.update(
+        compact=stats.compact,
+        counted=stats.counted,
+        grouped=stats.grouped,
+        signed=stats.signed,
+        day=stats.day_label,
+        excerpt=stats.excerpt,
+        safe_url=urls.safe_external_url,
+        json_script=json_script,
+        xml_text=xml_text,
+        gain=gain_html,
+    )
+    return env

@@ -1,0 +1,274 @@
+"""Turning parsed documents into staged rows for one batch.
+
+Python only walks, checks and serializes; each staged row goes straight into the
+batch's spool file, which DuckDB then loads in bulk (`read_json` / `read_csv`) and applies
+set-based (see `sorastats.ingest`). Python memory stays flat however large a batch is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sorastats import parse
+
+_SORT = orjson.OPT_SORT_KEYS
+SPOOL_BUFFER = 1 << 20  # bytes buffered per spool file before a write
+# A wrapper's canonical JSON above this is quarantined, not stored: real ones are a few
+# KiB. It bounds every spool line, so DuckDB's readers need only small buffers.
+MAX_RECORD_BYTES = 8 << 20
+SPOOL_LINE_LIMIT = 2 * MAX_RECORD_BYTES  # a line: the record plus its escaped fields
+# A quarantined record is kept whole up to this many characters, then cut (its source
+# and position still say where the whole one is).
+QUARANTINE_RECORD_CHARS = 1 << 20
+
+
+class Spool:
+    """The staged rows of one staging table, one line each, in a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self._out = path.open("wb", buffering=SPOOL_BUFFER)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def append(self, line: bytes) -> None:
+        self._out.write(line + b"\n")
+        self.rows += 1
+
+    def close(self) -> None:
+        self._out.close()
+
+
+class StagedBatch:
+    """Rows waiting for one set-based apply: a spool file per staging table."""
+
+    TABLES = ("posts", "profiles", "raw", "raw_keys", "quarantine")
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True)
+        self.directory = directory
+        self.posts = Spool(directory / "posts.ndjson")
+        self.profiles = Spool(directory / "profiles.ndjson")
+        self.raw = Spool(directory / "raw.txt")
+        # The hashes of `raw`'s lines again: deduplicating against stored rows then
+        # reads this small file, not the batch's whole JSON a second time.
+        self.raw_keys = Spool(directory / "raw_keys.txt")
+        self.quarantine = Spool(directory / "quarantine.ndjson")
+        self.seen: set[bytes] = set()  # canonical hashes staged already
+        self.records = 0  # wrappers and bare profiles looked at (after flattening)
+        self.quarantined = 0
+
+    def __len__(self) -> int:
+        return self.records
+
+    def spool(self, table: str) -> Spool:
+        spool: Spool = getattr(self, table)
+        return spool
+
+    def close(self) -> None:
+        """Flush the spool files; the batch is complete."""
+        for table in self.TABLES:
+            self.spool(table).close()
+
+    def discard(self) -> None:
+        """Remove the spool files (after the batch was applied, or given up)."""
+        self.close()
+        self.seen.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _field(text: str) -> bytes:
+    """A text field of a \x01-separated raw line: control characters replaced."""
+    if text.isprintable():
+        return text.encode()
+    return "".join(c if c.isprintable() else "?" for c in text).encode()
+
+
+def _time(value: datetime) -> bytes:
+    return value.isoformat(sep=" ").encode()
+
+
+def _too_large(canonical: bytes) -> str:
+    return (
+        f"record is {len(canonical) / 2**20:.1f} MiB; the limit is {MAX_RECORD_BYTES // 2**20} MiB"
+    )
+
+
+class Stager:
+    """Stages the records of documents into a `StagedBatch` spooled under `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._batches = 0
+        self.batch = self.new_batch()
+
+    def new_batch(self) -> StagedBatch:
+        """Start a new batch (the current one belongs to whoever applies it)."""
+        self._batches += 1
+        self.batch = StagedBatch(self.directory / f"batch-{self._batches}")
+        return self.batch
+
+    def add_document(self, doc: Any, source: str, captured_at: datetime) -> parse.Shape:
+        """Stage every record of one parsed document. Raises parse.BadRecord if the
+        document as a whole has no known shape (the caller reports the file)."""
+        shape = parse.detect_shape(doc)
+        parse.strip_viewer_fields(doc)
+        for record in parse.top_records(doc, shape):
+            if shape is parse.Shape.PROFILE_LIST:
+                self.add_profile_record(record, source, captured_at)
+            else:
+                self.add_wrapper(record, source, captured_at)
+        return shape
+
+    def add_profile_record(self, record: Any, source: str, captured_at: datetime) -> None:
+        batch = self.batch
+        batch.records += 1
+        try:
+            facts = parse.extract_profile(record)
+        except parse.BadRecord as exc:
+            self._quarantine(record, str(exc), source, None)
+            return
+        canonical = orjson.dumps(record, option=_SORT)
+        if len(canonical) > MAX_RECORD_BYTES:
+            self._quarantine(record, _too_large(canonical), source, facts.id)
+            return
+        digest = hashlib.sha256(canonical).digest()
+        cap = _time(captured_at)
+        self._stage_profile(facts, digest, cap)
+        if digest not in batch.seen:
+            batch.seen.add(digest)
+            self._stage_raw(digest, b"profile", facts.id, source, cap, canonical)
+
+    def add_wrapper(self, wrapper: Any, source: str, captured_at: datetime) -> None:
+        if not isinstance(wrapper, dict) or not isinstance(wrapper.get("post"), dict):
+            self.batch.records += 1
+            self._quarantine(wrapper, "not a {post, profile} wrapper", source, None)
+            return
+        for nested in parse.flatten(wrapper):
+            self._add_flat_wrapper(nested, source, captured_at)
+
+    def _add_flat_wrapper(self, wrapper: dict[str, Any], source: str, cap_dt: datetime) -> None:
+        batch = self.batch
+        batch.records += 1
+        post = wrapper.get("post")
+        profile = wrapper.get("profile")
+        try:
+            facts = parse.extract_post(post)
+            creator = None
+            if profile is not None:
+                creator = parse.extract_profile(profile)
+                if creator.id != facts.creator_id:
+                    raise parse.BadRecord(
+                        f"profile.user_id {creator.id!r} is not post.shared_by {facts.creator_id!r}"
+                    )
+        except parse.BadRecord as exc:
+            post_id = post.get("id") if isinstance(post, dict) else None
+            # A record that says it is deleted or not public is dropped, never kept,
+            # not even in quarantine.
+            if isinstance(post, dict) and (
+                post.get("tombstoned_at") is not None
+                or post.get("posted_to_public") is False
+                or (
+                    isinstance(post.get("permissions"), dict)
+                    and post["permissions"].get("share_setting") not in (None, "public")
+                )
+            ):
+                return
+            self._quarantine(
+                wrapper, str(exc), source, post_id if isinstance(post_id, str) else None
+            )
+            return
+        canonical = orjson.dumps(wrapper, option=_SORT)
+        visible = facts.public and facts.tombstoned_at is None
+        if len(canonical) > MAX_RECORD_BYTES:
+            if visible:
+                self._quarantine(wrapper, _too_large(canonical), source, facts.id)
+                return
+            # A removal needs only the post's id and state, never its content.
+            facts = dataclasses.replace(facts, text=None, cameo_ids=())
+        digest = hashlib.sha256(canonical).digest()
+        if digest in batch.seen:
+            return  # the same wrapper nested twice in one capture: ingested once
+        batch.seen.add(digest)
+        cap = _time(cap_dt)
+        batch.posts.append(
+            b'{"rk":"'
+            + digest.hex().encode()
+            + b'","cap":"'
+            + cap
+            + b'","f":'
+            + orjson.dumps(facts)
+            + b"}"
+        )
+        if not visible:
+            return  # its removal is staged above; nothing of it is stored
+        kind = b"comment" if facts.comment else b"post"
+        self._stage_raw(digest, kind, facts.id, source, cap, canonical)
+        if creator is not None:
+            self._stage_profile(creator, digest, cap)
+        if not facts.comment:
+            for cameo in (post or {}).get("cameo_profiles") or []:
+                try:
+                    cameo_facts = parse.extract_profile(cameo, "cameo_profiles[]")
+                except parse.BadRecord:
+                    continue  # a partial cameo profile still links by user_id
+                self._stage_profile(cameo_facts, digest, cap)
+
+    def _stage_profile(self, facts: parse.ProfileFacts, digest: bytes, cap: bytes) -> None:
+        self.batch.profiles.append(
+            b'{"rk":"'
+            + digest.hex().encode()
+            + b'","cap":"'
+            + cap
+            + b'","f":'
+            + orjson.dumps(facts)
+            + b"}"
+        )
+
+    def _stage_raw(
+        self, digest: bytes, kind: bytes, entity_id: str, source: str, cap: bytes, canonical: bytes
+    ) -> None:
+        # One line, fields split by \x01: orjson escapes every control character inside
+        # strings, so neither \x01 nor a newline can occur in the canonical JSON, and
+        # DuckDB reads the JSON as plain text without parsing it again.
+        key = digest.hex().encode()
+        self.batch.raw.append(
+            b"\x01".join((key, kind, _field(entity_id), _field(source), cap, canonical))
+        )
+        self.batch.raw_keys.append(key)
+
+    def _quarantine(self, record: Any, reason: str, source: str, entity_id: str | None) -> None:
+        batch = self.batch
+        batch.quarantined += 1
+        try:
+            text = orjson.dumps(record, option=_SORT).decode()
+        except TypeError:
+            text = repr(record)
+        digest = hashlib.sha256(f"{reason}\n{text}".encode()).hexdigest()
+        if len(text) > QUARANTINE_RECORD_CHARS:
+            text = text[:QUARANTINE_RECORD_CHARS] + f"... [cut: {len(text):,} characters in all]"
+        batch.quarantine.append(
+            orjson.dumps(
+                {
+                    "sha256": digest,
+                    "source": source,
+                    "reason": reason,
+                    "record": text,
+                    "entity_id": entity_id,
+                }
+            )
+        )
+
+    def quarantine_document(self, record: Any, reason: str, source: str) -> None:
+        """Keep a whole unusable document (for example a line of JSONL) with its reason."""
+        self.batch.records += 1
+        self._quarantine(record, reason, source, None)
