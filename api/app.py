@@ -10,11 +10,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import store
 from api.config import Settings, load_settings
@@ -54,6 +55,18 @@ def prepare_database(services: Services) -> None:
         log.info("billing is off (unset: %s); everyone is on the free tier", unset)
 
 
+class _App(Starlette):
+    """Starlette with the security headers outside its error middleware, so that 500s
+    (sent by ServerErrorMiddleware, outside every user middleware) carry them too."""
+
+    def __init__(self, *, https: bool, **kwargs: Any) -> None:
+        self.https = https
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
+
+
 def create_app(
     settings: Settings,
     services: Services | None = None,
@@ -71,10 +84,10 @@ def create_app(
         services.close()
 
     endpoints = [ep for group in (groups or ROUTE_GROUPS) for ep in group.endpoints]
-    app = Starlette(
+    app = _App(
+        https=settings.BASE_URL.startswith("https://"),
         routes=[starlette_route(ep) for ep in endpoints],
         middleware=[
-            Middleware(SecurityHeadersMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES),
             Middleware(SessionMiddleware, services=services),
         ],

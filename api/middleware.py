@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import store
 from api.errors import ApiError, error_response
+from api.headers import headers_for, is_api_path
 from api.security import csrf_ok, sha256_hex
 from api.services import Services
 
@@ -17,13 +18,6 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Server-to-server callbacks that cannot carry a session or CSRF token (e.g. the Stripe
 # webhook, which proves itself by its signature). Add paths here, never prefixes.
 CSRF_EXEMPT_PATHS: frozenset[str] = frozenset({"/api/billing/webhook"})
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
-]
 
 
 class BodyLimitMiddleware:
@@ -66,20 +60,33 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
+def _encoded(table: list[tuple[str, str, bool]]) -> list[tuple[bytes, bytes, bool]]:
+    return [(n.lower().encode(), v.encode("latin-1"), d) for n, v, d in table]
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Sets the headers of api/headers.py on every response, by its path (site or API):
+    they replace a response's own value, except `default_only` ones (Cache-Control)."""
+
+    def __init__(self, app: ASGIApp, https: bool) -> None:
         self.app = app
+        self.api_headers = _encoded(headers_for("/api/", https))
+        self.site_headers = _encoded(headers_for("/", https))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        table = self.api_headers if is_api_path(scope.get("path", "")) else self.site_headers
+        replaced = {name for name, _, default_only in table if not default_only}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in replaced
+                ]
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v, _ in table if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -7,19 +7,28 @@ import os
 from pathlib import Path
 
 import uvicorn
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.app import create_app
 from api.config import Settings
+from api.middleware import SecurityHeadersMiddleware
 
 
 class SiteAndApi:
-    """Dispatches /api and /api/... to the API and the rest to the static site."""
+    """Dispatches /api and /api/... to the API and the rest to the static site; the site's
+    answers (pages, files, redirects, 404s) get the security headers as the API's do."""
 
-    def __init__(self, api: ASGIApp, site: Path | None) -> None:
+    def __init__(self, api: ASGIApp, site: Path | None, https: bool) -> None:
         self.api = api
-        self.site = StaticFiles(directory=site, html=True) if site else None
+        self.site: ASGIApp | None = None
+        if site is not None:
+            # Errors (a 404 without a 404.html, a failed read) become answers inside the
+            # headers middleware instead of uvicorn's bare 500.
+            files = ExceptionMiddleware(StaticFiles(directory=site, html=True))
+            self.site = SecurityHeadersMiddleware(ServerErrorMiddleware(files), https=https)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -32,7 +41,7 @@ class SiteAndApi:
 
 
 def build(settings: Settings, site: Path | None) -> SiteAndApi:
-    return SiteAndApi(create_app(settings), site)
+    return SiteAndApi(create_app(settings), site, https=settings.BASE_URL.startswith("https://"))
 
 
 def _factory() -> SiteAndApi:

@@ -12,10 +12,6 @@ from api.endpoints import Ctx, EndpointGroup
 
 group = EndpointGroup("pages")
 PAGES = Path(__file__).resolve().parent.parent / "pages"
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-)
 STATIC = {
     "verify": ("verify.html", "text/html; charset=utf-8"),
     "sign-in": ("sign-in.html", "text/html; charset=utf-8"),
@@ -29,7 +25,7 @@ def _static(name: str) -> Response:
     return Response(
         (PAGES / filename).read_bytes(),
         media_type=media_type,
-        headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store"},  # CSP etc.: api/headers.py, for every answer
     )
 
 

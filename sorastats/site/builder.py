@@ -216,7 +216,7 @@ class RenderQueue:
             self.pool = ProcessPoolExecutor(
                 max_workers=self.cfg.jobs,
                 mp_context=get_context("forkserver"),
-                initializer=worker.init,
+                initializer=worker.init_process,
                 initargs=(self.setup,),
             )
             for _ in range(self.cfg.jobs):

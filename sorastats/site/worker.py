@@ -4,7 +4,12 @@ writes whole batches, so only changed pages' JSON documents cross process bounda
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import resource
+import select
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +38,51 @@ def init(setup: WorkerSetup) -> None:
     global _env, _root
     _env = make_env(setup.templates, setup.base_url, setup.assets)
     _root = setup.root
+
+
+def init_process(setup: WorkerSetup) -> None:
+    """Initializer of a pool process: `init`, and the process ends when the build does."""
+    exit_with_build()
+    init(setup)
+
+
+def exit_with_build(poll_seconds: float = 0.2) -> None:
+    """End this pool process (os._exit) as soon as the build process that asked for it is
+    gone, however it died: SIGKILL runs no cleanup, and a worker blocked on its task queue
+    lives on under pid 1 otherwise. Its parent is multiprocessing's forkserver, which waits
+    for EOF on an "alive" pipe that every worker holds open too, so neither would ever
+    end; once the workers are gone, the forkserver and then the resource tracker (EOF on
+    its pipe) exit by themselves. Linux: a pidfd of the build becomes readable when it
+    exits; elsewhere the pid is polled."""
+    parent = multiprocessing.parent_process()
+    build = parent.pid if parent is not None and parent.pid is not None else os.getppid()
+    pidfd: int | None = None
+    try:
+        pidfd = os.pidfd_open(build)
+    except ProcessLookupError:
+        os._exit(70)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while _alive(build):
+                time.sleep(poll_seconds)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="exit-with-build", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def render_one(env: Environment, rel: str, template: str, doc: str) -> bytes:

@@ -126,7 +126,7 @@ def run_api(
     services = Services.from_settings(settings)
     app: Any = create_app(settings, services, groups)
     if site is not None:
-        app = SiteAndApi(app, site)
+        app = SiteAndApi(app, site, https=settings.BASE_URL.startswith("https://"))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
