@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import sitedata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,7 @@ def marked(marker: str) -> dict[int, int]:
     return found
 
 
+@pytest.mark.e2e
 def test_killed_render_leaves_no_process(tmp_path: Path) -> None:
     dbp = sitedata.synth(tmp_path / "s.duckdb", posts=4000, creators=200)
     marker = f"SORASTATS_KILL_TEST={secrets.token_hex(8)}"

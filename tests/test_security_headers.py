@@ -124,6 +124,7 @@ def assert_policy(response: httpx.Response, https: bool = False) -> None:
         assert "no-store" not in response.headers.get("cache-control", ""), where
 
 
+@pytest.mark.e2e
 def test_every_site_response_carries_the_policy(served: Served) -> None:
     static = next(p for p in (served.site / "static").iterdir() if p.suffix == ".js")
     wasm = next((served.site / "pagefind").glob("wasm.*.pagefind"))
@@ -159,6 +160,7 @@ def test_every_site_response_carries_the_policy(served: Served) -> None:
         assert page.headers.get("etag") or page.headers.get("last-modified")
 
 
+@pytest.mark.e2e
 def test_every_api_response_carries_the_policy(served: Served) -> None:
     with httpx.Client(base_url=served.base_url) as http:
         responses = {
@@ -199,6 +201,7 @@ async def fails(ctx: Ctx) -> Any:
     raise RuntimeError("boom")
 
 
+@pytest.mark.e2e
 def test_errors_and_https_get_the_policy(tmp_path: Path) -> None:
     """A 500 (sent by Starlette's outermost error middleware) carries the headers too;
     with an https:// BASE_URL, every answer, site or API, also carries HSTS."""
@@ -226,6 +229,7 @@ def test_docs_show_the_table_and_the_cdn_headers() -> None:
     assert re.search(r"^### Build processes$", text, re.M)
 
 
+@pytest.mark.e2e
 def test_meta_csp_of_vault_pages_is_the_header_policy(served: Served) -> None:
     html = httpx.get(served.base_url + "/account/").text
     meta = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html)
