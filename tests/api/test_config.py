@@ -104,6 +104,7 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.e2e
 def test_cli_refuses_start_without_secret(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(ROOT), "SMTP_HOST": "x", "BASE_URL": "https://s.example"}
     result = run_cli("serve", env=env, cwd=tmp_path)
@@ -111,6 +112,7 @@ def test_cli_refuses_start_without_secret(tmp_path: Path) -> None:
     assert "SECRET_KEY" in result.stderr
 
 
+@pytest.mark.e2e
 def test_cli_migrate_then_schema_check(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(ROOT), **GOOD, "DATABASE_URL": f"sqlite:///{tmp_path}/a.sqlite3"}
     refused = run_cli("serve", "--port", "1", env=env, cwd=tmp_path)
@@ -122,22 +124,32 @@ def test_cli_migrate_then_schema_check(tmp_path: Path) -> None:
     assert "0 applied" in again.stdout
 
 
+@pytest.mark.e2e
 def test_cli_lists_settings(tmp_path: Path) -> None:
     listed = run_cli("settings", env={"PYTHONPATH": str(ROOT)}, cwd=tmp_path)
     for setting in SETTINGS:
         assert setting.name in listed.stdout
 
 
+@pytest.mark.e2e
 def test_postgres_tests_fail_in_ci_without_database(tmp_path: Path) -> None:
-    """A broken CI PostgreSQL setup must not pass silently by skipping."""
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    """A broken CI PostgreSQL setup must not pass silently by skipping, nor `make test`
+    (SORASTATS_TEST_ALL=1); a bare local pytest run may skip."""
+    unset = {"TEST_DATABASE_URL", "SORASTATS_TEST_ALL", "CI"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     target = "tests/api/test_lifecycle.py::test_schema_check[postgres]"
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target]
     in_ci = subprocess.run(
         args, env={**env, "CI": "true"}, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert in_ci.returncode == 1
-    assert "CI=true but TEST_DATABASE_URL is not set" in in_ci.stdout
+    assert "TEST_DATABASE_URL is not set" in in_ci.stdout
+    in_make_test = subprocess.run(
+        args, env={**env, "SORASTATS_TEST_ALL": "1"}, cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert in_make_test.returncode == 1
+    assert "TEST_DATABASE_URL is not set" in in_make_test.stdout
     local = subprocess.run(
         args, env={**env, "CI": "false"}, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
