@@ -366,25 +366,32 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: list[str]) -> int:
+def error_exit(command: str, exc: BaseException) -> tuple[int, str] | None:
+    """The exit status and stderr line of a command that ended with `exc`, or None for
+    an error that is a bug (its traceback is shown)."""
     from sorastats.site.builder import RenderError
     from sorastats.site.publish import PublishError
 
+    if isinstance(exc, RenderError | PublishError) or (
+        isinstance(exc, ValueError) and command in SITE_COMMANDS
+    ):
+        return EXIT_USAGE, f"{command}: error: {exc}"
+    if isinstance(exc, RunLockedError):
+        return EXIT_LOCKED, f"error: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "interrupted"
+    return None
+
+
+def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     _show_package_log()
     try:
         return HANDLERS[args.command](args)
-    except (RenderError, PublishError) as exc:
-        print(f"{args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        if args.command not in SITE_COMMANDS:
+    except (Exception, KeyboardInterrupt) as exc:
+        mapped = error_exit(args.command, exc)
+        if mapped is None:
             raise
-        print(f"{args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except RunLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        code, line = mapped
+        print(line, file=sys.stderr)
+        return code

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sorastats import db, importer
-from sorastats.cli import main, run_exit_code
+from sorastats.cli import error_exit, main, run_exit_code
 from sorastats.fetch import FetchOptions, fetch
 from sorastats.ingest import Counts
 from sorastats.run import IngestRun, Level, Message, RunResult, failure_status
@@ -204,3 +204,33 @@ def test_the_command_line_prints_the_messages_and_summary(
     con = db.connect(tmp_path / "s.duckdb", read_only=True)
     checkpoint = con.execute("SELECT checkpoint FROM runs").fetchone()
     assert checkpoint == (None,)  # an import has no resume state
+
+
+def _render_error() -> BaseException:
+    from sorastats.site.builder import RenderError
+
+    return RenderError("no database at x")
+
+
+def _publish_error() -> BaseException:
+    from sorastats.site.publish import PublishError
+
+    return PublishError("no previous site")
+
+
+@pytest.mark.parametrize(
+    ("command", "exc", "expected"),
+    [
+        ("render", _render_error(), (2, "render: error: no database at x")),
+        ("rollback", _publish_error(), (2, "rollback: error: no previous site")),
+        ("nightly", ValueError("bad --jobs"), (2, "nightly: error: bad --jobs")),
+        ("import", ValueError("a bug"), None),  # not a site command: shown as a bug
+        ("fetch", RunLockedError("another run"), (3, "error: another run")),
+        ("import", KeyboardInterrupt(), (130, "interrupted")),
+        ("stats", RuntimeError("a bug"), None),
+    ],
+)
+def test_an_error_maps_to_its_exit_status_and_line(
+    command: str, exc: BaseException, expected: tuple[int, str] | None
+) -> None:
+    assert error_exit(command, exc) == expected
