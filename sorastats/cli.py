@@ -8,11 +8,12 @@ stdout and stderr and maps results and errors to exit statuses."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -60,11 +61,19 @@ class _StderrHandler(logging.Handler):
         _stderr(record.getMessage())
 
 
-def _show_package_log() -> None:
+@contextlib.contextmanager
+def _package_log_on_stderr() -> Iterator[None]:
+    """Show the package's log on stderr while a command runs (and only then: a program
+    that calls `main` keeps its own logging as it was)."""
     logger = logging.getLogger("sorastats")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        logger.addHandler(_StderrHandler())
+    handler, level = _StderrHandler(), logger.level
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -385,9 +394,9 @@ def error_exit(command: str, exc: BaseException) -> tuple[int, str] | None:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    _show_package_log()
     try:
-        return HANDLERS[args.command](args)
+        with _package_log_on_stderr():
+            return HANDLERS[args.command](args)
     except (Exception, KeyboardInterrupt) as exc:
         mapped = error_exit(args.command, exc)
         if mapped is None:

@@ -123,3 +123,4 @@ def test_the_command_line_shows_an_upgrade_on_stderr(
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert f"database: upgrading schema version 1 to {SCHEMA_VERSION} (once) ..." in err
+    assert logging.getLogger("sorastats").handlers == []  # main leaves logging as it was
