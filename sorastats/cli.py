@@ -1,14 +1,19 @@
 """Argument parsing for `build.py`: each subcommand parses its options and calls one typed
 function of the package. Every command and option is documented in docs/ingest.md and
-docs/site.md (a test checks it)."""
+docs/site.md (a test checks it).
+
+The package's functions return results and never print; this module alone writes to
+stdout and stderr and maps results and errors to exit statuses."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -16,13 +21,59 @@ from urllib.parse import urlsplit
 import duckdb
 
 from sorastats import db, stats, synth
-from sorastats.config import SETTINGS
+from sorastats.config import SETTINGS, ConfigError
+from sorastats.progress import Progress, summary
+from sorastats.run import Message, OnProgress, RunResult
 from sorastats.runlock import RunLock, RunLockedError
 
 if TYPE_CHECKING:
+    from sorastats.fetch import FetchOptions
     from sorastats.site.config import RenderConfig
 
 SITE_COMMANDS = ("render", "nightly", "check", "rollback")
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1  # a run ended `failed` (its committed work stays)
+EXIT_USAGE = 2  # bad options or settings; a render or publish error
+EXIT_LOCKED = 3  # another run holds the database or site folder
+EXIT_INTERRUPTED = 130
+
+
+def run_exit_code(result: RunResult) -> int:
+    """An import's or fetch's exit status: 1 if it ended with errors, else 0 (notes,
+    such as a spent request budget, do not fail it)."""
+    return EXIT_OK if result.ok else EXIT_RUN_FAILED
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _print_message(message: Message) -> None:
+    _stderr(message.line())
+
+
+class _StderrHandler(logging.Handler):
+    """The package's log records (e.g. a database upgrade seen by `render`), as bare
+    lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _stderr(record.getMessage())
+
+
+@contextlib.contextmanager
+def _package_log_on_stderr() -> Iterator[None]:
+    """Show the package's log on stderr while a command runs (and only then: a program
+    that calls `main` keeps its own logging as it was)."""
+    logger = logging.getLogger("sorastats")
+    handler, level = _StderrHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -154,9 +205,13 @@ def _render_config(args: argparse.Namespace) -> RenderConfig:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    return render(_render_config(args))
+
+
+def render(cfg: RenderConfig) -> int:
     from sorastats.site.builder import render_site
 
-    report = render_site(_render_config(args))
+    report = render_site(cfg, log=_stderr)
     print(
         f"render: {report.written:,} written, {report.unchanged:,} unchanged, "
         f"{report.deleted:,} deleted of {report.pages:,} outputs; "
@@ -189,21 +244,20 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     sources = nightly_sources(args.sources)
     if not sources:
         print("nightly: no sources given or configured; rendering the database as it is")
+    from sorastats.fetch import FetchOptions
+
     for source in sources:
         if isinstance(source, Path):
-            rc = cmd_import(
-                build_parser().parse_args(["import", "--db", str(args.db), str(source)])
-            )
+            rc = import_and_report(args.db, [source])
         else:
-            fetch_args = ["fetch", "--url", source, "--refresh-creators", "--db", str(args.db)]
-            rc = cmd_fetch(build_parser().parse_args(fetch_args))
-        if rc != 0:
+            rc = fetch_and_report(args.db, FetchOptions(base_url=source, refresh_creators=True))
+        if rc != EXIT_OK:
             print(
                 f"nightly: {source} failed; not rendering, the live site is unchanged",
                 file=sys.stderr,
             )
             return rc
-    return cmd_render(args)
+    return render(_render_config(args))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -225,15 +279,49 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
+def _with_progress(command: str, run: Callable[[OnProgress], RunResult]) -> int:
+    """Run an import or fetch with a progress line on a terminal; print its summary."""
+    progress = Progress(command)
+    try:
+        result = run(progress.update)
+    finally:
+        progress.done()
+    print(summary(command, result.counts, result.seconds))
+    return run_exit_code(result)
+
+
+def import_and_report(db_path: Path, paths: list[Path]) -> int:
     from sorastats.importer import import_paths
 
-    result = import_paths(args.db, args.paths)
-    return 0 if result.ok else 1
+    return _with_progress(
+        "import",
+        lambda on_progress: import_paths(
+            db_path, paths, on_message=_print_message, on_progress=on_progress, log=_stderr
+        ),
+    )
+
+
+def fetch_and_report(db_path: Path, options: FetchOptions) -> int:
+    from sorastats.fetch import fetch
+
+    try:
+        return _with_progress(
+            "fetch",
+            lambda on_progress: fetch(
+                db_path, options, on_message=_print_message, on_progress=on_progress, log=_stderr
+            ),
+        )
+    except ConfigError as exc:
+        _stderr(f"error: {exc}")
+        return EXIT_USAGE
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    return import_and_report(args.db, args.paths)
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from sorastats.fetch import FetchOptions, fetch
+    from sorastats.fetch import FetchOptions
 
     options = FetchOptions(
         base_url=args.url,
@@ -241,7 +329,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         refresh_creators=args.refresh_creators,
         max_requests=args.max_requests,
     )
-    return fetch(args.db, options)
+    return fetch_and_report(args.db, options)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -287,24 +375,32 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: list[str]) -> int:
+def error_exit(command: str, exc: BaseException) -> tuple[int, str] | None:
+    """The exit status and stderr line of a command that ended with `exc`, or None for
+    an error that is a bug (its traceback is shown)."""
     from sorastats.site.builder import RenderError
     from sorastats.site.publish import PublishError
 
+    if isinstance(exc, RenderError | PublishError) or (
+        isinstance(exc, ValueError) and command in SITE_COMMANDS
+    ):
+        return EXIT_USAGE, f"{command}: error: {exc}"
+    if isinstance(exc, RunLockedError):
+        return EXIT_LOCKED, f"error: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "interrupted"
+    return None
+
+
+def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return HANDLERS[args.command](args)
-    except (RenderError, PublishError) as exc:
-        print(f"{args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        if args.command not in SITE_COMMANDS:
+        with _package_log_on_stderr():
+            return HANDLERS[args.command](args)
+    except (Exception, KeyboardInterrupt) as exc:
+        mapped = error_exit(args.command, exc)
+        if mapped is None:
             raise
-        print(f"{args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except RunLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        code, line = mapped
+        print(line, file=sys.stderr)
+        return code

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,14 +30,16 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+_logger = logging.getLogger(__name__)
+Log = Callable[[str], None]
 
 
-def migrate(con: duckdb.DuckDBPyConnection, log: Callable[[str], None] = _stderr) -> int:
+def migrate(con: duckdb.DuckDBPyConnection, log: Log | None = None) -> int:
     """Apply every migration the database lacks, each in its own transaction. Upgrading
-    an existing database is logged: a migration may copy big tables (version 2 copies
-    `raw`), which takes a while on a large database."""
+    an existing database is reported to `log` (default: the `sorastats.db` logger at
+    INFO, which the command line shows on stderr): a migration may copy big tables
+    (version 2 copies `raw`), which takes a while on a large database."""
+    log = log or _logger.info
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise SchemaTooNewError(
@@ -58,9 +60,9 @@ def migrate(con: duckdb.DuckDBPyConnection, log: Callable[[str], None] = _stderr
 
 
 def connect(
-    path: Path | str = DEFAULT_DB_PATH, *, read_only: bool = False
+    path: Path | str = DEFAULT_DB_PATH, *, read_only: bool = False, log: Log | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) and migrate the database at `path`."""
+    """Open (creating if needed) and migrate the database at `path`; `log` as `migrate`."""
     path = Path(path)
     if read_only:
         if not path.exists():
@@ -72,7 +74,7 @@ def connect(
     con = duckdb.connect(str(path))
     # DuckDB's own progress bar would interleave with ours (and draw during migrations).
     con.execute("SET enable_progress_bar = false")
-    migrate(con)
+    migrate(con, log)
     return con
 
 

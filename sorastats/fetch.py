@@ -7,8 +7,6 @@ committed page; the next start with the same options resumes that run from there
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,16 +16,15 @@ from typing import Any
 import duckdb
 
 from sorastats import config as config_module
-from sorastats import db, parse
+from sorastats import parse
 from sorastats.client import (
     FetchFailedError,
     RequestBudgetSpentError,
     SoraClient,
     public_url,
 )
-from sorastats.ingest import Applier, close_stale_runs, finish_run, start_run, utcnow
-from sorastats.progress import Progress, summary
-from sorastats.runlock import RunLock
+from sorastats.ingest import utcnow
+from sorastats.run import IngestRun, Log, OnMessage, OnProgress, Reporter, RunResult
 from sorastats.staging import Stager
 
 PAGE_LIMIT = 16
@@ -45,20 +42,6 @@ class FetchOptions:
         """What `runs.source` records: the base URL (never a token) and the options."""
         extra = " +creators" if self.refresh_creators else ""
         return f"{public_url(self.base_url)} cut={self.cut}{extra}"
-
-
-def _resumable_run(
-    con: duckdb.DuckDBPyConnection, source: str
-) -> tuple[int, dict[str, Any]] | None:
-    row = con.execute(
-        "SELECT id, checkpoint FROM runs WHERE command = 'fetch' AND source = ? "
-        "AND status IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1",
-        [source],
-    ).fetchone()
-    if row is None:
-        return None
-    checkpoint = json.loads(row[1]) if row[1] else {}
-    return int(row[0]), checkpoint
 
 
 def _known_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
@@ -99,22 +82,33 @@ def _creators_after(con: duckdb.DuckDBPyConnection, after: str | None) -> Iterat
         after = str(rows[-1][0])
 
 
-class FetchRun:
+@dataclass
+class FetchResult(RunResult):
+    """A fetch's run; an error means it stopped early and its status is `failed` (the
+    pages before were committed). A request budget spent is a note, not an error."""
+
+    resumed: bool = False  # the run went on from an unfinished run's checkpoint
+
+
+class FeedWalk:
+    """Pages through the feed (then the creators' profile feeds), committing each page
+    with the checkpoint the next start resumes from."""
+
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
-        run_id: int,
+        run: IngestRun,
         client: SoraClient,
         options: FetchOptions,
         clock: Callable[[], datetime],
+        on_progress: OnProgress | None = None,
     ) -> None:
-        self.con = con
+        self.ingest = run
+        self.con = run.con
         self.client = client
         self.options = options
-        self.applier = Applier(con, run_id)
-        self.stager = Stager(self.applier.staging_dir)
+        self.stager = Stager(run.staging_dir)
         self.clock = clock
-        self.progress = Progress("fetch")
+        self.on_progress = on_progress
 
     def _page(self, path: str, params: dict[str, Any]) -> Any:
         """Fetch one page and return it (not yet applied)."""
@@ -132,10 +126,11 @@ class FetchRun:
 
     def _apply(self, doc: Any, source: str, checkpoint: dict[str, Any]) -> None:
         self.stager.add_document(doc, source, self.clock())
-        self.applier.apply(self.stager.batch, pages=1, checkpoint=checkpoint)
+        self.ingest.checkpoint(self.stager.batch, pages=1, state=checkpoint)
         self.stager.new_batch()
-        totals = self.applier.totals
-        self.progress.update(totals.pages, totals.items)
+        if self.on_progress is not None:
+            totals = self.ingest.totals
+            self.on_progress(totals.pages, totals.items)
 
     def run(self, checkpoint: dict[str, Any]) -> None:
         base = public_url(self.options.base_url)
@@ -196,62 +191,49 @@ def fetch(
     db_path: Path,
     options: FetchOptions,
     *,
-    echo: Callable[[str], None] = print,
-    warn: Callable[[str], None] | None = None,
-) -> int:
-    """Run (or resume) one fetch; returns the exit status."""
-    warn = warn or (lambda message: print(message, file=sys.stderr))
-    try:
-        settings = config_module.load()
-    except config_module.ConfigError as exc:
-        warn(f"error: {exc}")
-        return 2
+    on_message: OnMessage | None = None,
+    on_progress: OnProgress | None = None,
+    log: Log | None = None,
+) -> FetchResult:
+    """Run (or resume) one fetch and return what it did.
+
+    A failed request (after its retries) or an unexpected response ends the run as
+    `failed` with an error in the result; pages committed before stay. Raises
+    `config.ConfigError` for an invalid `SORASTATS_*` setting (before anything is
+    touched) and `RunLockedError` if another run holds the database."""
+    settings = config_module.load()
     fixed_now = settings.now
     clock: Callable[[], datetime] = (lambda: fixed_now) if fixed_now is not None else utcnow
-    source = options.run_source()
-    with RunLock(db_path):
-        con = db.configure(db.connect(db_path))
-        close_stale_runs(con, "fetch", source)
-        resumed = _resumable_run(con, source)
-        if resumed is not None:
-            run_id, checkpoint = resumed
-            con.execute("UPDATE runs SET status = 'running' WHERE id = ?", [run_id])
-            warn(f"resuming fetch run #{run_id} from its checkpoint")
+    reporter = Reporter(on_message)
+    with IngestRun(db_path, "fetch", options.run_source(), resumable=True, log=log) as run:
+        if run.resumed:
+            checkpoint = run.state
+            reporter.info(f"resuming fetch run #{run.run_id} from its checkpoint")
         else:
-            run_id = start_run(con, "fetch", source)
-            has_posts = con.execute("SELECT count(*) FROM posts").fetchone()
+            has_posts = run.con.execute("SELECT count(*) FROM posts").fetchone()
             # Later runs stop at a page of only known posts; the first walks to the end.
             checkpoint = {
                 "phase": "feed",
                 "cursor": None,
                 "stop_on_known": bool(has_posts and has_posts[0]),
             }
-            con.execute(
-                "UPDATE runs SET checkpoint = ? WHERE id = ?",
-                [json.dumps(checkpoint, sort_keys=True), run_id],
-            )
+            run.checkpoint(state=checkpoint)
         client = SoraClient(options.base_url, settings, max_requests=options.max_requests)
-        run = FetchRun(con, run_id, client, options, clock)
-        status, message, exit_code = "ok", None, 0
+        walk = FeedWalk(run, client, options, clock, on_progress)
+        status, message = "ok", None
         try:
-            run.run(checkpoint)
+            walk.run(checkpoint)
         except RequestBudgetSpentError as exc:
             message = f"{exc} (--max-requests)"
         except FetchFailedError as exc:
-            status, message, exit_code = "failed", str(exc), 1
-        except KeyboardInterrupt:
-            finish_run(con, run_id, "interrupted", "interrupted; the next start resumes")
-            raise
+            status, message = "failed", str(exc)
         finally:
             client.close()
-            run.stager.batch.discard()  # empty, or a page that was not applied
-            run.progress.done()
-        finish_run(con, run_id, status, message)
-        run.applier.close()
-        con.close()
+            walk.stager.batch.discard()  # empty, or a page that was not applied
+        run.finish(status, message)
+        run_id, counts, seconds = run.run_id, run.totals, run.seconds()
     if status == "failed":
-        warn(f"error: fetch failed: {message}")
+        reporter.error(f"fetch failed: {message}")
     elif message:
-        warn(f"note: {message}")
-    echo(summary("fetch", run.applier.totals, run.progress.seconds()))
-    return exit_code
+        reporter.note(message)
+    return FetchResult("fetch", run_id, counts, seconds, reporter.messages, resumed=run.resumed)

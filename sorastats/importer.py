@@ -8,20 +8,18 @@ that cannot be read gets an error naming it; the other files still go in.
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from sorastats import db, parse
-from sorastats.ingest import Applier, Counts, close_stale_runs, finish_run, start_run, utcnow
-from sorastats.progress import Progress, summary
-from sorastats.runlock import RunLock
+from sorastats import parse
+from sorastats.ingest import Counts, utcnow
+from sorastats.run import IngestRun, Log, OnMessage, OnProgress, Reporter, RunResult
 from sorastats.staging import Stager
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -34,15 +32,11 @@ MAX_JSON_BYTES = 512 * 1024 * 1024  # one JSON document; bigger exports should b
 
 
 @dataclass
-class ImportResult:
-    run_id: int
-    counts: Counts
-    seconds: float
-    errors: list[str] = field(default_factory=list)
+class ImportResult(RunResult):
+    """An import's run; `errors` name each file that could not be read (its other files
+    still went in), and any of them makes the run `failed`."""
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+    files: int = 0  # files found under the given paths
 
 
 def find_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -96,12 +90,11 @@ def capture_time(doc: Any, fallback: datetime) -> datetime:
 
 
 class FileImporter:
-    """Stages files into batches and applies them as they fill up."""
+    """Stages files into batches and has the run apply them as they fill up."""
 
-    def __init__(self, applier: Applier, progress: Progress) -> None:
-        self.applier = applier
-        self.stager = Stager(applier.staging_dir)
-        self.progress = progress
+    def __init__(self, run: IngestRun) -> None:
+        self.run = run
+        self.stager = Stager(run.staging_dir)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sorastats-apply")
         self._pending: Future[Counts] | None = None
         self.pages = 0
@@ -171,7 +164,7 @@ class FileImporter:
             return
         self.drain()
         self.items += batch.records
-        self._pending = self._pool.submit(self.applier.apply, batch, pages=self.pages)
+        self._pending = self._pool.submit(self.run.checkpoint, batch, pages=self.pages)
         self.pages = 0
         self.stager.new_batch()
 
@@ -223,48 +216,43 @@ def import_paths(
     db_path: Path,
     paths: list[Path],
     *,
-    echo: Callable[[str], None] = print,
-    warn: Callable[[str], None] | None = None,
+    on_message: OnMessage | None = None,
+    on_progress: OnProgress | None = None,
+    log: Log | None = None,
 ) -> ImportResult:
-    """Import files and folders into the database at `db_path` as one run."""
-    warn = warn or (lambda message: print(message, file=sys.stderr))
-    files, errors = find_files(paths)
-    for message in errors:
-        warn(f"error: {message}")
-    with RunLock(db_path):
-        con = db.configure(db.connect(db_path))
-        close_stale_runs(con, "import", None)
-        run_id = start_run(con, "import", " ".join(str(p) for p in paths))
-        applier = Applier(con, run_id)
-        progress = Progress("import")
-        importer = FileImporter(applier, progress)
+    """Import files and folders into the database at `db_path` as one run.
+
+    A file that cannot be read is an error in the result (and to `on_message` as it is
+    found); the other files still go in. `on_progress(pages, items)` follows the run;
+    `log` gets database upgrade notices (see `db.migrate`). Raises `RunLockedError` if
+    another run holds the database."""
+    reporter = Reporter(on_message)
+    files, missing = find_files(paths)
+    for message in missing:
+        reporter.error(message)
+    with IngestRun(db_path, "import", " ".join(str(p) for p in paths), log=log) as run:
+        importer = FileImporter(run)
         try:
             for path in files:
                 try:
                     importer.import_file(path)
                 except (parse.BadRecord, OSError, UnicodeDecodeError) as exc:
-                    message = f"{path}: {exc}"
-                    errors.append(message)
-                    warn(f"error: {message}")
-                progress.update(
-                    applier.totals.pages + importer.pages,
-                    applier.totals.items + len(importer.stager.batch),
-                )
+                    reporter.error(f"{path}: {exc}")
+                if on_progress is not None:
+                    on_progress(
+                        run.totals.pages + importer.pages,
+                        run.totals.items + len(importer.stager.batch),
+                    )
             importer.flush()
             importer.close()
-        except BaseException as exc:
+        except BaseException:
             with contextlib.suppress(BaseException):
                 importer.close()
-            finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
-            applier.close()
-            con.close()
             raise
-        progress.done()
-        status = "failed" if errors else "ok"
-        note = f"{len(errors)} file error(s); first: {errors[0]}"[:500] if errors else None
-        finish_run(con, run_id, status, note)
-        applier.close()
-        con.close()
-    result = ImportResult(run_id, applier.totals, progress.seconds(), errors)
-    echo(summary("import", result.counts, result.seconds))
+        result = ImportResult(
+            "import", run.run_id, run.totals, run.seconds(), reporter.messages, files=len(files)
+        )
+        errors = result.errors
+        note = f"{len(errors)} file error(s); first: {errors[0]}" if errors else None
+        run.finish(result.status, note)
     return result

@@ -18,6 +18,7 @@ class Progress:
         self.enabled = self.stream.isatty()
         self.started = time.monotonic()
         self._last = 0.0
+        self._drawn = False
 
     def update(self, pages: int, items: int, *, force: bool = False) -> None:
         if not self.enabled:
@@ -27,11 +28,13 @@ class Progress:
             return
         self._last = now
         rate = items / max(now - self.started, 1e-9)
+        self._drawn = True
         self.stream.write(f"\r{self.label}: {pages:,} pages, {items:,} items, {rate:,.0f} items/s")
         self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled:
+        """End the status line, if one was drawn."""
+        if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
 

@@ -102,6 +102,12 @@ def test_progress_on_a_terminal_shows_pages_and_rate() -> None:
     assert "import: 3 pages, 1,200 items," in text and "items/s" in text
 
 
+def test_progress_that_drew_nothing_ends_no_line() -> None:
+    stream = FakeTTY()
+    Progress("fetch", stream).done()  # e.g. a run refused before its first page
+    assert stream.getvalue() == ""
+
+
 def test_progress_is_silent_when_not_a_terminal() -> None:
     stream = io.StringIO()
     progress = Progress("import", stream)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sorastats import db, synth
+from sorastats.cli import run_exit_code
 from sorastats.fetch import FetchOptions, fetch
 from sorastats.importer import import_paths
 from sorastats.runlock import RunLock
@@ -36,14 +37,10 @@ def fast_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_fetch(db_path: Path, url: str, **options: object) -> tuple[int, list[str]]:
-    messages: list[str] = []
-    status = fetch(
-        db_path,
-        FetchOptions(base_url=url, **options),  # type: ignore[arg-type]
-        echo=messages.append,
-        warn=messages.append,
-    )
-    return status, messages
+    """The library's fetch: the exit status the command line maps its result to, and
+    the result's messages as users see them."""
+    result = fetch(db_path, FetchOptions(base_url=url, **options))  # type: ignore[arg-type]
+    return run_exit_code(result), [m.line() for m in result.messages]
 
 
 def day_pages(capture: Path, day: int) -> int:
@@ -59,7 +56,7 @@ def test_fetch_walks_every_page_like_an_import(capture: Path, tmp_path: Path) ->
     assert backend.auth == [None] * backend.requests  # no token configured, none sent
     # the same pages imported from files give the same posts and counters
     pages = sorted((capture / "day-01").glob("latest-*.json"))
-    import_paths(tmp_path / "i.duckdb", pages, echo=lambda _: None)
+    import_paths(tmp_path / "i.duckdb", pages)
     fetched = db.connect(tmp_path / "f.duckdb", read_only=True)
     imported = db.connect(tmp_path / "i.duckdb", read_only=True)
     sql = "SELECT id, view_count, like_count, text FROM posts ORDER BY id"

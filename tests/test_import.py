@@ -28,7 +28,7 @@ from tests.ingest_helpers import (
 
 
 def run_import(db_path: Path, *paths: Path) -> importer.ImportResult:
-    return importer.import_paths(db_path, list(paths), echo=lambda _: None, warn=lambda _: None)
+    return importer.import_paths(db_path, list(paths))
 
 
 def open_db(db_path: Path) -> duckdb.DuckDBPyConnection:

@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import duckdb
@@ -67,16 +68,17 @@ def _primary_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_version_1_database_upgrades_in_place_keeping_its_rows(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    db.connect(tmp_path / "new.duckdb").close()
-    assert capsys.readouterr().err == ""  # a new database is made, not upgraded
+def test_version_1_database_upgrades_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    logged: list[str] = []
+    db.connect(tmp_path / "new.duckdb", log=logged.append).close()
+    assert logged == []  # a new database is made, not upgraded
     path = tmp_path / "old.duckdb"
     _version_1_database(path)
-    con = db.connect(path)
+    con = db.connect(path, log=logged.append)
     assert db.schema_version(con) == SCHEMA_VERSION
-    assert f"upgrading schema version 1 to {SCHEMA_VERSION}" in capsys.readouterr().err
+    assert logged == [
+        f"database: upgrading schema version 1 to {SCHEMA_VERSION} (once) ...",
+    ]
     assert con.execute("SELECT sha256, json FROM raw").fetchall() == [("ab", "{}")]
     assert con.execute("SELECT post_id, view_count FROM post_snapshots").fetchall() == [("s_1", 7)]
     assert con.execute("SELECT creator_id, follower_count FROM creator_snapshots").fetchall() == [
@@ -89,3 +91,36 @@ def test_version_1_database_upgrades_in_place_keeping_its_rows(
     # NOT NULL still holds.
     with pytest.raises(duckdb.ConstraintException):
         con.execute("INSERT INTO raw (sha256) VALUES (NULL)")
+
+
+def test_an_upgrade_goes_to_the_logger_not_stderr_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "old.duckdb"
+    _version_1_database(path)
+    with caplog.at_level(logging.INFO, logger="sorastats.db"):
+        db.connect(path).close()
+    assert capsys.readouterr() == ("", "")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"database: upgrading schema version 1 to {SCHEMA_VERSION} (once) ...",
+    ]
+
+
+@pytest.mark.parametrize("command", ["import", "render"])
+def test_the_command_line_shows_an_upgrade_on_stderr(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sorastats.cli import main
+
+    path = tmp_path / "old.duckdb"
+    _version_1_database(path)
+    if command == "import":
+        empty = tmp_path / "empty.json"
+        empty.write_text('{"items": [], "cursor": null}')
+        argv = ["import", str(empty), "--db", str(path)]
+    else:  # render upgrades through the site package's own call of `db.connect`
+        argv = ["render", "--db", str(path), "--out", str(tmp_path / "site"), "--jobs", "1"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"database: upgrading schema version 1 to {SCHEMA_VERSION} (once) ..." in err
+    assert logging.getLogger("sorastats").handlers == []  # main leaves logging as it was

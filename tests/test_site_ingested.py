@@ -39,7 +39,7 @@ def sitemap_urls(site: Path) -> list[str]:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("sample")
     dbp = tmp / "s.duckdb"
-    assert import_paths(dbp, [ROOT / "data/sample"], echo=quiet, warn=quiet).ok
+    assert import_paths(dbp, [ROOT / "data/sample"]).ok
     render_site(RenderConfig(db=dbp, out=tmp / "site", base_url=BASE, jobs=2), log=quiet)
     return dbp, tmp / "site"
 
