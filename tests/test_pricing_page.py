@@ -49,3 +49,17 @@ def test_buttons_ship_hidden_and_the_page_loads_billing_js() -> None:
     assert buttons and all(b.attrs["data-checkout-plan"] == "pro" for b in buttons)
     scripts = [n.attrs.get("src", "") for n in tree.find_all("script")]
     assert any(src.startswith("/static/js/billing.") for src in scripts)
+
+
+def test_with_billing_off_the_page_promises_nothing_the_api_refuses() -> None:
+    """Billing off means everyone is on the free tier (sorastats.tiers): the notice must
+    name every feature the free tier lacks, and never call everything free."""
+    free = TIERS[0]
+    lacking = [f.label for f in FEATURES if not free.has_feature(f.key)]
+    assert lacking, "the tier table has no paid-only feature: this test would prove nothing"
+    (notice,) = [n for n in parse(rendered()).iter() if n.attrs.get("data-billing-when") == "off"]
+    text = " ".join(notice.text.split())
+    assert f"everyone is on the {free.title} plan" in text
+    for label in lacking:
+        assert label in text
+    assert "free for everyone" not in text and "everything" not in text

@@ -28,7 +28,7 @@ from api.vault_rules import (
     envelope_schema,
     parse_since,
 )
-from sorastats.tiers import Tier, TierLimitError, check_limit
+from sorastats.tiers import Tier, check_limit
 
 group = EndpointGroup("vault")
 
@@ -66,12 +66,10 @@ async def current_tier(ctx: Ctx) -> Tier:
 
 
 def enforce_tier_limit(tier: Tier, key: str, existing: int, adding: int = 1) -> None:
-    """Every creation path that a tier limits calls this once, inside its transaction
-    (402 `tier_limit`, naming the plan that lifts the limit)."""
-    try:
-        check_limit(tier, key, existing, adding)
-    except TierLimitError as exc:
-        raise ApiError(402, exc.code, exc.message) from None
+    """Every creation path that a tier limits calls this once, inside its transaction.
+    The TierLimitError becomes the one 402 `tier_limit` answer of api/errors.py, with the
+    same fields (limit, tier, allowed, lifted_by) as every other tier refusal."""
+    check_limit(tier, key, existing, adding)
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -48,10 +48,15 @@ def pricing_doc() -> dict[str, Any]:
                 ],
             }
         )
+    free = TIERS[0]  # the tier everyone is on while billing is off
     return {
         "url": "/pricing/",
         "title": "Pricing",
         "description": "SoraStats Free and Pro: what each includes, what it costs and why.",
         "tiers": tiers,
         "rows": rows,
+        # What the page must say while billing is off: the free tier's limits hold and
+        # paid features stay closed (the API answers 402 for them), so nothing is promised.
+        "free_title": free.title,
+        "paid_only": [f.label for f in FEATURES if not free.has_feature(f.key)],
     }

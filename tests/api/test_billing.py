@@ -19,7 +19,7 @@ from api import billing, store
 from api.config import ConfigError, load_settings
 from sorastats.db import connect as connect_ingest
 from sorastats.tiers import PAST_DUE_WARNING, TierLimitError
-from tests.support.api_client import Account, Client
+from tests.support.api_client import Account, Client, tier_limit_error
 from tests.support.api_server import RunningApi
 from tests.support.fake_stripe import FakePrice, FakeStripe, sign_payload
 from tests.support.vault_client import VaultUser
@@ -455,15 +455,8 @@ def test_csv_export_is_pro_only_and_lifted_by_subscribing(
 ) -> None:
     client, _ = user(api)
     path = f"/api/stats/creators/{CREATOR}.csv"
-    refused = client.get(path)
-    assert refused.status_code == 402
-    error = refused.json()["error"]
-    assert (error["code"], error["limit"], error["tier"], error["lifted_by"]) == (
-        "tier_limit",
-        "csv_export",
-        "free",
-        "pro",
-    )
+    error = tier_limit_error(client.get(path), "csv_export")
+    assert (error["tier"], error["lifted_by"]) == ("free", "pro")
     assert "upgrade to Pro" in error["message"]
     sub_id = subscribe(api, fake, client)
     response = client.get(path)
@@ -621,8 +614,9 @@ def test_vault_limits_are_enforced_lifted_by_pro_and_nothing_is_lost_when_pro_en
     client.signed_up(account)
     vault = VaultUser(client, account)
     ids = [vault.create_id(title=f"t{i}", body="b") for i in range(50)]
-    refused = vault.create(expect=402).json()["error"]
-    assert refused["code"] == "tier_limit" and "Pro" in refused["message"]
+    refused = tier_limit_error(vault.create(expect=402), "private_prompts")
+    assert (refused["tier"], refused["allowed"], refused["lifted_by"]) == ("free", 50, "pro")
+    assert "Pro" in refused["message"]
 
     # A prompt with 12 versions: free lists the newest 10, keeps all.
     for base in range(1, 12):

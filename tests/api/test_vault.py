@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.support import vault_crypto as vc
-from tests.support.api_client import Client
+from tests.support.api_client import Client, tier_limit_error
 from tests.support.api_server import RunningApi
 from tests.support.vault_client import VaultUser, vault_user
 
@@ -110,9 +110,9 @@ def test_tier_limit_on_tags_per_prompt(alice: VaultUser) -> None:
     for tag in tags[:3]:
         assert alice.client.post(f"/api/tags/{tag}/assign", {"prompt_ids": [pid]}).is_success
     refused = alice.client.post(f"/api/tags/{tags[3]}/assign", {"prompt_ids": [pid]})
-    assert refused.status_code == 402
-    assert refused.json()["error"]["code"] == "tier_limit"
-    assert "Pro" in refused.json()["error"]["message"]
+    error = tier_limit_error(refused, "tags_per_prompt")
+    assert (error["tier"], error["allowed"], error["lifted_by"]) == ("free", 3, "pro")
+    assert "Pro" in error["message"]
     assert len(alice.client.get(f"/api/prompts/{pid}").json()["prompt"]["tags"]) == 3
 
 

@@ -193,3 +193,16 @@ class Client:
         self.register(account)
         self.login(account)
         return self
+
+
+TIER_LIMIT_FIELDS = {"code", "message", "limit", "tier", "allowed", "lifted_by"}
+
+
+def tier_limit_error(response: httpx.Response, limit: str) -> dict[str, Any]:
+    """The 402 body every tier refusal shares, whichever domain refused (one path:
+    sorastats.tiers.TierLimitError -> api/errors.py)."""
+    assert response.status_code == 402, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == TIER_LIMIT_FIELDS, error
+    assert error["code"] == "tier_limit" and error["limit"] == limit, error
+    return error
