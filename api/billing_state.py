@@ -41,14 +41,19 @@ class StripeObjectError(ValueError):
     """A Stripe object lacks a field we rely on (a wire-format change or a bad payload)."""
 
 
+def storable_text(value: Any, max_length: int = 255) -> str | None:
+    """`value` if it is text we can store and log (non-empty, printable: no NUL, no lone
+    surrogate, no control characters), else None. Stripe's ids are ~30 ASCII characters."""
+    if isinstance(value, str) and 0 < len(value) <= max_length and value.isprintable():
+        return value
+    return None
+
+
 def _expandable_id(value: Any) -> str | None:
     # Stripe returns either the id or, when expanded, the object holding it.
-    if isinstance(value, str):
-        return value or None
     if isinstance(value, Mapping):
-        inner = value.get("id")
-        return inner if isinstance(inner, str) and inner else None
-    return None
+        value = value.get("id")
+    return storable_text(value)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -83,15 +88,15 @@ def parse_subscription(obj: Mapping[str, Any], *, as_of: float) -> SubscriptionS
     2025-03-31 the period lives on the items; older objects carry it at the top."""
     if obj.get("object") != "subscription":
         raise StripeObjectError(f"expected a subscription object, got {obj.get('object')!r}")
-    sub_id = obj.get("id")
+    sub_id = storable_text(obj.get("id"))
     customer_id = _expandable_id(obj.get("customer"))
-    status = obj.get("status")
+    status = storable_text(obj.get("status"), 40)
     created = _int_or_none(obj.get("created"))
-    if not isinstance(sub_id, str) or not sub_id:
+    if sub_id is None:
         raise StripeObjectError("subscription without an id")
     if customer_id is None:
         raise StripeObjectError(f"subscription {sub_id} without a customer")
-    if not isinstance(status, str) or not status:
+    if status is None:
         raise StripeObjectError(f"subscription {sub_id} without a status")
     if created is None:
         raise StripeObjectError(f"subscription {sub_id} without a created time")
@@ -184,15 +189,15 @@ def parse_event(data: Any) -> WebhookEvent:
     """A verified webhook body (parsed JSON) to a WebhookEvent."""
     if not isinstance(data, Mapping) or data.get("object") != "event":
         raise StripeObjectError("webhook body is not a Stripe event")
-    event_id, event_type = data.get("id"), data.get("type")
+    # Both are stored (idempotency); Stripe's ids are ~30 characters, so 255 is generous.
+    event_id, event_type = storable_text(data.get("id")), storable_text(data.get("type"))
     created = data.get("created")
     body = data.get("data")
     obj = body.get("object") if isinstance(body, Mapping) else None
-    # Ids are stored (idempotency); Stripe's are ~30 characters, so 255 is generous.
-    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and event_id.isprintable()):
+    if event_id is None:
         raise StripeObjectError("webhook event without a valid id")
-    if not (isinstance(event_type, str) and 0 < len(event_type) <= 255):
-        raise StripeObjectError("webhook event without an id or type")
+    if event_type is None:
+        raise StripeObjectError(f"webhook event {event_id} without a valid type")
     if not isinstance(created, int) or not isinstance(obj, Mapping):
         raise StripeObjectError(f"webhook event {event_id} without created or data")
     return WebhookEvent(

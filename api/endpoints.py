@@ -12,7 +12,6 @@ schema, query, session level) and the OpenAPI entry, so docs and checks cannot d
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from starlette.routing import Route
 from api.db import Row
 from api.errors import ApiError
 from api.services import Services
+from api.strict_json import JsonInputError, loads, text_problem
 from api.validation import OPTIONAL, Schema, validate
 
 Auth = Literal["public", "session", "recent"]
@@ -112,19 +112,17 @@ def session_of(request: Request) -> Row | None:
     return session
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 async def _read_json(request: Request, schema: Schema) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
     raw = await request.body()
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        # The one parser of request bodies: no NaN/Infinity/1e400, lone surrogates or NUL
+        # can reach a handler, the database, or a response that would fail to render.
+        data = loads(raw)
+    except JsonInputError as exc:
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
     validate(schema, data)
     assert isinstance(data, dict)
     return data
@@ -157,9 +155,12 @@ def starlette_route(endpoint: Endpoint) -> Route:
             query[name] = values[0]
         body = await _read_json(request, endpoint.body) if endpoint.body is not None else {}
         params = {k: str(v) for k, v in request.path_params.items()}
-        if any("\x00" in value for value in params.values()):
-            # No stored id holds a NUL, and PostgreSQL refuses NUL in text parameters.
-            raise ApiError(404, "not_found", "Not found.")
+        for name, value in params.items():
+            if text_problem(value, allow_nul=True):
+                raise ApiError(400, "invalid_request", f"path.{name}: is not valid Unicode")
+            if "\x00" in value:
+                # No stored id holds a NUL, and PostgreSQL refuses NUL in text parameters.
+                raise ApiError(404, "not_found", "Not found.")
         ctx = Ctx(request, services, body, query, params, session, now)
         result = await endpoint.handler(ctx)
         if isinstance(result, Response):

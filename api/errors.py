@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.strict_json import replace_surrogates
 from sorastats.tiers import TierLimitError
 
 log = logging.getLogger("api")
@@ -44,8 +45,11 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    # Messages may quote input; one that cannot be encoded must not turn a 400 into a 500.
     return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        {"error": {"code": code, "message": replace_surrogates(message)}},
+        status_code=status,
+        headers=headers,
     )
 
 

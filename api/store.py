@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.db import Conn, Row
+from api.strict_json import load_stored
 
 __all__ = ["Conn", "Row"]  # re-exported for route modules
 
@@ -112,7 +113,7 @@ def update_profile(
     if settings is not None:
         conn.execute(
             "UPDATE users SET settings = ?, updated_at = ? WHERE id = ?",
-            (json.dumps(settings, sort_keys=True), now, user_id),
+            (json.dumps(settings, sort_keys=True, allow_nan=False), now, user_id),
         )
 
 
@@ -122,7 +123,7 @@ def set_password(
     conn.execute(
         "UPDATE users SET auth_hash = ?, kdf = ?, wrapped_user_key = ?, "
         "password_changed_at = ?, updated_at = ? WHERE id = ?",
-        (auth_hash, json.dumps(kdf), wrapped_user_key, now, now, user_id),
+        (auth_hash, json.dumps(kdf, allow_nan=False), wrapped_user_key, now, now, user_id),
     )
 
 
@@ -267,9 +268,9 @@ def purge_expired(conn: Conn, now: int) -> None:
 def _export_profile(conn: Conn, user_id: str) -> Any:
     user = user_by_id(conn, user_id)
     assert user is not None
-    user["settings"] = json.loads(user["settings"])
-    user["kdf"] = json.loads(user["kdf"])
-    user["recovery_kdf"] = json.loads(user["recovery_kdf"])
+    user["settings"] = load_stored(user["settings"], {})
+    user["kdf"] = load_stored(user["kdf"], {})
+    user["recovery_kdf"] = load_stored(user["recovery_kdf"], {})
     return user
 
 

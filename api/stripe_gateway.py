@@ -9,7 +9,6 @@ every request has a timeout. Stripe failures become `GatewayError` (the API answ
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Final, cast
 import httpx
 import stripe
 
+from api import strict_json
 from api.billing_config import StripeSettings
 from api.billing_state import (
     EventFacts,
@@ -51,10 +51,13 @@ class GatewayError(Exception):
     status_code: Final = 502
     code: Final = "payment_provider_error"
 
-    def __init__(self, kind: str, detail: str, *, param: str | None = None) -> None:
+    def __init__(
+        self, kind: str, detail: str, *, param: str | None = None, http_status: int | None = None
+    ) -> None:
         self.kind = kind  # invalid_request, authentication, connection, api
         self.detail = detail
         self.param = param
+        self.http_status = http_status  # Stripe's answer, when it gave one
         self.message = "The payment provider could not complete the request; try again later."
         super().__init__(f"{kind}: {detail}" + (f" (param {param})" if param else ""))
 
@@ -68,6 +71,17 @@ class WebhookVerificationError(Exception):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class UnusableEventError(Exception):
+    """A correctly signed event we cannot use: not a Stripe event, fields of the wrong
+    type, text we cannot store, or a subscription Stripe does not have. Redelivery would
+    not change it, so the webhook logs it and answers 2xx (Stripe retries anything else
+    for days). The message names the problem, never the payload or a secret."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = strict_json.replace_surrogates(reason)[:300]
+        super().__init__(self.reason)
 
 
 @dataclass(frozen=True)
@@ -117,7 +131,7 @@ def _gateway_error(exc: stripe.StripeError) -> GatewayError:
     detail = str(getattr(exc, "user_message", None) or exc)
     param = getattr(exc, "param", None)
     if isinstance(exc, stripe.InvalidRequestError):
-        return GatewayError("invalid_request", detail, param=param)
+        return GatewayError("invalid_request", detail, param=param, http_status=exc.http_status)
     if isinstance(exc, stripe.AuthenticationError):
         return GatewayError("authentication", detail)
     if isinstance(exc, stripe.APIConnectionError):
@@ -226,10 +240,12 @@ class StripeGateway:
         try:
             return parse_subscription(_as_dict(subscription), as_of=as_of)
         except StripeObjectError as exc:
-            raise GatewayError("api", str(exc)) from exc
+            raise GatewayError("malformed", str(exc)) from exc
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
-        """Check `Stripe-Signature` on the raw body (300 s tolerance) and parse the event."""
+        """Check `Stripe-Signature` on the raw body (300 s tolerance) and parse the event.
+        Raises WebhookVerificationError if the signature does not hold, UnusableEventError
+        if it does but the body is no event we can use."""
         if not signature_header:
             raise WebhookVerificationError("Missing Stripe-Signature header.")
         # The verification half of `stripe.Webhook.construct_event`; its other half builds a
@@ -246,18 +262,29 @@ class StripeGateway:
         except UnicodeDecodeError as exc:
             raise WebhookVerificationError("Webhook body is not UTF-8 JSON.") from exc
         try:
-            data = json.loads(payload)
-        except ValueError as exc:
-            raise WebhookVerificationError("Webhook body is not JSON.") from exc
+            # The request parser's rules (no NaN/1e400, no lone surrogates), but NUL may
+            # appear in text Stripe relays; parse_event refuses it where we store text.
+            data = strict_json.loads(payload, where="event", allow_nul=True, max_depth=64)
+        except strict_json.JsonInputError as exc:
+            raise UnusableEventError(f"webhook body is not JSON we accept: {exc}") from exc
         try:
             return parse_event(data)
         except StripeObjectError as exc:
-            raise WebhookVerificationError(str(exc)) from exc
+            raise UnusableEventError(str(exc)) from exc
 
     def read_event_facts(self, event: WebhookEvent) -> EventFacts:
-        """Read back, outside any transaction, the subscription an event is about."""
+        """Read back, outside any transaction, the subscription an event is about.
+        UnusableEventError if Stripe has no such subscription or answers one we cannot
+        parse; other GatewayErrors (Stripe down) are worth Stripe's redelivery."""
         references = event_references(event.type, event.object)
         subscription = None
         if event.handled and references.subscription_id:
-            subscription = self.retrieve_subscription(references.subscription_id)
+            try:
+                subscription = self.retrieve_subscription(references.subscription_id)
+            except GatewayError as exc:
+                if exc.kind == "malformed" or exc.http_status == 404:
+                    raise UnusableEventError(
+                        f"event {event.id}: subscription not usable ({exc.kind}: {exc.detail})"
+                    ) from exc
+                raise
         return EventFacts(event=event, references=references, subscription=subscription)

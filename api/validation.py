@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from api.errors import ApiError
+from api.strict_json import text_problem
 
 Schema = dict[str, Any]
 
@@ -102,6 +103,10 @@ def validate(schema: Schema, value: Any, where: str = "body") -> None:
         if not any(_type_ok(k, value) for k in kinds):
             raise fail(f"expected {' or '.join(kinds)}")
     if isinstance(value, str):
+        # Bodies were checked by the parser already; query strings arrive here unchecked.
+        problem = text_problem(value)
+        if problem:
+            raise fail(problem)
         if len(value) < schema.get("minLength", 0):
             raise fail(f"at least {schema['minLength']} characters")
         if len(value) > schema.get("maxLength", 10**9):
@@ -111,7 +116,8 @@ def validate(schema: Schema, value: Any, where: str = "body") -> None:
         if schema.get("format") == "email" and not EMAIL_RE.fullmatch(value):
             raise fail("is not a valid email address")
     low, high = schema.get("minimum", -(2**63)), schema.get("maximum", 2**63 - 1)
-    if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and not low <= value <= high:  # floats too: "number" fields document bounds
         raise fail(f"must be between {schema.get('minimum')} and {schema.get('maximum')}")
     if "enum" in schema and value not in schema["enum"]:
         raise fail(f"must be one of {', '.join(map(str, schema['enum']))}")

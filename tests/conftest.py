@@ -11,10 +11,12 @@ from playwright.sync_api import Browser
 
 from tests.support.browser import close_shared_chromium, shared_chromium
 
-# Property tests draw few examples in the fast loop and more in `make test` (CI), which
-# sets HYPOTHESIS_PROFILE=full. Tests scale with the profile: no max_examples of their own.
-settings.register_profile("dev", max_examples=20, deadline=None)
-settings.register_profile("full", max_examples=100, deadline=None)
+# Property tests draw few examples in the fast loop (`make check`) and more in `make test`,
+# which sets HYPOTHESIS_PROFILE=full; `thorough` is for a long hunt by hand. No per-example
+# deadline (some talk to a server), no example database in the work tree.
+settings.register_profile("dev", max_examples=20, deadline=None, database=None)
+settings.register_profile("full", max_examples=60, deadline=None, database=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

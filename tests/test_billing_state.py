@@ -95,6 +95,15 @@ def test_parse_tolerates_missing_optional_fields() -> None:
         ({"status": None}, "without a status"),
         ({"created": "yesterday"}, "without a created time"),
         ({"created": True}, "without a created time"),
+        # Text we could not store (PostgreSQL refuses NUL) or log is no id at all.
+        ({"id": "sub_\x00"}, "without an id"),
+        ({"id": "sub_\ud800"}, "without an id"),
+        ({"id": "s" * 256}, "without an id"),
+        ({"customer": "cus_\x00"}, "without a customer"),
+        ({"customer": {"id": "\ud800"}}, "without a customer"),
+        ({"customer": 5}, "without a customer"),
+        ({"status": "active\x00"}, "without a status"),
+        ({"status": 7}, "without a status"),
     ],
 )
 def test_parse_refuses_objects_missing_what_we_rely_on(

@@ -21,6 +21,7 @@ from api.stripe_gateway import (
     BillingDisabledError,
     GatewayError,
     StripeGateway,
+    UnusableEventError,
     WebhookVerificationError,
 )
 from tests.support.fake_stripe import FakePrice, FakeStripe, sign_payload
@@ -345,18 +346,43 @@ def test_wrong_endpoint_secret_refuses_genuine_events(
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "reason"),
     [
-        b"not json",
-        b"\xff\xfe\x00",
-        b'{"id": "evt_1"}',  # not an event object
-        b'{"object": "event", "id": "evt_1", "type": "invoice.paid"}',  # no data
-        b"[1, 2]",
+        (b"not json", "not JSON we accept"),
+        (b'{"id": "evt_1"}', "not a Stripe event"),
+        (b'{"object": "event", "id": "evt_1", "type": "invoice.paid"}', "without created"),
+        (b"[1, 2]", "not a Stripe event"),
+        (b'{"object": "event", "id": "evt_\\ud800"}', "lone surrogate"),
+        (b'{"object": "event", "id": "evt_1", "created": 1e400}', "out of range"),
+        (b'{"object": "event", "id": "evt_1", "type": 5, "created": 1}', "valid type"),
+        (b'{"object": "event", "id": "evt_\\u0000", "type": "x", "created": 1}', "valid id"),
     ],
 )
-def test_signed_but_malformed_bodies_are_refused(gateway: StripeGateway, body: bytes) -> None:
+def test_signed_but_unusable_bodies_are_unusable_events(
+    gateway: StripeGateway, body: bytes, reason: str
+) -> None:
+    """Signed, so not forged: the webhook acknowledges these (UnusableEventError)."""
+    with pytest.raises(UnusableEventError, match=reason):
+        gateway.verify_webhook(body, sign_payload(body, WEBHOOK_SECRET))
+
+
+def test_a_signed_body_that_is_not_utf8_cannot_be_verified(gateway: StripeGateway) -> None:
+    body = b"\xff\xfe\x00"
     with pytest.raises(WebhookVerificationError):
         gateway.verify_webhook(body, sign_payload(body, WEBHOOK_SECRET))
+
+
+def test_an_event_naming_a_subscription_stripe_lacks_is_unusable(gateway: StripeGateway) -> None:
+    event = {
+        "id": "evt_missing_sub",
+        "object": "event",
+        "created": int(time.time()),
+        "type": "customer.subscription.updated",
+        "data": {"object": {"object": "subscription", "id": "sub_missing"}},
+    }
+    body, header = FakeStripe.signed_delivery(event, WEBHOOK_SECRET)
+    with pytest.raises(UnusableEventError, match="No such subscription"):
+        gateway.read_event_facts(gateway.verify_webhook(body, header))
 
 
 def test_read_event_facts_reads_the_subscription_back(

@@ -31,6 +31,7 @@ from api.routes.common import (
     throttle_keys,
 )
 from api.security import LinkError, fake_kdf, new_id
+from api.strict_json import load_stored
 from api.validation import key32, obj, string
 
 group = EndpointGroup("auth")
@@ -176,7 +177,10 @@ async def prelogin(ctx: Ctx) -> Any:
     email_addr = norm_email(ctx.query["email"])
     user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
     if user is not None:
-        return {"kdf": json.loads(user["kdf"]), "recovery_kdf": json.loads(user["recovery_kdf"])}
+        return {
+            "kdf": load_stored(user["kdf"], {}),
+            "recovery_kdf": load_stored(user["recovery_kdf"], {}),
+        }
     s = ctx.services.settings
     return {
         "kdf": fake_kdf(s.SECRET_KEY, email_addr, s.KDF_ITERATIONS),

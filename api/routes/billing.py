@@ -22,6 +22,7 @@ from api.stripe_gateway import (
     BillingDisabledError,
     GatewayError,
     StripeGateway,
+    UnusableEventError,
     WebhookVerificationError,
 )
 from api.validation import obj
@@ -157,8 +158,9 @@ async def portal(ctx: Ctx) -> Any:
     "Stripe webhook (signed; no session or CSRF)",
     auth="public",
     responses={
-        200: "Processed, a redelivery, or an event type we ignore",
-        400: "Forged, stale, unsigned or malformed (`invalid_webhook`): nothing changed",
+        200: "Processed, a redelivery, an event type we ignore, or a signed event we "
+        "cannot use (logged; `applied` false): nothing changed",
+        400: "Forged, stale or unsigned (`invalid_webhook`): nothing changed",
         502: "Stripe could not be read back; nothing changed, Stripe will retry",
         **DISABLED,
     },
@@ -171,12 +173,17 @@ async def webhook(ctx: Ctx) -> Any:
     payload = await ctx.request.body()
     try:
         event = gateway.verify_webhook(payload, ctx.request.headers.get("stripe-signature"))
+        db = ctx.services.db
+        if await db.run(store.stripe_event_seen, event.id, write=False):
+            return {"received": True, "applied": False, "reason": "duplicate event"}
+        facts = await _stripe(gateway.read_event_facts, event)
     except WebhookVerificationError as exc:
         raise ApiError(exc.status_code, exc.code, exc.message) from None
-    db = ctx.services.db
-    if await db.run(store.stripe_event_seen, event.id, write=False):
-        return {"received": True, "applied": False, "reason": "duplicate event"}
-    facts = await _stripe(gateway.read_event_facts, event)
+    except UnusableEventError as exc:
+        # Signed, so Stripe sent it: a non-2xx answer would only make it redeliver the
+        # same unusable body for days. Nothing changed; the log says why (no payload).
+        log.warning("stripe webhook acknowledged but not used: %s", exc.reason)
+        return {"received": True, "applied": False, "reason": f"unusable event: {exc.reason}"}
     outcome = await db.run(billing.apply_event, facts, ctx.services.stripe, ctx.now)
     log.info("stripe event %s %s: %s", event.id, event.type, outcome.reason)
     return {"received": True, "applied": outcome.applied, "reason": outcome.reason}

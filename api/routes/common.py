@@ -4,7 +4,6 @@ the signed-in user's JSON."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 import weakref
@@ -28,6 +27,7 @@ from api.security import (
     sha256_hex,
     unb64url,
 )
+from api.strict_json import load_stored
 from api.validation import B64_16, Schema, email, envelope, integer, key32, obj, string
 
 T = TypeVar("T")
@@ -129,14 +129,14 @@ def invalid_credentials() -> ApiError:
 
 
 def user_json(row: store.Row) -> dict[str, Any]:
-    settings = row["settings"]
     return {
         "id": row["id"],
         "email": row["email"],
         "email_verified": row["email_verified_at"] is not None,
         "pending_email": row["pending_email"],
         "display_name": row["display_name"],
-        "settings": json.loads(settings) if isinstance(settings, str) else settings,
+        # Tolerant: a value stored before the parser refused it must not lock anyone out.
+        "settings": load_stored(row["settings"], {}),
         "created_at": row["created_at"],
     }
 

@@ -9,7 +9,6 @@ Every query is scoped to the signed-in user: another user's id is always 404.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ from api.billing_config import StripeSettings
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError, not_found
 from api.security import new_id
+from api.strict_json import load_stored
 from api.validation import Schema, integer, obj, optional, string
 from api.vault_rules import (
     FIELD_LIMITS,
@@ -195,7 +195,7 @@ async def vault_keys(ctx: Ctx) -> Any:
         raise not_found("No such user.")
     return {
         "user_id": user["id"],
-        "kdf": json.loads(user["kdf"]),
+        "kdf": load_stored(user["kdf"], {}),
         "wrapped_user_key": user["wrapped_user_key"],
     }
 
