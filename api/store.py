@@ -117,13 +117,25 @@ def update_profile(
 
 
 def set_password(
-    conn: Conn, user_id: str, auth_hash: str, kdf: dict[str, Any], wrapped_user_key: str, now: int
-) -> None:
+    conn: Conn,
+    user_id: str,
+    auth_hash: str,
+    kdf: dict[str, Any],
+    wrapped_user_key: str,
+    now: int,
+    keep_session_id: str | None,
+) -> int:
+    """Set a new password (change or recovery) and end every other way in: all sessions
+    but `keep_session_id` and every outstanding emailed link (sign-in, verification,
+    email change; a pending email change is cancelled). One transaction, so no link or
+    session issued under the old password survives it. Returns the sessions ended."""
     conn.execute(
-        "UPDATE users SET auth_hash = ?, kdf = ?, wrapped_user_key = ?, "
+        "UPDATE users SET auth_hash = ?, kdf = ?, wrapped_user_key = ?, pending_email = NULL, "
         "password_changed_at = ?, updated_at = ? WHERE id = ?",
         (auth_hash, json.dumps(kdf), wrapped_user_key, now, now, user_id),
     )
+    conn.execute("DELETE FROM email_tokens WHERE user_id = ?", (user_id,))
+    return delete_other_sessions(conn, user_id, keep_session_id)
 
 
 def delete_user(conn: Conn, user_id: str, throttle_keys: list[str]) -> None:

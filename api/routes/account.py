@@ -223,10 +223,15 @@ async def change_password(ctx: Ctx) -> Any:
     session_id = str(ctx.user["session_id"])
 
     def write(conn: store.Conn) -> int:
-        store.set_password(
-            conn, ctx.user_id, new_hash, ctx.body["kdf"], ctx.body["wrapped_user_key"], ctx.now
+        return store.set_password(
+            conn,
+            ctx.user_id,
+            new_hash,
+            ctx.body["kdf"],
+            ctx.body["wrapped_user_key"],
+            ctx.now,
+            keep_session_id=session_id,
         )
-        return store.delete_other_sessions(conn, ctx.user_id, session_id)
 
     revoked = await ctx.services.db.run(write)
     return {"status": "password_changed", "sessions_revoked": revoked}
@@ -288,9 +293,14 @@ async def recover(ctx: Ctx) -> Response:
 
     def write(conn: store.Conn) -> store.Row:
         store.set_password(
-            conn, user["id"], new_hash, ctx.body["kdf"], ctx.body["wrapped_user_key"], ctx.now
+            conn,
+            user["id"],
+            new_hash,
+            ctx.body["kdf"],
+            ctx.body["wrapped_user_key"],
+            ctx.now,
+            keep_session_id=None,
         )
-        store.delete_other_sessions(conn, user["id"], None)
         fresh = store.user_by_id(conn, user["id"])
         assert fresh is not None
         return fresh
