@@ -42,19 +42,22 @@ def create_user(conn: Conn, user: dict[str, Any]) -> bool:
 
 def create_or_replace_pending_user(conn: Conn, user: dict[str, Any]) -> str:
     """'created' (new, or replacing an unverified registration of the same email, whose
-    links die with it), 'exists' (a verified account has the email) or 'id_taken'."""
+    links die with it), 'exists' (a verified account has the email) or 'id_taken' (any
+    account has the id: register checks that first, on its own, so this is only a race)."""
     existing = conn.one("SELECT id, email_verified_at FROM users WHERE email = ?", (user["email"],))
     if existing is not None and existing["email_verified_at"] is not None:
         return "exists"
-    clash = conn.one(
-        "SELECT 1 AS x FROM users WHERE id = ? AND email <> ?", (user["id"], user["email"])
-    )
-    if clash:
+    if user_id_taken(conn, user["id"]):
         return "id_taken"
     if existing is not None:
         conn.execute("DELETE FROM users WHERE id = ?", (existing["id"],))
     create_user(conn, user)
     return "created"
+
+
+def user_id_taken(conn: Conn, user_id: str) -> bool:
+    """Whether any account (verified or not, whatever its email) has this id."""
+    return conn.one("SELECT 1 AS x FROM users WHERE id = ?", (user_id,)) is not None
 
 
 def user_by_email(conn: Conn, email: str) -> Row | None:
