@@ -60,6 +60,18 @@ def user_id_taken(conn: Conn, user_id: str) -> bool:
     return conn.one("SELECT 1 AS x FROM users WHERE id = ?", (user_id,)) is not None
 
 
+def kdf_profile(conn: Conn) -> list[tuple[tuple[int, int, bool], int]]:
+    """How many accounts have each prelogin shape (kdf iterations, recovery iterations,
+    equal salts), most common first: made-up prelogin answers follow it."""
+    counts: dict[tuple[int, int, bool], int] = {}
+    for row in conn.all("SELECT kdf, recovery_kdf FROM users"):
+        kdf, recovery = json.loads(row["kdf"]), json.loads(row["recovery_kdf"])
+        same_salt = kdf["salt"] == recovery["salt"]
+        shape = (int(kdf["iterations"]), int(recovery["iterations"]), same_salt)
+        counts[shape] = counts.get(shape, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def user_by_email(conn: Conn, email: str) -> Row | None:
     return conn.one(
         f"SELECT {USER_COLUMNS}, auth_hash, recovery_hash FROM users WHERE email = ?", (email,)

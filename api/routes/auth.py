@@ -32,7 +32,7 @@ from api.routes.common import (
     throttle_keys,
     throttle_mail,
 )
-from api.security import LinkError, fake_kdf, new_id
+from api.security import LinkError, fake_prelogin, kdf_answer, new_id
 from api.validation import key32, obj, string
 
 group = EndpointGroup("auth")
@@ -180,18 +180,33 @@ def _read_link(ctx: Ctx) -> tuple[str, str]:
     auth="public",
     query={"email": EMAIL},
     description="For an email without an account the answer is made up, stable, and "
-    "indistinguishable from a real one.",
+    "indistinguishable from a real one: its iterations, and whether its two salts are "
+    "equal, are drawn per email from the real accounts' distribution.",
 )
 async def prelogin(ctx: Ctx) -> Any:
     email_addr = norm_email(ctx.query["email"])
     user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    services = ctx.services
+    s = services.settings
+    profile = services.kdf_profile or [((s.KDF_ITERATIONS, s.KDF_ITERATIONS, False), 1)]
+    answer = fake_prelogin(s.SECRET_KEY, email_addr, profile)
     if user is not None:
-        return {"kdf": json.loads(user["kdf"]), "recovery_kdf": json.loads(user["recovery_kdf"])}
-    s = ctx.services.settings
-    return {
-        "kdf": fake_kdf(s.SECRET_KEY, email_addr, s.KDF_ITERATIONS),
-        "recovery_kdf": fake_kdf(s.SECRET_KEY, email_addr, s.KDF_ITERATIONS, "recovery"),
-    }
+        answer = {
+            "kdf": kdf_answer(json.loads(user["kdf"])),
+            "recovery_kdf": kdf_answer(json.loads(user["recovery_kdf"])),
+        }
+    recount = None
+    if ctx.now - services.kdf_profile_at > PROFILE_MAX_AGE:
+        services.kdf_profile_at = ctx.now  # one recount at a time
+        recount = BackgroundTask(_recount_profile, ctx)
+    return JSONResponse(answer, background=recount)
+
+
+PROFILE_MAX_AGE = 24 * 3600
+
+
+async def _recount_profile(ctx: Ctx) -> None:
+    ctx.services.kdf_profile = await ctx.services.db.run(store.kdf_profile, write=False)
 
 
 @group.route(

@@ -251,3 +251,50 @@ def test_thirty_rapid_email_changes_send_at_most_the_throttles_mails(api: Runnin
     to_victim = statuses[0::2].count(200)
     assert statuses.count(200) <= free + 1
     assert _mails_settle(api, "inbox@example.com", to_victim) == to_victim <= free
+
+
+def test_made_up_prelogin_answers_follow_the_real_accounts(
+    start_api: Callable[..., RunningApi],
+) -> None:
+    """Accounts registered before recovery_kdf was required have kdf's salt twice (the
+    server copied it) and cannot be given a new salt without the secret behind it. Made-up
+    answers draw their shape, per email and stably, from the real accounts: equal salts
+    are as likely for an email without an account as for one with."""
+    first = start_api()
+    accounts = [Account(f"real{i}@example.com", "pw") for i in range(4)]
+    for account in accounts:
+        first.client().register(account)
+    legacy = [a.email for a in accounts[:2]]
+    first.services.db.call(
+        lambda conn: [
+            conn.execute("UPDATE users SET recovery_kdf = kdf WHERE email = ?", (email,))
+            for email in legacy
+        ]
+    )
+    api = start_api()  # counts the accounts' shapes at start, like a deploy does
+    client = api.client()
+
+    def prelogin(email: str) -> dict[str, Any]:
+        response = client.get("/api/auth/prelogin", params={"email": email})
+        assert response.status_code == 200
+        return dict(response.json())
+
+    def shape(answer: dict[str, Any]) -> tuple[int, int, bool]:
+        kdf, recovery = answer["kdf"], answer["recovery_kdf"]
+        return kdf["iterations"], recovery["iterations"], kdf["salt"] == recovery["salt"]
+
+    real = {shape(prelogin(a.email)) for a in accounts}
+    assert real == {(1000, 1000, True), (1000, 1000, False)}
+    made_up = [prelogin(f"unknown{i}@example.com") for i in range(200)]
+    shapes = [shape(a) for a in made_up]
+    assert set(shapes) == real
+    equal = sum(same for _, _, same in shapes)
+    assert 60 <= equal <= 140  # half of the real accounts have equal salts
+    assert made_up[:20] == [prelogin(f"unknown{i}@example.com") for i in range(20)]  # stable
+    # Full answers, legacy account against a made-up one with equal salts.
+    twin = next(f"unknown{i}@example.com" for i, s in enumerate(shapes) if s[2])
+    legacy_answer = client.get("/api/auth/prelogin", params={"email": legacy[0]})
+    twin_answer = client.get("/api/auth/prelogin", params={"email": twin})
+    varying = _varying(legacy_answer, twin_answer)
+    assert answer(legacy_answer, varying) == answer(twin_answer, varying)
+    assert answer(legacy_answer, varying)["equal"] == [(".kdf.salt", ".recovery_kdf.salt")]
