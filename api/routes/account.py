@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import anyio.to_thread
-from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from api import billing, store
@@ -16,6 +15,7 @@ from api.errors import ApiError, not_found
 from api.routes.billing import delete_stripe_customer
 from api.routes.common import (
     EMAIL,
+    after_answer,
     check_kdf,
     clear_cookie,
     hash_work,
@@ -111,7 +111,7 @@ async def update_me(ctx: Ctx) -> Any:
     if moving:
         assert new_email is not None
         await ctx.services.db.run(store.set_pending_email, ctx.user_id, new_email, ctx.now)
-        background = BackgroundTask(_mail_email_change, ctx, str(ctx.user["email"]), new_email)
+        background = after_answer(_mail_email_change, ctx, str(ctx.user["email"]), new_email)
     user = await ctx.services.db.run(store.user_by_id, ctx.user_id, write=False)
     assert user is not None
     return JSONResponse({"user": user_json(user)}, background=background)

@@ -7,7 +7,6 @@ import json
 import logging
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from api import store
@@ -18,6 +17,7 @@ from api.routes.common import (
     KDF_SCHEMA,
     TOKEN,
     WRAPPED_KEY,
+    after_answer,
     check_kdf,
     clear_cookie,
     hash_work,
@@ -113,7 +113,7 @@ async def register(ctx: Ctx) -> Any:
         raise ApiError(409, "user_id_taken", "That user_id is taken; pick another random id.")
     # Everything that depends on the email (does it have an account?) happens after the
     # answer, so status, body and the work before the answer are the same either way.
-    return JSONResponse(ACCEPTED, 202, background=BackgroundTask(_finish_registration, ctx, user))
+    return JSONResponse(ACCEPTED, 202, background=after_answer(_finish_registration, ctx, user))
 
 
 async def _finish_registration(ctx: Ctx, user: dict[str, Any]) -> None:
@@ -198,7 +198,7 @@ async def prelogin(ctx: Ctx) -> Any:
     recount = None
     if ctx.now - services.kdf_profile_at > PROFILE_MAX_AGE:
         services.kdf_profile_at = ctx.now  # one recount at a time
-        recount = BackgroundTask(_recount_profile, ctx)
+        recount = after_answer(_recount_profile, ctx)
     return JSONResponse(answer, background=recount)
 
 
@@ -264,7 +264,7 @@ async def request_link(ctx: Ctx) -> Any:
     await throttle_mail(ctx, email_addr)
     # Looking the account up, issuing and mailing all happen after the answer: the same
     # answer and the same work before it whether or not the email has an account.
-    return JSONResponse(ACCEPTED, 202, background=BackgroundTask(_mail_link, ctx, email_addr))
+    return JSONResponse(ACCEPTED, 202, background=after_answer(_mail_link, ctx, email_addr))
 
 
 async def _mail_link(ctx: Ctx, email_addr: str) -> None:

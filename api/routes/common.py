@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from api import store
@@ -31,6 +33,7 @@ from api.security import (
 from api.validation import B64_16, Schema, email, envelope, integer, key32, obj, string
 
 T = TypeVar("T")
+log = logging.getLogger("api")
 
 KDF_SCHEMA: Schema = obj(
     {
@@ -218,6 +221,21 @@ def clear_cookie(ctx: Ctx, response: Response) -> Response:
         samesite="lax",
     )
     return response
+
+
+def after_answer(fn: Callable[..., Awaitable[None]], *args: Any) -> BackgroundTask:
+    """Work that runs once the answer is sent (what depends on whether an account exists:
+    storing, mailing), so the answer and the work before it are the same either way. A
+    failure is logged and goes no further: the client already has its answer, and an
+    exception here would drop the connection its next request rides on."""
+
+    async def run() -> None:
+        try:
+            await fn(*args)
+        except Exception:
+            log.exception("work after the answer failed (%s)", getattr(fn, "__name__", fn))
+
+    return BackgroundTask(run)
 
 
 def link_url(ctx: Ctx, page: str, token: str) -> str:
