@@ -49,6 +49,8 @@ def prepare_database(services: Services) -> None:
     db.check_schema()
     db.call(store.purge_expired, int(time.time()))
     db.call(store.purge_stripe_events, int(time.time()))
+    services.kdf_profile = db.call(store.kdf_profile, write=False)
+    services.kdf_profile_at = int(time.time())
     stripe = services.stripe
     if not stripe.billing_enabled:
         unset = ", ".join(stripe.missing)

@@ -10,7 +10,7 @@ import ssl
 import sys
 import time
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 
 import anyio.to_thread
@@ -29,7 +29,9 @@ class Mailer:
         message["To"] = to
         message["Subject"] = subject
         message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain="sorastats.invalid")
+        # Not email.utils.make_msgid: it draws on the global `random`, whose state is
+        # guessable and shared with the rest of the process.
+        message["Message-ID"] = f"<{time.time_ns()}.{secrets.token_hex(12)}@sorastats.invalid>"
         message.set_content(text, cte="8bit")  # readable links in .eml files
         return message
 

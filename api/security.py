@@ -61,10 +61,45 @@ def csrf_ok(secret: str, session_token_hash: str, presented: str | None) -> bool
 
 
 def fake_kdf(secret: str, email: str, iterations: int, kind: str = "kdf") -> dict[str, Any]:
-    """Stable made-up KDF parameters for an email without an account, indistinguishable
-    from real ones (random-looking 16-byte salt, default iterations)."""
+    """Stable made-up KDF parameters for an email without an account (random-looking
+    16-byte salt, keyed on the email)."""
     salt = keyed(secret, f"prelogin-{kind}", email)[:16]
     return {"name": KDF_NAME, "iterations": iterations, "salt": b64url(salt)}
+
+
+# What prelogin shows of an account besides its random salts: (kdf iterations, recovery
+# iterations, whether the two salts are equal). Accounts made before recovery_kdf was
+# required got a copy of kdf (equal salts); those cannot be moved to a fresh salt without
+# the password or recovery code. So made-up answers copy the real distribution.
+KdfShape = tuple[int, int, bool]
+
+
+def fake_prelogin(
+    secret: str, email: str, profile: list[tuple[KdfShape, int]]
+) -> dict[str, dict[str, Any]]:
+    """A made-up prelogin answer for an email without an account: stable per email, its
+    shape drawn (keyed on the email) from `profile`, the real accounts' shapes with their
+    counts, so every property an observer can compare (iterations, equal salts or not)
+    is as likely as for a real account."""
+    total = sum(count for _, count in profile)
+    draw = int.from_bytes(keyed(secret, "prelogin-shape", email)[:8], "big") % total
+    shape = profile[-1][0]
+    for candidate, count in profile:
+        if draw < count:
+            shape = candidate
+            break
+        draw -= count
+    iterations, recovery_iterations, same_salt = shape
+    kdf = fake_kdf(secret, email, iterations)
+    recovery = fake_kdf(secret, email, recovery_iterations, "recovery")
+    if same_salt:
+        recovery["salt"] = kdf["salt"]
+    return {"kdf": kdf, "recovery_kdf": recovery}
+
+
+def kdf_answer(kdf: dict[str, Any]) -> dict[str, Any]:
+    """Stored KDF parameters in the one order and form every prelogin answer has."""
+    return {"name": str(kdf["name"]), "iterations": int(kdf["iterations"]), "salt": kdf["salt"]}
 
 
 def email_throttle_key(secret: str, email: str) -> str:

@@ -21,6 +21,10 @@ class Services:
     links: LinkSigner
     mailer: Mailer
     stripe: StripeSettings = field(default_factory=StripeSettings)
+    # Prelogin shapes of the real accounts (store.kdf_profile) and when they were counted;
+    # made-up prelogin answers follow them. Counted at start, recounted daily.
+    kdf_profile: list[tuple[tuple[int, int, bool], int]] = field(default_factory=list)
+    kdf_profile_at: int = 0
     _gateway: StripeGateway | None = field(default=None, repr=False)
 
     @property

@@ -43,19 +43,37 @@ def create_user(conn: Conn, user: dict[str, Any]) -> bool:
 
 def create_or_replace_pending_user(conn: Conn, user: dict[str, Any]) -> str:
     """'created' (new, or replacing an unverified registration of the same email, whose
-    links die with it), 'exists' (a verified account has the email) or 'id_taken'."""
+    links die with it), 'exists' (a verified account has the email) or 'id_taken' (any
+    account has the id: register checks that first, on its own, so this is only a race)."""
     existing = conn.one("SELECT id, email_verified_at FROM users WHERE email = ?", (user["email"],))
     if existing is not None and existing["email_verified_at"] is not None:
         return "exists"
-    clash = conn.one(
-        "SELECT 1 AS x FROM users WHERE id = ? AND email <> ?", (user["id"], user["email"])
-    )
-    if clash:
+    if user_id_taken(conn, user["id"]):
         return "id_taken"
     if existing is not None:
         conn.execute("DELETE FROM users WHERE id = ?", (existing["id"],))
     create_user(conn, user)
     return "created"
+
+
+def user_id_taken(conn: Conn, user_id: str) -> bool:
+    """Whether any account (verified or not, whatever its email) has this id."""
+    return conn.one("SELECT 1 AS x FROM users WHERE id = ?", (user_id,)) is not None
+
+
+def kdf_profile(conn: Conn) -> list[tuple[tuple[int, int, bool], int]]:
+    """How many accounts have each prelogin shape (kdf iterations, recovery iterations,
+    equal salts), most common first: made-up prelogin answers follow it."""
+    counts: dict[tuple[int, int, bool], int] = {}
+    for row in conn.all("SELECT kdf, recovery_kdf FROM users"):
+        kdf, recovery = load_stored(row["kdf"], {}), load_stored(row["recovery_kdf"], {})
+        try:
+            same_salt = kdf["salt"] == recovery["salt"]
+            shape = (int(kdf["iterations"]), int(recovery["iterations"]), same_salt)
+        except (KeyError, TypeError, ValueError):
+            continue  # a damaged row tells nothing about the shapes (and must not break them)
+        counts[shape] = counts.get(shape, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def user_by_email(conn: Conn, email: str) -> Row | None:
@@ -118,13 +136,25 @@ def update_profile(
 
 
 def set_password(
-    conn: Conn, user_id: str, auth_hash: str, kdf: dict[str, Any], wrapped_user_key: str, now: int
-) -> None:
+    conn: Conn,
+    user_id: str,
+    auth_hash: str,
+    kdf: dict[str, Any],
+    wrapped_user_key: str,
+    now: int,
+    keep_session_id: str | None,
+) -> int:
+    """Set a new password (change or recovery) and end every other way in: all sessions
+    but `keep_session_id` and every outstanding emailed link (sign-in, verification,
+    email change; a pending email change is cancelled). One transaction, so no link or
+    session issued under the old password survives it. Returns the sessions ended."""
     conn.execute(
-        "UPDATE users SET auth_hash = ?, kdf = ?, wrapped_user_key = ?, "
+        "UPDATE users SET auth_hash = ?, kdf = ?, wrapped_user_key = ?, pending_email = NULL, "
         "password_changed_at = ?, updated_at = ? WHERE id = ?",
         (auth_hash, json.dumps(kdf, allow_nan=False), wrapped_user_key, now, now, user_id),
     )
+    conn.execute("DELETE FROM email_tokens WHERE user_id = ?", (user_id,))
+    return delete_other_sessions(conn, user_id, keep_session_id)
 
 
 def delete_user(conn: Conn, user_id: str, throttle_keys: list[str]) -> None:

@@ -108,6 +108,21 @@ def register_and_verify(page: Page, api: RunningApi) -> str:
     return code
 
 
+def own_recovery_kdf(api: RunningApi) -> None:
+    """The page registers a recovery_kdf of its own: a fresh salt, never kdf's (equal
+    salts told browser accounts from made-up prelogin answers)."""
+    row = api.services.db.call(
+        lambda conn: conn.one("SELECT kdf, recovery_kdf FROM users WHERE email = ?", (EMAIL,)),
+        write=False,
+    )
+    assert row is not None
+    kdf, recovery = json.loads(row["kdf"]), json.loads(row["recovery_kdf"])
+    assert recovery["salt"] != kdf["salt"] and len(recovery["salt"]) == 22
+    assert recovery["name"] == kdf["name"] and recovery["iterations"] == kdf["iterations"]
+    answer = api.client().get("/api/auth/prelogin", params={"email": EMAIL}).json()
+    assert answer == {"kdf": kdf, "recovery_kdf": recovery}
+
+
 def create_edit_history_restore(page: Page) -> None:
     # Keyboard only: the search box has focus once the vault opens.
     expect(page.locator("#vault-search")).to_be_focused()
@@ -227,6 +242,7 @@ def test_vault_end_to_end(server: RunningApi, chromium: Browser) -> None:
     page.wait_for_load_state("networkidle")
     expect(page.locator("#favorite-box")).to_be_hidden()  # signed out: no button
     code = register_and_verify(page, server)
+    own_recovery_kdf(server)
     signin = page.locator("#signin-form")
     signin.get_by_label("Email").fill(EMAIL)
     signin.get_by_label("Password").fill(PASSWORDS[0])

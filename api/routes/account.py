@@ -15,6 +15,7 @@ from api.errors import ApiError, not_found
 from api.routes.billing import delete_stripe_customer
 from api.routes.common import (
     EMAIL,
+    after_answer,
     check_kdf,
     clear_cookie,
     hash_work,
@@ -28,6 +29,7 @@ from api.routes.common import (
     refuse_if_throttled,
     start_session,
     throttle_keys,
+    throttle_mail,
     user_json,
 )
 from api.security import csrf_token, email_throttle_key
@@ -82,9 +84,11 @@ async def me(ctx: Ctx) -> Any:
         required=[],
     ),
     responses={
-        200: "Updated (a new email waits for its confirmation link)",
+        200: "Updated (a new email waits for its confirmation link; the same answer when "
+        "the address already has an account, whose owner gets a notice instead)",
         400: "Invalid input",
         401: "Not signed in",
+        429: "Too many email changes (throttled on the account and the address)",
     },
 )
 async def update_me(ctx: Ctx) -> Any:
@@ -93,22 +97,32 @@ async def update_me(ctx: Ctx) -> Any:
         raise ApiError(400, "invalid_request", "body: nothing to change")
     if "display_name" in b and any(ord(c) < 32 for c in b["display_name"]):
         raise ApiError(400, "invalid_request", "body.display_name: no control characters")
+    new_email = norm_email(b["email"]) if "email" in b else None
+    moving = new_email is not None and new_email != ctx.user["email"]
+    if moving:
+        assert new_email is not None
+        # Mails go to an address the caller names: throttled on the account and on the
+        # target, before anything is written, so a refused request changes nothing.
+        await throttle_mail(ctx, str(ctx.user["email"]), new_email)
     await ctx.services.db.run(
         store.update_profile, ctx.user_id, ctx.now, b.get("display_name"), b.get("settings")
     )
-    new_email = norm_email(b["email"]) if "email" in b else None
-    if new_email and new_email != ctx.user["email"]:
-        await _start_email_change(ctx, new_email)
+    background = None
+    if moving:
+        assert new_email is not None
+        await ctx.services.db.run(store.set_pending_email, ctx.user_id, new_email, ctx.now)
+        background = after_answer(_mail_email_change, ctx, str(ctx.user["email"]), new_email)
     user = await ctx.services.db.run(store.user_by_id, ctx.user_id, write=False)
     assert user is not None
-    return {"user": user_json(user)}
+    return JSONResponse({"user": user_json(user)}, background=background)
 
 
-async def _start_email_change(ctx: Ctx, new_email: str) -> None:
+async def _mail_email_change(ctx: Ctx, old_email: str, new_email: str) -> None:
+    """After the answer: whether the address is taken decides what is mailed, so the
+    answer (status, body, work before it) is the same either way."""
     mailer = ctx.services.mailer
-    await ctx.services.db.run(store.set_pending_email, ctx.user_id, new_email, ctx.now)
     if await ctx.services.db.run(store.email_taken, new_email, write=False):
-        # Same answer to the caller; only the owner of the address learns about it.
+        # Only the owner of the address learns about it.
         await mailer.send(
             new_email,
             "Email change",
@@ -124,7 +138,7 @@ async def _start_email_change(ctx: Ctx, new_email: str) -> None:
         f"{link_url(ctx, 'verify', token)}\n\nThe link works once, for 15 minutes.",
     )
     await mailer.send(
-        str(ctx.user["email"]),
+        old_email,
         "Email change requested",
         f"Your SoraStats account asked to move to {new_email}. If this was not "
         "you, sign in and change your password.",
@@ -223,10 +237,15 @@ async def change_password(ctx: Ctx) -> Any:
     session_id = str(ctx.user["session_id"])
 
     def write(conn: store.Conn) -> int:
-        store.set_password(
-            conn, ctx.user_id, new_hash, ctx.body["kdf"], ctx.body["wrapped_user_key"], ctx.now
+        return store.set_password(
+            conn,
+            ctx.user_id,
+            new_hash,
+            ctx.body["kdf"],
+            ctx.body["wrapped_user_key"],
+            ctx.now,
+            keep_session_id=session_id,
         )
-        return store.delete_other_sessions(conn, ctx.user_id, session_id)
 
     revoked = await ctx.services.db.run(write)
     return {"status": "password_changed", "sessions_revoked": revoked}
@@ -288,9 +307,14 @@ async def recover(ctx: Ctx) -> Response:
 
     def write(conn: store.Conn) -> store.Row:
         store.set_password(
-            conn, user["id"], new_hash, ctx.body["kdf"], ctx.body["wrapped_user_key"], ctx.now
+            conn,
+            user["id"],
+            new_hash,
+            ctx.body["kdf"],
+            ctx.body["wrapped_user_key"],
+            ctx.now,
+            keep_session_id=None,
         )
-        store.delete_other_sessions(conn, user["id"], None)
         fresh = store.user_by_id(conn, user["id"])
         assert fresh is not None
         return fresh

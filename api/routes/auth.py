@@ -4,9 +4,9 @@ login, logout, sign-in links. See README (Accounts API) for the key derivation."
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from api import store
@@ -17,6 +17,7 @@ from api.routes.common import (
     KDF_SCHEMA,
     TOKEN,
     WRAPPED_KEY,
+    after_answer,
     check_kdf,
     clear_cookie,
     hash_work,
@@ -29,20 +30,16 @@ from api.routes.common import (
     refuse_if_throttled,
     start_session,
     throttle_keys,
+    throttle_mail,
 )
-from api.security import LinkError, fake_kdf, new_id
+from api.security import LinkError, fake_prelogin, kdf_answer, new_id
 from api.strict_json import load_stored
 from api.validation import key32, obj, string
 
 group = EndpointGroup("auth")
+log = logging.getLogger("api")
 
 ACCEPTED = {"status": "check_your_email"}
-
-
-def _later(ctx: Ctx, to: str, subject: str, text: str) -> BackgroundTask:
-    """Mail goes out after the answer, so the timing does not tell whether an account
-    exists (only existing accounts get some mails)."""
-    return BackgroundTask(ctx.services.mailer.send, to, subject, text)
 
 
 @group.route(
@@ -73,25 +70,26 @@ def _later(ctx: Ctx, to: str, subject: str, text: str) -> BackgroundTask:
             "kdf",
             "wrapped_user_key",
             "recovery_auth_key",
+            "recovery_kdf",
             "recovery_wrapped_user_key",
         ],
     ),
     responses={
         202: "Verification mail sent (same answer if the email has an account)",
         400: "Invalid input",
-        409: "user_id taken",
+        409: "user_id taken (by any account, whatever the email)",
         429: "Too many requests",
     },
+    description="`recovery_kdf` is required and must be the client's own (fresh salt): "
+    "the server never copies `kdf`, so prelogin answers do not tell accounts apart. "
+    "Whether the email has an account only decides, after the answer, which mail is sent.",
 )
 async def register(ctx: Ctx) -> Any:
     b = ctx.body
     email_addr = norm_email(b["email"])
-    recovery_kdf = b.get("recovery_kdf", b["kdf"])
     check_kdf(ctx, b["kdf"])
-    check_kdf(ctx, recovery_kdf, "recovery_kdf")
-    keys = throttle_keys(ctx, "mail", email_addr)
-    await refuse_if_throttled(ctx, keys)
-    await record_failure(ctx, keys, 3)  # every mail-sending request counts: no mail bombs
+    check_kdf(ctx, b["recovery_kdf"], "recovery_kdf")
+    await throttle_mail(ctx, email_addr)
     hasher = ctx.services.hasher
     auth_hash = await hash_work(hasher.hash, key_bytes(b["auth_key"]))
     recovery_hash = await hash_work(hasher.hash, key_bytes(b["recovery_auth_key"]))
@@ -102,12 +100,25 @@ async def register(ctx: Ctx) -> Any:
         "kdf": json.dumps(b["kdf"]),
         "wrapped_user_key": b["wrapped_user_key"],
         "recovery_hash": recovery_hash,
-        "recovery_kdf": json.dumps(recovery_kdf),
+        "recovery_kdf": json.dumps(b["recovery_kdf"]),
         "recovery_wrapped_user_key": b["recovery_wrapped_user_key"],
         "created_at": ctx.now,
         "updated_at": ctx.now,
         "password_changed_at": ctx.now,
     }
+    # The id is checked on its own, never together with the email: a taken id is refused
+    # whoever has it and whatever its email, so the answer tells nothing about the email.
+    # (The browser wrapped its key under this id, so silently picking another would make
+    # the account undecryptable; it retries with a fresh id instead.)
+    if await ctx.services.db.run(store.user_id_taken, user["id"], write=False):
+        raise ApiError(409, "user_id_taken", "That user_id is taken; pick another random id.")
+    # Everything that depends on the email (does it have an account?) happens after the
+    # answer, so status, body and the work before the answer are the same either way.
+    return JSONResponse(ACCEPTED, 202, background=after_answer(_finish_registration, ctx, user))
+
+
+async def _finish_registration(ctx: Ctx, user: dict[str, Any]) -> None:
+    email_addr = user["email"]
     # A pending (unverified) registration is replaced by the newest one, whose link
     # supersedes the old: whoever reads the mailbox decides which keys get verified, so
     # nobody can pre-register someone else's address with keys of their own.
@@ -118,16 +129,15 @@ async def register(ctx: Ctx) -> Any:
             f"Confirm your email address for SoraStats:\n\n{link_url(ctx, 'verify', token)}\n\n"
             "The link works once, for 15 minutes. If you did not sign up, ignore this mail."
         )
-        return JSONResponse(
-            ACCEPTED, 202, background=_later(ctx, email_addr, "Confirm your email", text)
+        await ctx.services.mailer.send(email_addr, "Confirm your email", text)
+    elif outcome == "exists":
+        text = (
+            "Someone (maybe you) tried to create a SoraStats account with this address, "
+            "which already has one. Sign in instead, or ask for a sign-in link."
         )
-    if outcome == "id_taken":
-        raise ApiError(409, "user_id_taken", "That user_id is taken; pick another random id.")
-    text = (
-        "Someone (maybe you) tried to create a SoraStats account with this address, "
-        "which already has one. Sign in instead, or ask for a sign-in link."
-    )
-    return JSONResponse(ACCEPTED, 202, background=_later(ctx, email_addr, "Your account", text))
+        await ctx.services.mailer.send(email_addr, "Your account", text)
+    else:  # the id was taken since the check (only a deliberate race can do that)
+        log.warning("registration dropped: its user_id was taken after the check")
 
 
 @group.route(
@@ -171,21 +181,33 @@ def _read_link(ctx: Ctx) -> tuple[str, str]:
     auth="public",
     query={"email": EMAIL},
     description="For an email without an account the answer is made up, stable, and "
-    "indistinguishable from a real one.",
+    "indistinguishable from a real one: its iterations, and whether its two salts are "
+    "equal, are drawn per email from the real accounts' distribution.",
 )
 async def prelogin(ctx: Ctx) -> Any:
     email_addr = norm_email(ctx.query["email"])
     user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    services = ctx.services
+    s = services.settings
+    profile = services.kdf_profile or [((s.KDF_ITERATIONS, s.KDF_ITERATIONS, False), 1)]
+    answer = fake_prelogin(s.SECRET_KEY, email_addr, profile)
     if user is not None:
-        return {
-            "kdf": load_stored(user["kdf"], {}),
-            "recovery_kdf": load_stored(user["recovery_kdf"], {}),
+        answer = {
+            "kdf": kdf_answer(load_stored(user["kdf"], {})),
+            "recovery_kdf": kdf_answer(load_stored(user["recovery_kdf"], {})),
         }
-    s = ctx.services.settings
-    return {
-        "kdf": fake_kdf(s.SECRET_KEY, email_addr, s.KDF_ITERATIONS),
-        "recovery_kdf": fake_kdf(s.SECRET_KEY, email_addr, s.KDF_ITERATIONS, "recovery"),
-    }
+    recount = None
+    if ctx.now - services.kdf_profile_at > PROFILE_MAX_AGE:
+        services.kdf_profile_at = ctx.now  # one recount at a time
+        recount = after_answer(_recount_profile, ctx)
+    return JSONResponse(answer, background=recount)
+
+
+PROFILE_MAX_AGE = 24 * 3600
+
+
+async def _recount_profile(ctx: Ctx) -> None:
+    ctx.services.kdf_profile = await ctx.services.db.run(store.kdf_profile, write=False)
 
 
 @group.route(
@@ -240,19 +262,23 @@ async def logout(ctx: Ctx) -> Any:
 )
 async def request_link(ctx: Ctx) -> Any:
     email_addr = norm_email(ctx.body["email"])
-    keys = throttle_keys(ctx, "mail", email_addr)
-    await refuse_if_throttled(ctx, keys)
-    await record_failure(ctx, keys, 3)
+    await throttle_mail(ctx, email_addr)
+    # Looking the account up, issuing and mailing all happen after the answer: the same
+    # answer and the same work before it whether or not the email has an account.
+    return JSONResponse(ACCEPTED, 202, background=after_answer(_mail_link, ctx, email_addr))
+
+
+async def _mail_link(ctx: Ctx, email_addr: str) -> None:
     user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
     if user is None:
-        return JSONResponse(ACCEPTED, 202)
+        return
     token = await issue_link(ctx, user["id"], "signin", email_addr)
     text = (
         f"Sign in to SoraStats:\n\n{link_url(ctx, 'sign-in', token)}\n\nThe link works once, "
         "for 15 minutes. It opens your account; your private prompts still need your "
         "password. If you did not ask for it, ignore this mail."
     )
-    return JSONResponse(ACCEPTED, 202, background=_later(ctx, email_addr, "Sign-in link", text))
+    await ctx.services.mailer.send(email_addr, "Sign-in link", text)
 
 
 @group.route(

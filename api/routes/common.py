@@ -4,14 +4,16 @@ the signed-in user's JSON."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
 from api import store
@@ -31,6 +33,7 @@ from api.strict_json import load_stored
 from api.validation import B64_16, Schema, email, envelope, integer, key32, obj, string
 
 T = TypeVar("T")
+log = logging.getLogger("api")
 
 KDF_SCHEMA: Schema = obj(
     {
@@ -93,7 +96,7 @@ def throttle_keys(ctx: Ctx, scope: str, email_addr: str) -> tuple[str, str]:
     return f"{scope}:{account}", f"{scope}-ip:{ip}"
 
 
-async def refuse_if_throttled(ctx: Ctx, keys: tuple[str, str]) -> None:
+async def refuse_if_throttled(ctx: Ctx, keys: tuple[str, ...]) -> None:
     until = await ctx.services.db.run(store.blocked_until, list(keys), write=False)
     # Times are whole seconds: `until` = the failure's second + the backoff. Counting that
     # last second too makes an N-second backoff last at least N seconds (N to N + 1),
@@ -119,6 +122,27 @@ async def record_failure(ctx: Ctx, keys: tuple[str, str], factor: int = 1) -> No
         store.record_failure(conn, ip_key, ctx.now, lambda n: backoff_seconds(n, 4 * free, cap))
 
     await ctx.services.db.run(both)
+
+
+MAIL_FACTOR = 3  # mail-sending requests get 3x the free attempts of sign-in
+
+
+async def throttle_mail(ctx: Ctx, *addresses: str) -> None:
+    """Every mail-sending request counts, whatever its outcome (no mail bombs): refuse it
+    (429) while any of `addresses` or the client's IP is blocked, else count it against
+    each address and the IP. The same work whether or not an address has an account."""
+    s = ctx.services.settings
+    free, cap = s.LOGIN_FREE_ATTEMPTS * MAIL_FACTOR, s.LOGIN_MAX_BACKOFF_SECONDS
+    account_keys = [throttle_keys(ctx, "mail", address)[0] for address in addresses]
+    ip_key = throttle_keys(ctx, "mail", addresses[0])[1]
+    await refuse_if_throttled(ctx, (*account_keys, ip_key))
+
+    def count(conn: store.Conn) -> None:
+        for key in dict.fromkeys(account_keys):
+            store.record_failure(conn, key, ctx.now, lambda n: backoff_seconds(n, free, cap))
+        store.record_failure(conn, ip_key, ctx.now, lambda n: backoff_seconds(n, 4 * free, cap))
+
+    await ctx.services.db.run(count)
 
 
 def invalid_credentials() -> ApiError:
@@ -197,6 +221,21 @@ def clear_cookie(ctx: Ctx, response: Response) -> Response:
         samesite="lax",
     )
     return response
+
+
+def after_answer(fn: Callable[..., Awaitable[None]], *args: Any) -> BackgroundTask:
+    """Work that runs once the answer is sent (what depends on whether an account exists:
+    storing, mailing), so the answer and the work before it are the same either way. A
+    failure is logged and goes no further: the client already has its answer, and an
+    exception here would drop the connection its next request rides on."""
+
+    async def run() -> None:
+        try:
+            await fn(*args)
+        except Exception:
+            log.exception("work after the answer failed (%s)", getattr(fn, "__name__", fn))
+
+    return BackgroundTask(run)
 
 
 def link_url(ctx: Ctx, page: str, token: str) -> str:

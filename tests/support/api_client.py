@@ -167,8 +167,12 @@ class Client:
         return self.request("DELETE", path, **kwargs)
 
     def register(self, account: Account, verify: bool = True) -> httpx.Response:
+        mailed = len(self.outbox.to(account.email))
         response = self.post("/api/auth/register", account.register_body())
         assert response.status_code == 202, response.text
+        # The account is stored after the answer, then mailed: once the mail is here, so is
+        # the account.
+        assert len(self.outbox.wait_for(account.email, mailed + 1)) > mailed
         if verify:
             page, token = self.outbox.last_link(account.email)
             assert page == "/api/pages/verify"

@@ -136,6 +136,10 @@ export class Session {
       kdf: keys.kdf,
       wrapped_user_key: keys.wrappedUserKey,
       recovery_auth_key: this.vc.b64urlEncode(keys.recoveryAuthKey),
+      // Our recovery keys come from the code with its fixed salt (docs/encryption.md);
+      // this is the account's recovery_kdf record, with a salt of its own, never kdf's,
+      // so prelogin answers look like every other account's.
+      recovery_kdf: { ...keys.kdf, salt: this.vc.b64urlEncode(this.vc.randomBytes(16)) },
       recovery_wrapped_user_key: keys.recoveryWrappedUserKey,
     });
     return keys.recoveryCode;
