@@ -10,9 +10,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import store
 from api.errors import ApiError, error_response
-from api.headers import headers_for, is_api_path
 from api.security import csrf_ok, sha256_hex
 from api.services import Services
+from sorastats.headers import headers_for, is_api_path
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Server-to-server callbacks that cannot carry a session or CSRF token (e.g. the Stripe
@@ -65,7 +65,7 @@ def _encoded(table: list[tuple[str, str, bool]]) -> list[tuple[bytes, bytes, boo
 
 
 class SecurityHeadersMiddleware:
-    """Sets the headers of api/headers.py on every response, by its path (site or API):
+    """Sets the headers of sorastats/headers.py on every response, by its path (site or API):
     they replace a response's own value, except `default_only` ones (Cache-Control)."""
 
     def __init__(self, app: ASGIApp, https: bool) -> None:

@@ -25,7 +25,7 @@ def _static(name: str) -> Response:
     return Response(
         (PAGES / filename).read_bytes(),
         media_type=media_type,
-        headers={"Cache-Control": "no-store"},  # CSP etc.: api/headers.py, for every answer
+        headers={"Cache-Control": "no-store"},  # CSP etc.: sorastats/headers.py, for every answer
     )
 
 

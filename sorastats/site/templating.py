@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from api import headers
+from sorastats import headers
 from sorastats.site import charts, stats, urls
 
 # Bump when rendering code changes output without a template change.
@@ -103,7 +103,7 @@ def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Envi
         board_url=urls.board_url,
         page_window=urls.page_window,
         chart=chart,
-        meta_csp=Markup(headers.meta_csp()),  # noqa: S704 - a constant of api/headers.py
+        meta_csp=Markup(headers.meta_csp()),  # noqa: S704 - a constant of sorastats/headers.py
     )
     env.filters.update(
         compact=stats.compact,

@@ -217,6 +217,18 @@ def tiers() -> str:
     return tier_table_markdown()
 
 
+def security_headers() -> str:
+    from sorastats.headers import markdown_table
+
+    return markdown_table()
+
+
+def cdn_headers() -> str:
+    from sorastats.headers import cdn_headers as lines
+
+    return f"```\n{lines()}```\n"
+
+
 GENERATORS: dict[str, Callable[..., str]] = {
     "build-commands": build_commands,
     "pipeline-settings": pipeline_settings,
@@ -225,6 +237,8 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "billing-settings": billing_settings,
     "endpoints": endpoints,
     "tiers": tiers,
+    "security-headers": security_headers,
+    "cdn-headers": cdn_headers,
 }
 
 
