@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
 from playwright.sync_api import Browser
 
 from tests.support.browser import close_shared_chromium, shared_chromium
+from tests.support.tiers import fast_tier, refuse_in_fast_tier
 
 # Property tests draw few examples in the fast loop (`make check`) and more in `make test`,
 # which sets HYPOTHESIS_PROFILE=full; `thorough` is for a long hunt by hand. No per-example
@@ -39,3 +43,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.get_closest_marker(name) for name in E2E_MARKERS
         ):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _no_python_subprocess_in_the_fast_tier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In `make check`, a test that runs Python in a subprocess (a CLI run, a whole build,
+    a server) fails at once and names the `e2e` marker it needs."""
+    if not fast_tier():
+        return
+    start = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+        program = args[0] if isinstance(args, list | tuple) else str(args).split()[0]
+        if str(program) == sys.executable:
+            refuse_in_fast_tier("runs Python in a subprocess (a CLI run or a whole build)")
+        start(self, args, *rest, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)

@@ -42,6 +42,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.support.tiers import refuse_in_fast_tier
+
 API_VERSION = "2026-10-28.endive"
 DAY = 86_400
 CHECKOUT_PARAMS = {
@@ -162,6 +164,7 @@ class FakeStripe:
     @classmethod
     @contextmanager
     def running(cls, secret_key: str, prices: Mapping[str, FakePrice]) -> Iterator[FakeStripe]:
+        refuse_in_fast_tier("starts the fake Stripe server")
         fake = cls(secret_key, prices)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))  # a free port chosen by the kernel

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sorastats import synth
+from tests.support.tiers import refuse_in_fast_tier
 
 PREFIX = "/backend/project_y"
 DAY1_CLOCK = "2025-10-01T23:50:00Z"
@@ -147,6 +148,7 @@ def make_app(backend: Backend) -> Starlette:
 @contextmanager
 def running(backend: Backend) -> Iterator[str]:
     """Serve `backend` on a free loopback port; yields the API base URL."""
+    refuse_in_fast_tier("starts the Sora mirror server")
     config = uvicorn.Config(
         make_app(backend),
         host="127.0.0.1",
