@@ -28,6 +28,9 @@ from api.stripe_gateway import StripeGateway, WebhookVerificationError
 from sorastats.tiers import PAST_DUE_WARNING, Entitlement, entitlement_for_status
 from tests.support.fake_stripe import FakePrice, FakeStripe
 
+# End-to-end tier (make test): the fake Stripe server on 127.0.0.1.
+pytestmark = pytest.mark.e2e
+
 SECRET_KEY = "sk_test_flow_0123456789"
 WEBHOOK_SECRET = "whsec_test_flow"
 MONTHLY, YEARLY = "price_flow_month", "price_flow_year"

@@ -14,6 +14,9 @@ import stripe
 
 from tests.support.fake_stripe import FakePrice, FakeStripe, StripeAPIError, decode_form
 
+# End-to-end tier (make test): the fake Stripe server on 127.0.0.1.
+pytestmark = pytest.mark.e2e
+
 KEY = "sk_test_wire_abcdef"
 
 

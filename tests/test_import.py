@@ -89,6 +89,7 @@ def test_importing_twice_changes_only_runs(db_path: Path, tmp_path: Path) -> Non
     assert count(con, "SELECT count(*) FROM runs") == 2
 
 
+@pytest.mark.slow  # many imports in a row: make test
 def test_batch_size_does_not_change_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -459,6 +460,7 @@ def test_staging_left_by_a_killed_run_is_swept(tmp_path: Path) -> None:
     assert not dead.exists() and live.exists() and unknown.exists()
 
 
+@pytest.mark.slow  # many imports in a row: make test
 def test_history_keys_stay_unique_across_batches_and_runs(
     db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,9 @@ from sorastats.cli import main, nightly_sources
 from sorastats.site.check import check_site
 from tests.support.sora_server import Backend, fast_fetch_env, running
 
+# End-to-end tier (make test): whole nightly runs against the Sora mirror server.
+pytestmark = pytest.mark.e2e
+
 BASE = "https://sorastats.example"
 
 

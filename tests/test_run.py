@@ -151,6 +151,7 @@ def test_the_library_import_prints_nothing_and_returns_its_errors(
     assert result.run_id == 1
 
 
+@pytest.mark.e2e  # the Sora mirror server
 def test_the_library_fetch_prints_nothing_and_returns_its_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,9 @@ from sorastats.site.publish import PublishError, SiteDirs, rollback
 from tests.support import sitedata
 from tests.support.html import load, visible_text
 
+# End-to-end tier (make test): whole site builds.
+pytestmark = pytest.mark.e2e
+
 BASE = "https://sorastats.example"
 ATOM = "{http://www.w3.org/2005/Atom}"
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

@@ -26,6 +26,9 @@ from api.stripe_gateway import (
 )
 from tests.support.fake_stripe import FakePrice, FakeStripe, sign_payload
 
+# End-to-end tier (make test): the fake Stripe server on 127.0.0.1.
+pytestmark = pytest.mark.e2e
+
 SECRET_KEY = "sk_test_fake_0123456789"
 WEBHOOK_SECRET = "whsec_test_fake_secret"
 MONTHLY = "price_pro_month_test"

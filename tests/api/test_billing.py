@@ -27,6 +27,9 @@ from tests.support.api_server import RunningApi
 from tests.support.fake_stripe import FakePrice, FakeStripe, sign_payload
 from tests.support.vault_client import VaultUser
 
+# End-to-end tier (make test): the API against the fake Stripe server on 127.0.0.1.
+pytestmark = pytest.mark.e2e
+
 SECRET_KEY = "sk_test_billing_api_0123"
 WEBHOOK_SECRET = "whsec_test_billing_api"
 MONTHLY, YEARLY, FOREIGN = "price_api_month", "price_api_year", "price_not_ours"

@@ -342,6 +342,7 @@ def hostile_examples(test: Any) -> Any:
     return test
 
 
+@pytest.mark.e2e  # the fuzz fixture starts the fake Stripe server
 def test_the_fuzz_covers_every_documented_operation(fuzz_api: RunningApi) -> None:
     documented = fuzz_api.client().get("/api/openapi.json").json()["paths"]
     operations = {(m.upper(), p) for p, ops in documented.items() for m in ops}

@@ -22,7 +22,7 @@ def browser(chromium: Browser) -> Browser:
 
 
 def test_verify_page_confirms_by_post(browser: object, tmp_path: Path) -> None:
-    with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path) as api:
+    with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, real_server=True) as api:
         account = Account("page@example.com", "pw")
         client = api.client()
         client.register(account, verify=False)

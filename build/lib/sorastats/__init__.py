@@ -1,3 +1,0 @@
-"""SoraStats: public statistics and prompts of Sora creators."""
-
-__version__ = "0.1.0"
