@@ -81,6 +81,7 @@ class RenderReport:
     peak_rss_mib: float = 0.0  # the main process
     worker_peak_rss_mib: float = 0.0  # the largest render process
     search_peak_rss_mib: float = 0.0  # the largest Pagefind process
+    search_skipped: bool = False  # built with `search=False`: no Pagefind index
     deleted_paths: list[str] = field(default_factory=list)
     # Wall seconds of each phase of `SiteBuild` that ran, in the order they ran.
     phase_seconds: dict[str, float] = field(default_factory=dict)
@@ -285,7 +286,8 @@ class SiteBuild:
        renders (re-rendering any missing from both trees).
     6. `finish_rendering`: wait for the render processes.
     7. `drop_stale`: remove what this build no longer has from the staging tree.
-    8. `index_search`: Pagefind, for the search bundles whose text changed.
+    8. `index_search`: Pagefind, for the search bundles whose text changed (skipped with
+       `search=False`).
     9. `publish`: write the manifest and swap the staging tree in atomically.
 
     The live site is only ever changed by `publish`: a failure in any earlier phase
@@ -295,7 +297,7 @@ class SiteBuild:
     def __init__(self, cfg: RenderConfig, log: Log, spill_dir: Path) -> None:
         self.started = time.perf_counter()
         self.cfg, self.log = cfg, log
-        self.report = RenderReport()
+        self.report = RenderReport(search_skipped=not cfg.search)
         self.dirs = SiteDirs(cfg.out)
         self.assets = asset_map(cfg.templates / "static")
         self.con = open_db(cfg.db, spill_dir)
@@ -410,7 +412,8 @@ class SiteBuild:
         report.deleted_paths = self.ledger.deleted()
         report.deleted = len(report.deleted_paths)
         self.live_folders = self.ledger.folders("live_m")
-        self.wanted = {b.key: digest + self.fingerprint for b, digest in self.bundles}
+        if self.cfg.search:
+            self.wanted = {b.key: digest + self.fingerprint for b, digest in self.bundles}
 
     def has_changes(self) -> bool:
         """Anything to render, delete, index or drop from the search bundles."""
@@ -457,6 +460,9 @@ class SiteBuild:
                 shutil.rmtree(root / key, ignore_errors=True)
 
     def index_search(self) -> None:
+        if not self.cfg.search:
+            self.log("render: search off: no Pagefind index")
+            return
         t0 = time.perf_counter()
         root, live = self.dirs.staging, self.dirs.live
         rebuild: list[Bundle] = []
