@@ -164,6 +164,9 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help=_site_help("--jobs"))
     parser.add_argument("--full", action="store_true", help=_site_help("--full"))
+    parser.add_argument(
+        "--no-search", dest="search", action="store_false", help=_site_help("--no-search")
+    )
 
 
 def _site_help(option: str) -> str:
@@ -200,7 +203,12 @@ def _render_config(args: argparse.Namespace) -> RenderConfig:
     from sorastats.site.config import RenderConfig
 
     return RenderConfig(
-        db=args.db, out=args.out, base_url=args.base_url, jobs=args.jobs, full=args.full
+        db=args.db,
+        out=args.out,
+        base_url=args.base_url,
+        jobs=args.jobs,
+        full=args.full,
+        search=args.search,
     )
 
 
@@ -217,7 +225,8 @@ def render(cfg: RenderConfig) -> int:
         f"{report.deleted:,} deleted of {report.pages:,} outputs; "
         f"{'published' if report.published else 'nothing changed, live site kept'} "
         f"in {report.total_seconds:.1f} s "
-        f"(render {report.pages_per_second:,.0f} pages/s, search {report.search_seconds:.1f} s, "
+        f"(render {report.pages_per_second:,.0f} pages/s, "
+        f"search {'off' if report.search_skipped else f'{report.search_seconds:.1f} s'}, "
         f"peak RSS {report.peak_rss_mib:.0f} MiB)"
     )
     return 0

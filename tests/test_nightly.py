@@ -57,7 +57,8 @@ def test_a_source_url_that_is_not_http_is_refused(bad: str) -> None:
 
 def _args(tmp_path: Path) -> list[str]:
     dbp, out = tmp_path / "n.duckdb", tmp_path / "site"
-    return ["nightly", "--db", str(dbp), "--out", str(out), "--base-url", BASE, "--jobs", "1"]
+    return ["nightly", "--db", str(dbp), "--out", str(out), "--base-url", BASE, "--jobs", "1",
+            "--no-search"]  # fmt: skip
 
 
 def test_url_source_from_the_environment_is_fetched_then_rendered(

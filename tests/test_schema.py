@@ -119,7 +119,8 @@ def test_the_command_line_shows_an_upgrade_on_stderr(
         empty.write_text('{"items": [], "cursor": null}')
         argv = ["import", str(empty), "--db", str(path)]
     else:  # render upgrades through the site package's own call of `db.connect`
-        argv = ["render", "--db", str(path), "--out", str(tmp_path / "site"), "--jobs", "1"]
+        argv = ["render", "--db", str(path), "--out", str(tmp_path / "site"), "--jobs", "1",
+                "--no-search"]  # fmt: skip
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert f"database: upgrading schema version 1 to {SCHEMA_VERSION} (once) ..." in err

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sorastats import db
-from sorastats.site.builder import RenderError, RenderReport, render_site
+from sorastats.site.builder import RenderError, RenderReport, SiteBuild, render_site
 from sorastats.site.check import check_site
 from sorastats.site.config import RenderConfig
 from sorastats.site.manifest import read_manifest
@@ -30,6 +32,8 @@ ALICE = "user-alice0000000000000000000"
 
 
 def build(dbp: Path, out: Path, **kw: object) -> RenderReport:
+    """Render quietly; without Pagefind unless the test asks for `search=True`."""
+    kw.setdefault("search", False)
     cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=int(kw.pop("jobs", 1)), **kw)  # type: ignore[arg-type]
     return render_site(cfg, log=lambda _m: None)
 
@@ -38,7 +42,7 @@ def build(dbp: Path, out: Path, **kw: object) -> RenderReport:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("hand")
     dbp = sitedata.hand_made(tmp / "h.duckdb")
-    report = build(dbp, tmp / "site", sitemap_max_urls=10, jobs=2)
+    report = build(dbp, tmp / "site", sitemap_max_urls=10, jobs=2, search=True)
     assert report.published and report.written == report.pages
     return tmp / "site"
 
@@ -365,7 +369,7 @@ def test_search_is_sharded_and_only_changed_shards_are_rebuilt(
     monkeypatch.setattr(search, "POSTS_PER_SHARD", 10)  # 36 posts -> 4 shards
     dbp = sitedata.hand_made(tmp_path / "h.duckdb")
     out = tmp_path / "site"
-    build(dbp, out)
+    build(dbp, out, search=True)
     bundles = sorted(p.name for p in out.glob("pagefind*"))
     assert bundles == ["pagefind", "pagefind-1", "pagefind-2", "pagefind-3", "pagefind-4"]
     counts = {b: _bundle_pages(out, b) for b in bundles}
@@ -377,7 +381,7 @@ def test_search_is_sharded_and_only_changed_shards_are_rebuilt(
     con = db.connect(dbp)
     con.execute("UPDATE posts SET text = 'A brand new prompt' WHERE id = ?", [sitedata.pid(3)])
     con.close()
-    report = build(dbp, out)
+    report = build(dbp, out, search=True)
     assert report.search_rebuilt
     changed = [b for b in bundles if (out / b / "pagefind-entry.json").stat().st_ino != inodes[b]]
     assert changed == ["pagefind-1"]  # pid(3) ends in '3': the first shard only
@@ -422,7 +426,9 @@ def test_binary_assets_pass_through_unchanged(tmp_path: Path) -> None:
     (templates / "static" / "account.js").write_text("export const hello = 'é';\n")
     dbp = sitedata.hand_made(tmp_path / "h.duckdb")
     render_site(
-        RenderConfig(db=dbp, out=tmp_path / "site", base_url=BASE, jobs=1, templates=templates),
+        RenderConfig(
+            db=dbp, out=tmp_path / "site", base_url=BASE, jobs=1, templates=templates, search=False
+        ),
         log=lambda _m: None,
     )
     (icon,) = (tmp_path / "site/static").glob("icon.*.png")
@@ -458,7 +464,7 @@ def test_two_pages_with_one_output_path_are_refused(tmp_path: Path) -> None:
         DuplicateOutputError, match=r"search/index\.html: content\.html and search\.html"
     ):
         render_site(
-            RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, content=content),
+            RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, content=content, search=False),
             log=lambda _m: None,
         )
     assert _snapshot(out) == before  # refused before publishing: the live site is as it was
@@ -511,7 +517,7 @@ def test_many_creators_are_searched_in_shards(
     monkeypatch.setattr(search, "CREATORS_PER_SHARD", 1)  # 3 creators -> 4 shards
     dbp = sitedata.hand_made(tmp_path / "h.duckdb")
     out = tmp_path / "site"
-    build(dbp, out)
+    build(dbp, out, search=True)
     shards = sorted(p.name for p in out.glob("pagefind-c*"))
     assert len(shards) >= 2
 
@@ -671,7 +677,7 @@ def test_similar_prompts_are_reused_until_a_prompt_changes(tmp_path: Path) -> No
     con.close()
     out = tmp_path / "site"
     logs: list[str] = []
-    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1)
+    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, search=False)
     render_site(cfg, log=logs.append)
     cache = cache_dir(out) / CACHE_FILE
     assert cache.is_file() and out not in cache.parents  # beside the site, never published
@@ -706,7 +712,10 @@ def test_similar_prompts_are_reused_until_a_prompt_changes(tmp_path: Path) -> No
     report = render_site(cfg, log=logs.append)
     assert report.published and any("ignoring the derived-table cache" in m for m in logs)
     logs.clear()
-    render_site(RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, full=True), log=logs.append)
+    render_site(
+        RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, full=True, search=False),
+        log=logs.append,
+    )
     assert reused not in logs  # --full computes everything again
     logs.clear()
     # A killed build's temporary file goes with the next write of the cache.
@@ -728,8 +737,115 @@ def test_the_derived_cache_works_in_a_folder_with_a_quote(tmp_path: Path) -> Non
     dbp = sitedata.hand_made(tmp_path / "h.duckdb")
     out = tmp_path / "it's" / "site"
     logs: list[str] = []
-    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1)
+    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, search=False)
     render_site(cfg, log=logs.append)
     render_site(cfg, log=logs.append)
     assert "render: similar prompts unchanged: reused from the previous build" in logs
     assert not any("derived-table cache" in m for m in logs)  # nothing ignored or failed
+
+
+# -- the build's phases, search off, a quiet library ------------------------------------
+
+PHASES = [
+    "prepare",
+    "render_page_sets",
+    "render_python_pages",
+    "plan_changes",
+    "link_unchanged",
+    "finish_rendering",
+    "drop_stale",
+    "index_search",
+    "publish",
+]
+
+
+def test_phases_run_in_order_and_a_build_without_changes_stops_after_planning(
+    tmp_path: Path,
+) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    first = build(dbp, out)
+    assert list(first.phase_seconds) == PHASES
+    assert all(seconds >= 0 for seconds in first.phase_seconds.values())
+    assert first.total_seconds >= sum(first.phase_seconds.values())
+    same = build(dbp, out)
+    assert list(same.phase_seconds) == PHASES[:4] and not same.published
+
+
+class PhaseFailed(RuntimeError):
+    pass
+
+
+def failing_after(phase: str) -> type[SiteBuild]:
+    """A real build whose `phase` fails once it has done its work (`publish`: before)."""
+
+    def fail(self: SiteBuild) -> None:
+        if phase != "publish":
+            getattr(SiteBuild, phase)(self)
+        raise PhaseFailed(phase)
+
+    return type(f"FailsAfter_{phase}", (SiteBuild,), {phase: fail})
+
+
+def test_a_failure_in_any_phase_leaves_the_live_site_untouched(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    before = _snapshot(out)
+    page_file = out / f"p/{sitedata.pid(3)}/index.html"
+    for n, phase in enumerate(PHASES, start=1):
+        con = db.connect(dbp)
+        con.execute("UPDATE posts SET view_count = ? WHERE id = ?", [777_000 + n, sitedata.pid(3)])
+        con.close()
+        cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, search=False)
+        with pytest.raises(PhaseFailed, match=phase):
+            failing_after(phase).render(cfg)
+        assert _snapshot(out) == before, phase
+        assert not (tmp_path / "site.prev").exists(), phase  # nothing was published
+    report = build(dbp, out)  # the next build starts over and publishes
+    assert report.published and f"777,{len(PHASES):03d}" in page_file.read_text()
+    assert not (tmp_path / "site.new").exists()
+    assert check_site(out, BASE)[1] == []
+
+
+def test_a_build_without_search_runs_no_pagefind(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    off = build(dbp, out, search=False)
+    assert off.published and off.search_skipped and not off.search_rebuilt
+    assert off.search_seconds == 0 and "index_search" in off.phase_seconds
+    assert not list(out.glob("pagefind*")) and not list(out.rglob("pagefind-entry.json"))
+    search_page = page(out, "/search/")
+    assert load(search_page).find("div", id="search")  # the page is there all the same
+    assert check_site(out, BASE)[1] == []  # no Pagefind folder is not a problem here
+
+    # Search on: the index is built and no page is rendered again (same pages either way).
+    on = build(dbp, out, search=True)
+    assert on.published and on.search_rebuilt and not on.search_skipped
+    assert on.written == 0 and (out / "pagefind" / "pagefind-ui.js").exists()
+    assert check_site(out, BASE)[1] == []
+    # A site built with search that lost its index is still reported.
+    shutil.rmtree(out / "pagefind")
+    assert any("/pagefind/pagefind-ui.js" in p for p in check_site(out, BASE)[1])
+
+    # Search off again: the index goes, the pages stay.
+    again = build(dbp, out, search=False)
+    assert again.published and again.search_skipped and again.written == 0
+    assert not list(out.glob("pagefind*"))
+    assert check_site(out, BASE)[1] == []
+    assert build(dbp, out, search=False).published is False  # and then nothing changes
+
+
+def test_the_library_prints_nothing_and_logs_to_its_logger(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=2)  # workers and Pagefind too
+    assert render_site(cfg).published
+    assert capfd.readouterr() == ("", "")  # not even from the render processes
+    with caplog.at_level(logging.INFO, logger="sorastats.site"):
+        render_site(cfg)
+    assert f"render: computing aggregates from {dbp}" in caplog.messages
+    assert {r.name for r in caplog.records} == {"sorastats.site"}
+    assert capfd.readouterr() == ("", "")

@@ -37,7 +37,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, str]]:
 
 def render_cmd(dbp: Path, out: Path, jobs: int = 2) -> list[str]:
     return [sys.executable, str(ROOT / "build.py"), "render", "--db", str(dbp), "--out", str(out),
-            "--base-url", BASE, "--jobs", str(jobs)]  # fmt: skip
+            "--base-url", BASE, "--jobs", str(jobs), "--no-search"]  # fmt: skip
 
 
 def test_render_check_and_rollback_commands(
@@ -45,12 +45,14 @@ def test_render_check_and_rollback_commands(
 ) -> None:
     dbp = sitedata.hand_made(tmp_path / "h.duckdb")
     out = tmp_path / "site"
-    args = ["render", "--db", str(dbp), "--out", str(out), "--base-url", BASE, "--jobs", "1"]
+    args = ["render", "--db", str(dbp), "--out", str(out), "--base-url", BASE, "--jobs", "1",
+            "--no-search"]  # fmt: skip
     assert main(args) == 0
     first = capsys.readouterr().out
     assert re.search(
         r"render: \d+ written, 0 unchanged, 0 deleted of \d+ outputs; published", first
     )
+    assert "search off" in first and not (out / "pagefind").exists()
     assert main(args) == 0
     assert "0 written" in capsys.readouterr().out
     assert main(["check", str(out), "--base-url", BASE]) == 0

@@ -43,7 +43,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("sample")
     dbp = tmp / "s.duckdb"
     assert import_paths(dbp, [ROOT / "data/sample"]).ok
-    render_site(RenderConfig(db=dbp, out=tmp / "site", base_url=BASE, jobs=2), log=quiet)
+    cfg = RenderConfig(db=dbp, out=tmp / "site", base_url=BASE, jobs=2, search=False)
+    render_site(cfg, log=quiet)
     return dbp, tmp / "site"
 
 
@@ -84,7 +85,8 @@ def test_synthetic_set_through_nightly(tmp_path: Path, capsys: pytest.CaptureFix
     source = tmp_path / "feed"
     synth.write(synth.SynthSpec(posts=800, creators=80, days=6, seed=5), source)
     dbp, out = tmp_path / "n.duckdb", tmp_path / "site"
-    args = ["nightly", "--db", str(dbp), "--out", str(out), "--base-url", BASE, "--jobs", "2"]
+    args = ["nightly", "--db", str(dbp), "--out", str(out), "--base-url", BASE, "--jobs", "2",
+            "--no-search"]  # fmt: skip
     assert main([*args, str(source)]) == 0
     assert "published" in capsys.readouterr().out
     _, problems = check_site(out, BASE)
@@ -97,7 +99,9 @@ def test_synthetic_set_through_nightly(tmp_path: Path, capsys: pytest.CaptureFix
     assert main([*args, str(source)]) == 0
     assert "0 written" in capsys.readouterr().out
     # and small sitemaps split at their limit
-    cfg = RenderConfig(db=dbp, out=tmp_path / "small", base_url=BASE, jobs=1, sitemap_max_urls=100)
+    cfg = RenderConfig(
+        db=dbp, out=tmp_path / "small", base_url=BASE, jobs=1, sitemap_max_urls=100, search=False
+    )
     render_site(cfg, log=quiet)
     parts = list((tmp_path / "small").glob("sitemap-*.xml"))
     assert len(parts) == -(-len(urls) // 100)

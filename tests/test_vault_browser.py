@@ -51,7 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     tmp = tmp_path_factory.mktemp("vault-e2e")
     site = tmp / "site"
     dbp = sitedata.hand_made(tmp / "h.duckdb")
-    render_site(RenderConfig(db=dbp, out=site, jobs=1), log=lambda _m: None)
+    render_site(RenderConfig(db=dbp, out=site, jobs=1, search=False), log=lambda _m: None)
     with run_api(f"sqlite:///{tmp / 'accounts.sqlite3'}", tmp, site=site) as api:
         yield api
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import resource
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
@@ -26,6 +26,7 @@ from concurrent.futures import (
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -44,9 +45,9 @@ from sorastats.site.publish import (
     link_copy,
     missing_outputs,
     prepare_staging,
-    publish,
     staging_source,
 )
+from sorastats.site.publish import publish as publish_staging
 from sorastats.site.search import Bundle, build_bundles
 from sorastats.site.templating import asset_map, templates_fingerprint
 from sorastats.site.urls import absolute
@@ -55,9 +56,9 @@ from sorastats.tempdirs import owned_tempdir
 
 Log = Callable[[str], None]
 
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+# Where a build's progress goes unless the caller passes a `log` (the library prints
+# nothing itself: see `render_site`).
+_logger = logging.getLogger("sorastats.site")
 
 
 class RenderError(RuntimeError):
@@ -80,7 +81,10 @@ class RenderReport:
     peak_rss_mib: float = 0.0  # the main process
     worker_peak_rss_mib: float = 0.0  # the largest render process
     search_peak_rss_mib: float = 0.0  # the largest Pagefind process
+    search_skipped: bool = False  # built with `search=False`: no Pagefind index
     deleted_paths: list[str] = field(default_factory=list)
+    # Wall seconds of each phase of `SiteBuild` that ran, in the order they ran.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def pages_per_second(self) -> float:
@@ -256,190 +260,264 @@ class RenderQueue:
 SPILL_PREFIX = "sorastats-render-"  # DuckDB's spill folder (see sorastats.tempdirs)
 
 
-def render_site(cfg: RenderConfig, log: Log = _stderr) -> RenderReport:
-    """Render the site from `cfg.db` and publish it when anything changed."""
-    if not cfg.db.exists():
-        raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
-    # One build per site folder: two would share `<out>.new` and `<out>.prev`.
-    with RunLock(cfg.out, f"the site {cfg.out}"):
-        spill = owned_tempdir(SPILL_PREFIX)
-        try:
-            return _render_site(cfg, log, spill)
-        finally:
-            shutil.rmtree(spill, ignore_errors=True)
+def render_site(cfg: RenderConfig, log: Log | None = None) -> RenderReport:
+    """Render the site from `cfg.db` and publish it when anything changed. Progress goes
+    to `log` (default: the `sorastats.site` logger at INFO, which shows nothing unless
+    the program configures logging; the command line shows it on stderr)."""
+    return SiteBuild.render(cfg, log)
 
 
 def _entries(pages: Iterable[Page], fingerprint: str) -> list[Entry]:
     return [(p.rel, p.template, page_hash(fingerprint, p), p.sitemap) for p in pages]
 
 
-def _render_site(cfg: RenderConfig, log: Log, spill_dir: Path) -> RenderReport:
-    started = time.perf_counter()
-    report = RenderReport()
-    con = open_db(cfg.db, spill_dir)
-    dirs = SiteDirs(cfg.out)
-    root = dirs.staging
-    assets = asset_map(cfg.templates / "static")
-    queue = RenderQueue(cfg, worker.WorkerSetup(cfg.templates, cfg.base_url, assets, root), report)
-    try:
+class SiteBuild:
+    """One render of the site, as phases that `run` calls in order:
+
+    1. `prepare`: start the render processes; compute the aggregates in DuckDB; load the
+       live manifest (what the site holds now).
+    2. `render_page_sets`: hash the SQL page sets (feeds included) one by one and queue
+       each set's changed pages, so rendering overlaps the hashing of the next set.
+    3. `render_python_pages`: the pages made in Python (assets, robots.txt, content,
+       search page, boards) and the sitemaps; queue the changed ones.
+    4. `plan_changes`: what the build deletes, and whether anything changed at all (if
+       not, the build stops here and touches no file).
+    5. `link_unchanged`: hard-link unchanged pages into the staging tree while the pool
+       renders (re-rendering any missing from both trees).
+    6. `finish_rendering`: wait for the render processes.
+    7. `drop_stale`: remove what this build no longer has from the staging tree.
+    8. `index_search`: Pagefind, for the search bundles whose text changed (skipped with
+       `search=False`).
+    9. `publish`: write the manifest and swap the staging tree in atomically.
+
+    The live site is only ever changed by `publish`: a failure in any earlier phase
+    leaves it as it was. Pages are compressed as they are written (by the render
+    processes), so there is no phase of its own for that."""
+
+    def __init__(self, cfg: RenderConfig, log: Log, spill_dir: Path) -> None:
+        self.started = time.perf_counter()
+        self.cfg, self.log = cfg, log
+        self.report = RenderReport(search_skipped=not cfg.search)
+        self.dirs = SiteDirs(cfg.out)
+        self.assets = asset_map(cfg.templates / "static")
+        self.con = open_db(cfg.db, spill_dir)
+        setup = worker.WorkerSetup(cfg.templates, cfg.base_url, self.assets, self.dirs.staging)
+        self.queue = RenderQueue(cfg, setup, self.report)
+        self.ledger = Ledger(self.con, cfg.fetch_size)
+        # Filled in by the phases.
+        self.fingerprint = ""
+        self.info: dict[str, Any] = {}
+        self.bundles: list[tuple[Bundle, str]] = []
+        self.missing_in_base: Future[set[str]] | None = None
+        self.extra: list[Page] = []  # the pages made in Python (after the SQL sets)
+        self.staged = self.recycled = False  # staging exists; it started from an old tree
+        self.render_started = 0.0
+        self.changed = 0
+        self.live_folders: dict[str, str] = {}  # search bundles: live, staging, this build
+        self.base_folders: dict[str, str] = {}
+        self.wanted: dict[str, str] = {}
+
+    @classmethod
+    def render(cls, cfg: RenderConfig, log: Log | None = None) -> RenderReport:
+        """Build once, holding the site's lock, with a spill folder of its own."""
+        if not cfg.db.exists():
+            raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
+        # One build per site folder: two would share `<out>.new` and `<out>.prev`.
+        with RunLock(cfg.out, f"the site {cfg.out}"):
+            spill = owned_tempdir(SPILL_PREFIX)
+            try:
+                build = cls(cfg, log or _logger.info, spill)
+                try:
+                    return build.run()
+                finally:
+                    build.close()
+            finally:
+                shutil.rmtree(spill, ignore_errors=True)
+
+    def run(self) -> RenderReport:
+        self._phase(self.prepare)
+        self._phase(self.render_page_sets)
+        self._phase(self.render_python_pages)
+        self._phase(self.plan_changes)
+        if self.has_changes():
+            self._phase(self.link_unchanged)
+            self._phase(self.finish_rendering)
+            self._phase(self.drop_stale)
+            self._phase(self.index_search)
+            self._phase(self.publish)
+        else:
+            self.report.unchanged = self.report.pages
+        self.report.total_seconds = time.perf_counter() - self.started
+        self.report.peak_rss_mib = peak_rss_mib()
+        return self.report
+
+    def close(self) -> None:
+        self.queue.close()
+        self.con.close()
+
+    def _phase(self, phase: Callable[[], None]) -> None:
+        t0 = time.perf_counter()
+        phase()
+        self.report.phase_seconds[phase.__name__] = time.perf_counter() - t0
+
+    # -- the phases ----------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        cfg = self.cfg
         # The render processes start (imports, templates) while DuckDB works.
-        queue.start()
-        return _build(cfg, log, con, dirs, assets, queue, report, started)
-    finally:
-        queue.close()
-        con.close()
+        self.queue.start()
+        self.log(f"render: computing aggregates from {cfg.db}")
+        # Which files the staging tree-to-be lacks, found on a thread while DuckDB works.
+        if source := staging_source(self.dirs):
+            presence = ThreadPoolExecutor(max_workers=1)
+            self.missing_in_base = presence.submit(missing_outputs, source)
+            presence.shutdown(wait=False)
+        model.prepare(self.con, cfg, cache_dir(cfg.out), self.log)
+        self.info = model.site_info(self.con)
+        self.bundles = list(model.search_bundles(self.con))
+        self.fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()
+        self.ledger.load("live_m", None if cfg.full else manifest_file(self.dirs.live))
 
+    def render_page_sets(self) -> None:
+        self.log("render: hashing pages")
+        for ps in model.PAGE_SETS:
+            self.ledger.hash_sets([ps], self.fingerprint, self.cfg)
+            if n := self.ledger.plan((ps.kind,)):
+                self.log(f"render: rendering {n:,} changed {ps.kind} page(s)")
+                self._staging()
+                self._queue_todo((ps.kind,))
 
-def _build(
-    cfg: RenderConfig,
-    log: Log,
-    con: duckdb.DuckDBPyConnection,
-    dirs: SiteDirs,
-    assets: dict[str, str],
-    queue: RenderQueue,
-    report: RenderReport,
-    started: float,
-) -> RenderReport:
-    log(f"render: computing aggregates from {cfg.db}")
-    # Which files the staging tree-to-be lacks, found on a thread while DuckDB works.
-    source = staging_source(dirs)
-    presence = ThreadPoolExecutor(max_workers=1)
-    missing_in_base = presence.submit(missing_outputs, source) if source else None
-    presence.shutdown(wait=False)
-    model.prepare(con, cfg, cache_dir(cfg.out), log)
-    info = model.site_info(con)
-    bundles = [(b, digest) for b, digest in model.search_bundles(con)]
-    fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()
-    ledger = Ledger(con, cfg.fetch_size)
-    ledger.load("live_m", None if cfg.full else manifest_file(dirs.live))
+    def render_python_pages(self) -> None:
+        ledger, cfg = self.ledger, self.cfg
+        search_keys = [b.key for b, _ in self.bundles]
+        self.extra += [
+            *raw_pages(cfg, self.assets),
+            *model.extra_pages(self.con, cfg, self.info, search_keys),
+        ]
+        ledger.add(_entries(self.extra, self.fingerprint), "py")
+        ledger.add(sitemap_entries(cfg, ledger, self.fingerprint), "sitemap")
+        if (dup := ledger.duplicate()) is not None:
+            # Pages may be in the staging tree already: it goes, the live site is untouched.
+            self.queue.close()
+            shutil.rmtree(self.dirs.staging, ignore_errors=True)
+            raise DuplicateOutputError(f"two pages write {dup[0]}: {dup[1]} and {dup[2]}")
+        self.report.pages = ledger.count("new_m")
+        if ledger.plan(("py", "sitemap")):
+            self._staging()
+            self._queue_todo(("py", "sitemap"))
 
-    # 1. Hash every page, set by set; a set's changed pages go to the render pool at once,
-    # so rendering overlaps the hashing of the next sets and the Python pages.
-    log("render: hashing pages")
-    extra: list[Page] = []  # the pages made in Python (after the SQL sets)
-    staged = recycled = False  # the staging tree exists; it started from an old tree
-    render_started = 0.0
+    def plan_changes(self) -> None:
+        report = self.report
+        self.changed = self.ledger.count("todo")
+        report.deleted_paths = self.ledger.deleted()
+        report.deleted = len(report.deleted_paths)
+        self.live_folders = self.ledger.folders("live_m")
+        if self.cfg.search:
+            self.wanted = {b.key: digest + self.fingerprint for b, digest in self.bundles}
 
-    def staging() -> Path:
-        # Recycle the previous tree (or link the live one) at the first page to write.
-        nonlocal staged, recycled, render_started
-        if not staged:
-            render_started = time.perf_counter()
-            base_manifest = prepare_staging(dirs)
-            ledger.load("base_m", base_manifest)
+    def has_changes(self) -> bool:
+        """Anything to render, delete, index or drop from the search bundles."""
+        live, wanted = self.live_folders, self.wanted
+        return bool(
+            self.changed
+            or self.report.deleted
+            or any(k not in wanted for k in live)
+            or any(live.get(k) != d for k, d in wanted.items())
+        )
+
+    def link_unchanged(self) -> None:
+        # While the pool renders (different files: the two never touch the same path).
+        root = self._staging()
+        self.log(f"render: {self.changed:,} of {self.report.pages:,} pages changed")
+        # Files deleted from a tree by hand are not trusted to be there.
+        base = self.missing_in_base
+        gone = base.result() if base is not None and self.recycled else set()
+        missing: list[str] = []
+        for rel, held in self.ledger.unchanged():
+            if (held and rel not in gone) or link_from(self.dirs.live, root, rel):
+                self.report.unchanged += 1
+            else:
+                missing.append(rel)  # gone from both trees: rendered again
+        if missing:
+            self.log(
+                f"render: {len(missing):,} unchanged page(s) missing from both trees: rendering"
+            )
+            self.ledger.reset_todo(missing)
+            self._queue_todo(("py", "sitemap", *(ps.kind for ps in model.PAGE_SETS)))
+
+    def finish_rendering(self) -> None:
+        self.queue.finish()
+        self.report.render_seconds = time.perf_counter() - self.render_started
+
+    def drop_stale(self) -> None:
+        # After the pool is done: emptied folders are removed, and a worker may make one.
+        root = self.dirs.staging
+        self.base_folders = self.ledger.folders("base_m")
+        for rel in self.ledger.stale():
+            remove_output(root, rel)
+        for key in self.base_folders:
+            if key not in self.wanted:
+                shutil.rmtree(root / key, ignore_errors=True)
+
+    def index_search(self) -> None:
+        if not self.cfg.search:
+            self.log("render: search off: no Pagefind index")
+            return
+        t0 = time.perf_counter()
+        root, live = self.dirs.staging, self.dirs.live
+        rebuild: list[Bundle] = []
+        for bundle, _digest in self.bundles:
+            digest = self.wanted[bundle.key]
+            if self.base_folders.get(bundle.key) == digest and (root / bundle.key).is_dir():
+                continue
+            if self.live_folders.get(bundle.key) == digest and (live / bundle.key).is_dir():
+                shutil.rmtree(root / bundle.key, ignore_errors=True)
+                link_copy(live / bundle.key, root / bundle.key)
+            else:
+                rebuild.append(bundle)
+        if rebuild:
+            self.log(f"render: building {len(rebuild)} search bundle(s)")
+            spent, peak_kib = build_bundles(root, rebuild, min(2, self.cfg.jobs))
+            self.report.compress_seconds += spent
+            self.report.search_peak_rss_mib = peak_kib / 1024
+            self.report.search_rebuilt = True
+        self.report.search_seconds = time.perf_counter() - t0
+
+    def publish(self) -> None:
+        self.ledger.write_manifest(self.dirs.staging / MANIFEST_NAME, self.wanted)
+        publish_staging(self.dirs)
+        self.report.published = True
+
+    # -- helpers of the phases -----------------------------------------------------------
+
+    def _staging(self) -> Path:
+        """The staging tree, made at the first page to write: the previous tree recycled
+        (or the live one linked), whose manifest becomes `base_m`."""
+        if not self.staged:
+            self.render_started = time.perf_counter()
+            base_manifest = prepare_staging(self.dirs)
+            self.ledger.load("base_m", base_manifest)
             if base_manifest is not None:
                 base_manifest.unlink()
-            staged, recycled = True, base_manifest is not None
-        return dirs.staging
+            self.staged, self.recycled = True, base_manifest is not None
+        return self.dirs.staging
 
-    def submit(kinds: tuple[str, ...]) -> None:
+    def _queue_todo(self, kinds: tuple[str, ...]) -> None:
+        """Hand the pages of these kinds in `todo` to the render queue."""
+        ledger, cfg = self.ledger, self.cfg
         for ps in model.PAGE_SETS:
             if ps.kind in kinds:
                 for rel, doc in ledger.docs(ps, cfg):
-                    queue.add(rel, ps.template, doc)
+                    self.queue.add(rel, ps.template, doc)
         todo = ledger.todo_rels(("py",)) if "py" in kinds else set()
         todo_maps = ledger.todo_rels(("sitemap",)) if "sitemap" in kinds else set()
         todo |= todo_maps
         # Sitemaps are made again rather than held (70 MB of URLs at 1M posts).
         maps = sitemap_pages(cfg, ledger) if todo_maps else ()
-        for page in itertools.chain(extra, maps):
+        for page in itertools.chain(self.extra, maps):
             if page.rel in todo:
-                queue.add(page.rel, page.template, page.doc)
-        queue.flush()
-
-    for ps in model.PAGE_SETS:
-        ledger.hash_sets([ps], fingerprint, cfg)
-        if n := ledger.plan((ps.kind,)):
-            log(f"render: rendering {n:,} changed {ps.kind} page(s)")
-            staging()
-            submit((ps.kind,))
-    extra += [
-        *raw_pages(cfg, assets),
-        *model.extra_pages(con, cfg, info, [b.key for b, _ in bundles]),
-    ]
-    ledger.add(_entries(extra, fingerprint), "py")
-    ledger.add(sitemap_entries(cfg, ledger, fingerprint), "sitemap")
-    if (dup := ledger.duplicate()) is not None:
-        # Pages may be in the staging tree already: it goes, the live site is untouched.
-        queue.close()
-        shutil.rmtree(dirs.staging, ignore_errors=True)
-        raise DuplicateOutputError(f"two pages write {dup[0]}: {dup[1]} and {dup[2]}")
-    report.pages = ledger.count("new_m")
-
-    # 2. Plan the rest: the Python pages, deletions, search bundles.
-    if ledger.plan(("py", "sitemap")):
-        staging()
-        submit(("py", "sitemap"))
-    changed = ledger.count("todo")
-    report.deleted_paths = ledger.deleted()
-    report.deleted = len(report.deleted_paths)
-    live_folders = ledger.folders("live_m")
-    wanted = {b.key: digest + fingerprint for b, digest in bundles}
-    stale_folders = [k for k in live_folders if k not in wanted]
-    if not (
-        changed
-        or report.deleted
-        or stale_folders
-        or any(live_folders.get(k) != d for k, d in wanted.items())
-    ):
-        report.unchanged = report.pages
-        report.total_seconds = time.perf_counter() - started
-        report.peak_rss_mib = peak_rss_mib()
-        return report
-
-    # 3. While the pool renders, bring unchanged pages up to date with hard links
-    # (different files: the two never touch the same path).
-    root = staging()
-    log(f"render: {changed:,} of {report.pages:,} pages changed")
-    # Files deleted from a tree by hand are not trusted to be there.
-    gone = missing_in_base.result() if missing_in_base and recycled else set()
-    missing: list[str] = []
-    for rel, held in ledger.unchanged():
-        if (held and rel not in gone) or link_from(dirs.live, root, rel):
-            report.unchanged += 1
-        else:
-            missing.append(rel)  # gone from both trees: rendered again
-    if missing:
-        log(f"render: {len(missing):,} unchanged page(s) missing from both trees: rendering")
-        ledger.reset_todo(missing)
-        submit(("py", "sitemap", *(ps.kind for ps in model.PAGE_SETS)))
-    queue.finish()
-    report.render_seconds = time.perf_counter() - render_started
-
-    # 4. Drop what this build no longer has from the staging tree (after the pool is done:
-    # emptied folders are removed, and a worker may be making one).
-    base_folders = ledger.folders("base_m")
-    for rel in ledger.stale():
-        remove_output(root, rel)
-    for key in base_folders:
-        if key not in wanted:
-            shutil.rmtree(root / key, ignore_errors=True)
-
-    # 5. Search bundles whose searchable text changed; then the manifest, then publish.
-    t0 = time.perf_counter()
-    rebuild: list[Bundle] = []
-    for bundle, _digest in bundles:
-        digest = wanted[bundle.key]
-        if base_folders.get(bundle.key) == digest and (root / bundle.key).is_dir():
-            continue
-        if live_folders.get(bundle.key) == digest and (dirs.live / bundle.key).is_dir():
-            shutil.rmtree(root / bundle.key, ignore_errors=True)
-            link_copy(dirs.live / bundle.key, root / bundle.key)
-        else:
-            rebuild.append(bundle)
-    if rebuild:
-        log(f"render: building {len(rebuild)} search bundle(s)")
-        spent, peak_kib = build_bundles(root, rebuild, min(2, cfg.jobs))
-        report.compress_seconds += spent
-        report.search_peak_rss_mib = peak_kib / 1024
-        report.search_rebuilt = True
-    report.search_seconds = time.perf_counter() - t0
-    ledger.write_manifest(root / MANIFEST_NAME, wanted)
-    publish(dirs)
-    report.published = True
-    report.total_seconds = time.perf_counter() - started
-    report.peak_rss_mib = peak_rss_mib()
-    return report
+                self.queue.add(page.rel, page.template, page.doc)
+        self.queue.flush()
 
 
 def peak_rss_mib() -> float:

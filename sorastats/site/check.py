@@ -1,5 +1,10 @@
 """`check`: every page parses and has a title, canonical URL and description; every
-internal link and asset resolves; nothing loads from another host."""
+internal link and asset resolves; nothing loads from another host.
+
+A site built without search (`--no-search`) has no Pagefind folders: its manifest lists
+no search bundle, and links into `/pagefind*/` (the search page's UI) are then not
+problems. A site whose manifest lists bundles, or a folder without a manifest, is
+checked in full."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from sorastats.site.manifest import manifest_file
 
 SKIP_DIRS = ("pagefind",)
 # Elements whose URL the browser fetches by itself: these must never leave the site.
@@ -73,7 +80,24 @@ def target_exists(root: Path, path: str) -> bool:
     return candidate.is_file() or (candidate / "index.html").is_file()
 
 
-def check_page(root: Path, rel: str, base_url: str | None) -> list[str]:
+def search_built(root: Path) -> bool:
+    """False for a site built without search: its manifest lists no search bundle (the
+    keys ending in '/'). True for any other folder, with or without a manifest."""
+    path = manifest_file(root)
+    if path is None:
+        return True
+    with open(path, encoding="utf-8") as lines:
+        next(lines)  # the header
+        return any(line[: line.find("\t")].endswith("/") for line in lines)
+
+
+def _search_path(path: str) -> bool:
+    """A URL path into a Pagefind bundle (`/pagefind/`, `/pagefind-N/`, `/pagefind-cN/`)."""
+    first = path.lstrip("/").split("/", 1)[0]
+    return first == "pagefind" or first.startswith("pagefind-")
+
+
+def check_page(root: Path, rel: str, base_url: str | None, search: bool = True) -> list[str]:
     problems: list[str] = []
     try:
         facts = parse_page((root / rel).read_text("utf-8"))
@@ -106,6 +130,8 @@ def check_page(root: Path, rel: str, base_url: str | None) -> list[str]:
             continue
         if not path.startswith("/"):
             path = "/" + str(Path(rel).parent / path)
+        if not search and _search_path(path):
+            continue  # built without search: no Pagefind folders, by design
         if not target_exists(root, path):
             problems.append(f"{rel}: broken link <{tag} {attr}={url}>")
     return problems
@@ -117,6 +143,7 @@ def check_site(root: Path, base_url: str | None = None) -> tuple[int, list[str]]
         return 0, [f"{root}: no such site folder"]
     problems: list[str] = []
     checked = 0
+    search = search_built(root)
     for dirpath, dirs, files in os.walk(root):
         if Path(dirpath) == root:
             dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
@@ -124,7 +151,7 @@ def check_site(root: Path, base_url: str | None = None) -> tuple[int, list[str]]
             rel = (Path(dirpath) / name).relative_to(root).as_posix()
             if name.endswith(".html"):
                 checked += 1
-                problems.extend(check_page(root, rel, base_url))
+                problems.extend(check_page(root, rel, base_url, search))
             elif name.endswith(".xml"):
                 checked += 1
                 try:

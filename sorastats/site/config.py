@@ -25,6 +25,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("--base-url", "absolute URL the site is served at, for canonical links"),
     Setting("--jobs", "render processes (default: the number of cores)"),
     Setting("--full", "ignore the manifest and re-render every page"),
+    Setting("--no-search", "skip the Pagefind search index (quick local or test builds)"),
+)
+
+
+# Settings that change no page's output (paths, parallelism, what to rebuild or build).
+_NOT_OUTPUT = frozenset(
+    ("db", "out", "jobs", "full", "search", "templates", "content", "batch_size", "fetch_size")
 )
 
 
@@ -35,6 +42,7 @@ class RenderConfig:
     base_url: str = "http://127.0.0.1:8000"
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     full: bool = False
+    search: bool = True  # build the Pagefind index; pages are the same either way
     templates: Path = field(default_factory=lambda: site_file("templates"))
     content: Path = field(default_factory=lambda: site_file("content"))
     creator_page_size: int = 24
@@ -55,12 +63,7 @@ class RenderConfig:
 
     def fingerprint(self) -> str:
         """Hash of the settings that change page output (not paths or job counts)."""
-        shown = {
-            k: v
-            for k, v in asdict(self).items()
-            if k not in ("db", "out", "jobs", "full", "templates", "content", "batch_size")
-            and k != "fetch_size"
-        }
+        shown = {k: v for k, v in asdict(self).items() if k not in _NOT_OUTPUT}
         return hashlib.blake2b(
             json.dumps(shown, sort_keys=True).encode(), digest_size=8
         ).hexdigest()

@@ -33,7 +33,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("billing-site")
     out = tmp / "site"
     render_site(
-        RenderConfig(db=sitedata.hand_made(tmp / "h.duckdb"), out=out, jobs=1),
+        RenderConfig(db=sitedata.hand_made(tmp / "h.duckdb"), out=out, jobs=1, search=False),
         log=lambda _m: None,
     )
     templates = site_file("templates")
