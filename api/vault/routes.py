@@ -19,7 +19,6 @@ from api.vault import service
 from api.vault.rules import (
     FIELD_LIMITS,
     ID_PATTERN,
-    MAX_ENVELOPE,
     TAG_NAME_LIMIT,
     envelope_schema,
     parse_since,
@@ -377,6 +376,3 @@ async def remove_favorite(ctx: Ctx) -> Any:
 )
 async def list_favorites(ctx: Ctx) -> Any:
     return await ctx.services.db.run(service.list_favorites, ctx.user_id, write=False)
-
-
-__all__ = ["MAX_ENVELOPE", "group"]
