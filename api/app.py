@@ -1,7 +1,8 @@
 """The Starlette application. `create_app(settings)` builds it; `api.app:app` builds it
 from the environment on first use (so importing this module never reads settings).
 
-Route modules each expose `group` (an EndpointGroup); add new ones to ROUTE_GROUPS.
+Each domain's `routes` module (api/<domain>/routes.py) exposes `group` (an EndpointGroup);
+add new ones to ROUTE_GROUPS.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import store
+from api.account import routes as account
+from api.account import service as account_service
+from api.auth import routes as auth
+from api.auth import service as auth_service
+from api.billing import routes as billing
 from api.config import Settings, load_settings
 from api.endpoints import Endpoint, EndpointGroup, openapi, starlette_route
 from api.errors import EXCEPTION_HANDLERS
 from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
-from api.routes import account, auth, billing, pages, stats, vault
+from api.pages import routes as pages
 from api.services import Services
+from api.stats import routes as stats
+from api.vault import routes as vault
 
 log = logging.getLogger("api")
 
@@ -47,9 +54,8 @@ def prepare_database(services: Services) -> None:
     if services.settings.DEV_MODE:
         db.migrate(log=log.info)
     db.check_schema()
-    db.call(store.purge_expired, int(time.time()))
-    db.call(store.purge_stripe_events, int(time.time()))
-    services.kdf_profile = db.call(store.kdf_profile, write=False)
+    db.call(account_service.purge_expired, int(time.time()))
+    services.kdf_profile = db.call(auth_service.kdf_profile, write=False)
     services.kdf_profile_at = int(time.time())
     stripe = services.stripe
     if not stripe.billing_enabled:

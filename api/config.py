@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from api.billing_config import BILLING_SETTINGS, BillingConfigError, StripeSettings
+from api.billing.config import BILLING_SETTINGS, BillingConfigError, StripeSettings
 
 
 class ConfigError(Exception):
@@ -163,7 +163,7 @@ SETTINGS: tuple[Setting, ...] = (
         cast_str,
         "The ingest DuckDB file, opened read-only for Pro's CSV export of creator stats.",
     ),
-    # Stripe: the rows of api/billing_config.py's table, so there is one settings table.
+    # Stripe: the rows of api/billing/config.py's table, so there is one settings table.
     *(Setting(b.name, b.default, cast_str, b.help) for b in BILLING_SETTINGS),
 )
 

@@ -3,7 +3,7 @@ behind one small interface, plus the versioned migrations runner.
 
 SQL is written once with `?` placeholders; the PostgreSQL connection rewrites them to
 `%s`. Keep to the common dialect: TEXT, BIGINT, INTEGER, ON CONFLICT, RETURNING. All
-queries live in `api/store.py`; migrations in `api/migrations.py`.
+queries live in the domains' `api/<domain>/store.py`; migrations in `api/migrations.py`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import time
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import store
+from api.auth import service as auth_service
 from api.errors import ApiError, error_response
 from api.security import csrf_ok, sha256_hex
 from api.services import Services
@@ -121,11 +121,14 @@ class SessionMiddleware:
         if token and len(token) <= 100:
             now = int(time.time())
             row = await self.services.db.run(
-                store.session_by_token_hash, sha256_hex(token), now, write=False
+                auth_service.session_by_token_hash, sha256_hex(token), now, write=False
             )
-            if row is not None and now - int(row["last_seen_at"]) >= store.TOUCH_EVERY_SECONDS:
+            if (
+                row is not None
+                and now - int(row["last_seen_at"]) >= auth_service.TOUCH_EVERY_SECONDS
+            ):
                 # A separate write transaction: upgrading the read one could fail under load.
-                await self.services.db.run(store.touch_session, str(row["session_id"]), now)
+                await self.services.db.run(auth_service.touch_session, str(row["session_id"]), now)
         scope["session_row"] = row
         if (
             unsafe

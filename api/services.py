@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from api.billing_config import StripeSettings
+from api.billing.config import StripeSettings
+from api.billing.stripe_gateway import BillingDisabledError, StripeGateway
 from api.config import Settings
 from api.db import Database
 from api.mail import Mailer
 from api.security import KeyHasher, LinkSigner
-from api.stripe_gateway import BillingDisabledError, StripeGateway
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.billing_config import (
+from api.billing.config import (
     BILLING_SETTINGS,
     DEFAULT_API_BASE,
     REQUIRED_FOR_BILLING,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from api.billing_config import BILLING_SETTINGS
-from api.billing_state import HANDLED_EVENT_TYPES
+from api.billing.config import BILLING_SETTINGS
+from api.billing.state import HANDLED_EVENT_TYPES
 from sorastats.tiers import FEATURES, LIMITS, TIERS, tier_table_markdown
 
 ROOT = Path(__file__).resolve().parent.parent

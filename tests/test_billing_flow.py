@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from api.billing_config import StripeSettings
-from api.billing_state import SubscriptionState, resolve_owner, should_replace
-from api.stripe_gateway import StripeGateway, WebhookVerificationError
+from api.billing.config import StripeSettings
+from api.billing.state import SubscriptionState, resolve_owner, should_replace
+from api.billing.stripe_gateway import StripeGateway, WebhookVerificationError
 from sorastats.tiers import PAST_DUE_WARNING, Entitlement, entitlement_for_status
 from tests.support.fake_stripe import FakePrice, FakeStripe
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from api.billing_state import (
+from api.billing.state import (
     EventReferences,
     StripeObjectError,
     SubscriptionState,

@@ -1,5 +1,8 @@
 """The layers point one way: the pipeline (`sorastats`) never imports the API (`api`), and
-no module imports itself back through others. Read from the source, late imports included,
+no module imports itself back through others. Inside the API each domain
+(api/<domain>/) is routes -> service -> store: no route module imports another domain's
+routes (cross-domain needs go through services), services and stores never import routes,
+and stores never import services. Read from the source, late imports included,
 so a function-level import cannot hide a cycle."""
 
 from __future__ import annotations
@@ -100,6 +103,61 @@ def test_the_pipeline_never_imports_the_api() -> None:
 def test_no_import_cycles() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def domain_modules(kind: str) -> list[str]:
+    """The API's `api.<domain>.<kind>` modules (kind: routes, service, store)."""
+    return sorted(
+        m for m in import_graph() if m.startswith("api.") and m.count(".") == 2 and m.endswith(kind)
+    )
+
+
+def test_the_api_has_domains_with_routes_service_and_store() -> None:
+    routes = domain_modules(".routes")
+    assert {"api.auth.routes", "api.account.routes", "api.vault.routes"} <= set(routes)
+    assert {"api.billing.routes", "api.stats.routes", "api.pages.routes"} <= set(routes)
+    assert len(domain_modules(".service")) >= 5 and len(domain_modules(".store")) >= 5
+
+
+def test_no_route_module_imports_another() -> None:
+    graph = import_graph()
+    offenders = {
+        module: sorted(t for t in graph[module] if t.endswith(".routes"))
+        for module in domain_modules(".routes")
+    }
+    offenders = {m: t for m, t in offenders.items() if t}
+    assert not offenders, f"route modules import other route modules: {offenders}"
+
+
+def test_services_and_stores_never_import_routes() -> None:
+    graph = import_graph()
+    offenders = {
+        module: sorted(t for t in graph[module] if t.endswith(".routes"))
+        for module in domain_modules(".service") + domain_modules(".store")
+    }
+    offenders = {m: t for m, t in offenders.items() if t}
+    assert not offenders, f"services or stores import route modules: {offenders}"
+
+
+def test_stores_never_import_services() -> None:
+    graph = import_graph()
+    offenders = {
+        module: sorted(t for t in graph[module] if t.endswith(".service"))
+        for module in domain_modules(".store")
+    }
+    offenders = {m: t for m, t in offenders.items() if t}
+    assert not offenders, f"stores import services: {offenders}"
+
+
+def test_only_the_app_imports_route_modules() -> None:
+    """Route modules are leaves: api/app.py lists their groups; nothing else needs them."""
+    offenders = {
+        module: sorted(t for t in targets if t.endswith(".routes"))
+        for module, targets in import_graph().items()
+        if module != "api.app"
+    }
+    offenders = {m: t for m, t in offenders.items() if t}
+    assert not offenders, f"modules importing route modules: {offenders}"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""api.stripe_gateway with the real `stripe` package against the fake Stripe server.
+"""api.billing.stripe_gateway with the real `stripe` package against the fake Stripe server.
 
 Nothing of ours is mocked: requests go over HTTP on 127.0.0.1, webhooks are signed with
 Stripe's scheme and verified by `stripe.Webhook.construct_event`.
@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 import pytest
 import stripe
 
-from api.billing_config import StripeSettings, UnknownPlanError
-from api.stripe_gateway import (
+from api.billing.config import StripeSettings, UnknownPlanError
+from api.billing.stripe_gateway import (
     BillingDisabledError,
     GatewayError,
     StripeGateway,

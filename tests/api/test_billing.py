@@ -18,8 +18,10 @@ import duckdb
 import httpx
 import pytest
 
-from api import billing, store
+from api.billing import service as billing_service
+from api.billing import store as billing_store
 from api.config import ConfigError, load_settings
+from api.db import Conn, Row
 from sorastats.db import connect as connect_ingest
 from sorastats.tiers import PAST_DUE_WARNING, TierLimitError
 from tests.support.api_client import Account, Client, tier_limit_error
@@ -136,15 +138,15 @@ def summary(client: Client) -> dict[str, Any]:
 
 
 def event_count(api: RunningApi) -> int:
-    def count(conn: store.Conn) -> int:
+    def count(conn: Conn) -> int:
         row = conn.one("SELECT count(*) AS n FROM stripe_events")
         return int(row["n"]) if row else 0
 
     return api.services.db.call(count, write=False)
 
 
-def stored_subscription(api: RunningApi, user_id: str) -> store.Row | None:
-    return api.services.db.call(store.subscription_of, user_id, write=False)
+def stored_subscription(api: RunningApi, user_id: str) -> Row | None:
+    return api.services.db.call(billing_store.subscription_of, user_id, write=False)
 
 
 def test_checkout_grants_nothing_until_the_webhook_then_pro(
@@ -196,7 +198,7 @@ def test_one_customer_per_user_across_checkouts(api: RunningApi, fake: FakeStrip
     first, second = start_checkout(client), start_checkout(client, "year")
     customers = {fake.checkout_sessions[s]["customer"] for s in (first, second)}
     assert len(customers) == 1
-    stored = api.services.db.call(store.stripe_customer_of, user_id, write=False)
+    stored = api.services.db.call(billing_store.stripe_customer_of, user_id, write=False)
     assert customers == {stored}
 
 
@@ -459,7 +461,7 @@ def test_checkout_of_an_unknown_plan_is_refused(api: RunningApi, body: dict[str,
     response = client.post("/api/billing/checkout", body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unknown_plan"
-    assert api.services.db.call(store.stripe_customer_of, user_id, write=False) is None
+    assert api.services.db.call(billing_store.stripe_customer_of, user_id, write=False) is None
 
 
 def test_checkout_rejects_a_price_id_from_the_client(api: RunningApi) -> None:
@@ -532,14 +534,14 @@ def test_stripe_down_is_a_clear_502_and_nothing_stored(start_api: StartApi, tmp_
     response = client.post("/api/billing/checkout", {"plan": "pro", "interval": "month"})
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "payment_provider_error"
-    assert api.services.db.call(store.stripe_customer_of, user_id, write=False) is None
+    assert api.services.db.call(billing_store.stripe_customer_of, user_id, write=False) is None
     # Deleting an account whose Stripe customer cannot be deleted stops, losing nothing:
     # deleting it anyway would leave a subscription that keeps charging.
-    api.services.db.call(store.save_stripe_customer, user_id, "cus_unreachable", 1)
+    api.services.db.call(billing_store.save_stripe_customer, user_id, "cus_unreachable", 1)
     refused = client.request("DELETE", "/api/me")
     assert refused.status_code == 502
     assert client.get("/api/me").status_code == 200
-    assert api.services.db.call(store.user_of_stripe_customer, "cus_unreachable") == user_id
+    assert api.services.db.call(billing_store.user_of_stripe_customer, "cus_unreachable") == user_id
 
 
 def test_export_and_deletion_cover_billing(api: RunningApi, fake: FakeStripe) -> None:
@@ -557,7 +559,10 @@ def test_export_and_deletion_cover_billing(api: RunningApi, fake: FakeStripe) ->
     assert customer_id not in fake.customers
     assert fake.subscriptions[sub_id]["status"] == "canceled"
     assert stored_subscription(api, user_id) is None
-    assert api.services.db.call(store.user_of_stripe_customer, customer_id, write=False) is None
+    assert (
+        api.services.db.call(billing_store.user_of_stripe_customer, customer_id, write=False)
+        is None
+    )
     # Stripe's own `.deleted` event for the gone user changes nothing and is not an error.
     late = deliver(api, fake.events_of("customer.subscription.deleted")[-1])
     assert late.status_code == 200 and late.json()["applied"] is False
@@ -612,24 +617,24 @@ def test_limit_checks_on_real_rows_follow_the_subscription(
 ) -> None:
     client, user_id = user(api)
     db, stripe = api.services.db, api.services.stripe
-    db.call(billing.check_room, user_id, stripe, "private_prompts", 49, write=False)
+    db.call(billing_service.check_room, user_id, stripe, "private_prompts", 49, write=False)
     with pytest.raises(TierLimitError) as refused:
-        db.call(billing.check_room, user_id, stripe, "private_prompts", 50, write=False)
+        db.call(billing_service.check_room, user_id, stripe, "private_prompts", 50, write=False)
     assert refused.value.as_json()["error"]["lifted_by"] == "pro"
     with pytest.raises(TierLimitError):
-        db.call(billing.check_room, user_id, stripe, "tags_per_prompt", 3, write=False)
-    assert db.call(billing.visible_versions, user_id, stripe, 25, write=False) == 10
+        db.call(billing_service.check_room, user_id, stripe, "tags_per_prompt", 3, write=False)
+    assert db.call(billing_service.visible_versions, user_id, stripe, 25, write=False) == 10
     sub_id = subscribe(api, fake, client)
-    assert db.call(billing.visible_versions, user_id, stripe, 25, write=False) == 25
-    assert db.call(billing.current_tier, user_id, stripe, write=False).name == "pro"
-    db.call(billing.check_room, user_id, stripe, "private_prompts", 5000, write=False)
-    db.call(billing.check_room, user_id, stripe, "tags_per_prompt", 19, write=False)
+    assert db.call(billing_service.visible_versions, user_id, stripe, 25, write=False) == 25
+    assert db.call(billing_service.current_tier, user_id, stripe, write=False).name == "pro"
+    db.call(billing_service.check_room, user_id, stripe, "private_prompts", 5000, write=False)
+    db.call(billing_service.check_room, user_id, stripe, "tags_per_prompt", 19, write=False)
     with pytest.raises(TierLimitError) as capped:
-        db.call(billing.check_room, user_id, stripe, "tags_per_prompt", 20, write=False)
+        db.call(billing_service.check_room, user_id, stripe, "tags_per_prompt", 20, write=False)
     assert capped.value.as_json()["error"]["lifted_by"] is None  # no plan allows more
     deliver(api, fake.delete_subscription(sub_id))
     with pytest.raises(TierLimitError):
-        db.call(billing.check_room, user_id, stripe, "private_prompts", 50, write=False)
+        db.call(billing_service.check_room, user_id, stripe, "private_prompts", 50, write=False)
 
 
 def test_billing_disabled_everyone_free_and_endpoints_503(
@@ -651,9 +656,9 @@ def test_billing_disabled_everyone_free_and_endpoints_503(
     body, header = FakeStripe.signed_delivery({"id": "evt_1", "object": "event"}, WEBHOOK_SECRET)
     assert raw_delivery(api, body, {"Stripe-Signature": header}).status_code == 503
     # Even a stored Pro subscription (billing switched off later) grants nothing.
-    api.services.db.call(store.save_stripe_customer, user_id, "cus_old", 1)
+    api.services.db.call(billing_store.save_stripe_customer, user_id, "cus_old", 1)
     api.services.db.call(
-        store.save_subscription,
+        billing_store.save_subscription,
         user_id,
         {
             "subscription_id": "sub_old",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api import store
+from api.db import Conn
 from tests.support.api_client import Account, Client
 from tests.support.api_server import RunningApi
 
@@ -99,7 +99,7 @@ def test_a_bad_value_stored_before_the_fix_does_not_brick_the_account(api: Runni
     client, acct = account(api)
     user_id = str(client.get("/api/me").json()["user"]["id"])
 
-    def corrupt(conn: store.Conn) -> None:
+    def corrupt(conn: Conn) -> None:
         conn.execute(
             "UPDATE users SET settings = ? WHERE id = ?",
             ('{"big": Infinity, "nan": NaN, "s": "a\\ud800", "ok": 1}', user_id),

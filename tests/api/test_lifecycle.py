@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api import store
+from api.account import service as account_service
 from api.db import Database, SchemaError
 from api.migrations import MIGRATIONS
 from tests.support.api_client import Account
@@ -48,7 +48,7 @@ def test_purge_removes_expired_rows_and_stale_registrations(api: RunningApi) -> 
             (8 * DAY,),
         )
     )
-    db.call(store.purge_expired, int(time.time()) + 8 * DAY)
+    db.call(account_service.purge_expired, int(time.time()) + 8 * DAY)
     emails = [r["email"] for r in db.call(lambda c: c.all("SELECT email FROM users"))]
     assert emails == ["keep@example.com"]
     assert db.call(lambda c: c.all("SELECT * FROM sessions")) == []  # idle past 7 days

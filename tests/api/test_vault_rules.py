@@ -1,4 +1,4 @@
-"""Pure rules of the vault API (api/vault_rules.py), table-tested."""
+"""Pure rules of the vault API (api/vault/rules.py), table-tested."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from api.vault_rules import (
+from api.vault.rules import (
     FIELD_LIMITS,
     ITEM_KEY_LENGTH,
     envelope_length,

@@ -12,7 +12,7 @@ and NAME is one of `GENERATORS`:
 - `pipeline-settings`: the ingest's environment (sorastats/config.py `SETTINGS`).
 - `api-commands`: `python -m api` commands and options (api/__main__.py).
 - `api-settings`: the API's settings table (api/config.py `SETTINGS`, Stripe rows included).
-- `billing-settings`: the Stripe settings (api/billing_config.py `BILLING_SETTINGS`).
+- `billing-settings`: the Stripe settings (api/billing/config.py `BILLING_SETTINGS`).
 - `endpoints TAG ...`: the endpoints of those route groups (api/app.py `ROUTE_GROUPS`).
 - `tiers`: the tier table (sorastats/tiers.py `tier_table_markdown()`).
 
@@ -167,7 +167,7 @@ def api_settings() -> str:
 
 
 def billing_settings() -> str:
-    from api.billing_config import BILLING_SETTINGS
+    from api.billing.config import BILLING_SETTINGS
 
     return table(
         ["setting", "default", "meaning"],

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from api.endpoints import Ctx, EndpointGroup
 
 group = EndpointGroup("pages")
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+PAGES = Path(__file__).resolve().parent  # the assets sit beside this module
 STATIC = {
     "verify": ("verify.html", "text/html; charset=utf-8"),
     "sign-in": ("sign-in.html", "text/html; charset=utf-8"),

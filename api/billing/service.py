@@ -1,13 +1,14 @@
 """Billing wired to the accounts database: who is on which tier, the limit checks other
-routes call, and the webhook's transaction. Pure rules live in sorastats/tiers.py and
-api/billing_state.py; Stripe calls in api/stripe_gateway.py; SQL in api/store.py.
+domains call, the webhook's transaction, the Stripe calls of the routes and the export
+section. Pure rules live in sorastats/tiers.py and api/billing/state.py; Stripe calls in
+api/billing/stripe_gateway.py; SQL in api/billing/store.py.
 
-Limit checks for other modules (the vault), inside the transaction that adds the item,
+Limit checks for other domains (the vault), inside the transaction that adds the item,
 so two concurrent creations cannot both slip under the limit:
 
     def create(conn):
         existing = count_prompts(conn, user_id)
-        billing.check_room(conn, user_id, stripe, "private_prompts", existing)
+        billing_service.check_room(conn, user_id, stripe, "private_prompts", existing)
         ...insert...
 
 `TierLimitError` becomes `402 tier_limit` (api/errors.py).
@@ -16,18 +17,25 @@ so two concurrent creations cannot both slip under the limit:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from api import store
-from api.billing_config import StripeSettings
-from api.billing_state import (
+from starlette.concurrency import run_in_threadpool
+
+from api.billing import store
+from api.billing.config import StripeSettings, UnknownPlanError
+from api.billing.state import (
     EventFacts,
     SubscriptionState,
     billing_summary,
     resolve_owner,
     should_replace,
 )
+from api.billing.stripe_gateway import BillingDisabledError, GatewayError, StripeGateway
+from api.db import Conn, Row
+from api.errors import ApiError
+from api.services import Services
 from sorastats.tiers import (
     FREE,
     Entitlement,
@@ -39,13 +47,14 @@ from sorastats.tiers import (
 )
 
 log = logging.getLogger("api.billing")
+T = TypeVar("T")
 
 UNKNOWN_PRICE_WARNING = (
     "Your subscription is for a price SoraStats does not sell; it grants nothing. Contact support."
 )
 
 
-def state_from_row(row: store.Row | None) -> SubscriptionState | None:
+def state_from_row(row: Row | None) -> SubscriptionState | None:
     if row is None:
         return None
     return SubscriptionState(
@@ -87,19 +96,19 @@ def entitlement_of_state(state: SubscriptionState | None, stripe: StripeSettings
     return entitlement
 
 
-def entitlement(conn: store.Conn, user_id: str, stripe: StripeSettings) -> Entitlement:
+def entitlement(conn: Conn, user_id: str, stripe: StripeSettings) -> Entitlement:
     if not stripe.billing_enabled:
         return entitlement_for_status(None, billing_enabled=False)
     return entitlement_of_state(state_from_row(store.subscription_of(conn, user_id)), stripe)
 
 
-def current_tier(conn: store.Conn, user_id: str, stripe: StripeSettings) -> Tier:
+def current_tier(conn: Conn, user_id: str, stripe: StripeSettings) -> Tier:
     """The tier the user is on now, as stored from Stripe's webhooks."""
     return entitlement(conn, user_id, stripe).tier
 
 
 def check_room(
-    conn: store.Conn,
+    conn: Conn,
     user_id: str,
     stripe: StripeSettings,
     key: str,
@@ -111,18 +120,18 @@ def check_room(
     check_limit(current_tier(conn, user_id, stripe), key, existing, adding)
 
 
-def visible_versions(conn: store.Conn, user_id: str, stripe: StripeSettings, total: int) -> int:
+def visible_versions(conn: Conn, user_id: str, stripe: StripeSettings, total: int) -> int:
     """How many of a prompt's `total` versions (newest first) to list; the rest are kept
     and listed again with Pro (the `versions_per_prompt` window)."""
     return visible_count(current_tier(conn, user_id, stripe), "versions_per_prompt", total)
 
 
-def require_feature(conn: store.Conn, user_id: str, stripe: StripeSettings, key: str) -> None:
+def require_feature(conn: Conn, user_id: str, stripe: StripeSettings, key: str) -> None:
     """Raise TierLimitError (402) unless the user's tier includes feature `key`."""
     check_feature(current_tier(conn, user_id, stripe), key)
 
 
-def summary(conn: store.Conn, user_id: str, stripe: StripeSettings) -> dict[str, Any]:
+def summary(conn: Conn, user_id: str, stripe: StripeSettings) -> dict[str, Any]:
     """The body of GET /api/billing."""
     state = state_from_row(store.subscription_of(conn, user_id))
     plan = stripe.plan_for_price(state.price_id) if state else None
@@ -143,9 +152,7 @@ class WebhookOutcome:
     reason: str
 
 
-def apply_event(
-    conn: store.Conn, facts: EventFacts, stripe: StripeSettings, now: int
-) -> WebhookOutcome:
+def apply_event(conn: Conn, facts: EventFacts, stripe: StripeSettings, now: int) -> WebhookOutcome:
     """The webhook's one transaction: record the event id first (a redelivery stops
     here), then find the owner and let the newest state win."""
     event = facts.event
@@ -157,7 +164,7 @@ def apply_event(
 
 
 def _decide_and_write(
-    conn: store.Conn, facts: EventFacts, stripe: StripeSettings, now: int
+    conn: Conn, facts: EventFacts, stripe: StripeSettings, now: int
 ) -> WebhookOutcome:
     event, incoming = facts.event, facts.subscription
     if not event.handled:
@@ -185,3 +192,78 @@ def _decide_and_write(
     if decision.write:
         store.save_subscription(conn, owner.user_id, row_from_state(incoming), now)
     return WebhookOutcome(decision.write, decision.reason)
+
+
+# --- Stripe calls (never inside a transaction) ------------------------------------------
+
+
+def gateway(services: Services) -> StripeGateway:
+    """The Stripe client; 503 `billing_disabled` when billing is off."""
+    try:
+        return services.gateway
+    except BillingDisabledError as exc:
+        raise ApiError(exc.status_code, exc.code, exc.message) from None
+
+
+async def call_stripe(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call the gateway on a worker thread; Stripe's failures become 502 (logged)."""
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except GatewayError as exc:
+        log.warning("stripe call %s failed: %s", getattr(fn, "__name__", fn), exc)
+        raise ApiError(exc.status_code, exc.code, exc.message) from None
+    except UnknownPlanError as exc:
+        raise ApiError(exc.status_code, exc.code, exc.message) from None
+
+
+async def customer_for(
+    services: Services, client: StripeGateway, user_id: str, email: str, now: int
+) -> str:
+    """The user's Stripe customer, created (and stored) on first use."""
+    db = services.db
+    existing = await db.run(store.stripe_customer_of, user_id, write=False)
+    if existing is not None:
+        return existing
+    created = await call_stripe(client.create_customer, user_id, email)
+    return await db.run(store.save_stripe_customer, user_id, created, now)
+
+
+def stripe_customer_of(conn: Conn, user_id: str) -> str | None:
+    return store.stripe_customer_of(conn, user_id)
+
+
+def stripe_event_seen(conn: Conn, event_id: str) -> bool:
+    return store.stripe_event_seen(conn, event_id)
+
+
+async def delete_customer(services: Services, user_id: str) -> None:
+    """For account deletion: delete the Stripe customer first (Stripe cancels its
+    subscriptions at once), so a deleted account is never charged again. A Stripe failure
+    stops the deletion with 502 and nothing deleted; the user can try again."""
+    customer_id = await services.db.run(store.stripe_customer_of, user_id, write=False)
+    if customer_id is None:
+        return
+    if not services.stripe.billing_enabled:
+        log.warning(
+            "deleting user %s with Stripe customer %s while billing is off: "
+            "delete the customer in the Stripe dashboard",
+            user_id,
+            customer_id,
+        )
+        return
+    await call_stripe(services.gateway.delete_customer, customer_id)
+
+
+# --- export and housekeeping ------------------------------------------------------------
+
+
+def export_subscription(conn: Conn, user_id: str, services: Services) -> Any:
+    """The export's `subscription` section: the stored billing facts, then the tier they
+    grant under the settings."""
+    section: dict[str, Any] = store.export_subscription(conn, user_id)
+    section.update(entitlement(conn, user_id, services.stripe).as_json())
+    return section
+
+
+def purge_stripe_events(conn: Conn, now: int) -> None:
+    store.purge_stripe_events(conn, now)

@@ -18,8 +18,8 @@ import httpx
 import stripe
 
 from api import strict_json
-from api.billing_config import StripeSettings
-from api.billing_state import (
+from api.billing.config import StripeSettings
+from api.billing.state import (
     EventFacts,
     StripeObjectError,
     SubscriptionState,

@@ -1,17 +1,14 @@
-"""Pro's CSV export of a creator's daily counters, read from the ingest DuckDB file.
+"""A creator's daily counters, read from the ingest DuckDB file (the only I/O of stats).
 
 The file is opened read-only per request (the nightly build owns it and may be writing:
 DuckDB then refuses the open, and the API answers 503 with Retry-After). Building the CSV
-is pure and table-tested; only `read_creator_series` does I/O.
+is pure (api/stats/service.py).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -62,24 +59,3 @@ def read_creator_series(path: Path, creator_id: str) -> CreatorSeries | None:
     finally:
         con.close()
     return CreatorSeries(str(found[0]), str(found[1]), rows)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")  # stored naive, always UTC
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def series_csv(series: CreatorSeries) -> str:
-    """One header row, then one row per capture day; empty cells where the source had no
-    counter. Only dates, times and integers: nothing a spreadsheet could run as a formula."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in series.rows:
-        writer.writerow([_cell(value) for value in row])
-    return out.getvalue()

@@ -9,60 +9,22 @@ success URL grants nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
-from api import billing, store
-from api.billing_config import UnknownPlanError
+from api.billing import service
+from api.billing.config import UnknownPlanError
+from api.billing.stripe_gateway import UnusableEventError, WebhookVerificationError
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError
-from api.stripe_gateway import (
-    BillingDisabledError,
-    GatewayError,
-    StripeGateway,
-    UnusableEventError,
-    WebhookVerificationError,
-)
 from api.validation import obj
 from sorastats.tiers import TIERS, Interval
 
 log = logging.getLogger("api.billing")
 group = EndpointGroup("billing")
-T = TypeVar("T")
 
 PLANS = sorted(tier.name for tier in TIERS if tier.prices)
 INTERVALS = [interval.value for interval in Interval]
 DISABLED = {503: "Billing is not enabled on this server (`billing_disabled`)"}
-
-
-def _gateway(ctx: Ctx) -> StripeGateway:
-    try:
-        return ctx.services.gateway
-    except BillingDisabledError as exc:
-        raise ApiError(exc.status_code, exc.code, exc.message) from None
-
-
-async def _stripe(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call the gateway on a worker thread; Stripe's failures become 502 (logged)."""
-    try:
-        return await run_in_threadpool(fn, *args, **kwargs)
-    except GatewayError as exc:
-        log.warning("stripe call %s failed: %s", getattr(fn, "__name__", fn), exc)
-        raise ApiError(exc.status_code, exc.code, exc.message) from None
-    except UnknownPlanError as exc:
-        raise ApiError(exc.status_code, exc.code, exc.message) from None
-
-
-async def customer_for(ctx: Ctx, gateway: StripeGateway) -> str:
-    """The user's Stripe customer, created (and stored) on first use."""
-    db = ctx.services.db
-    existing = await db.run(store.stripe_customer_of, ctx.user_id, write=False)
-    if existing is not None:
-        return existing
-    created = await _stripe(gateway.create_customer, ctx.user_id, str(ctx.user["email"]))
-    return await db.run(store.save_stripe_customer, ctx.user_id, created, ctx.now)
 
 
 @group.route(
@@ -75,8 +37,8 @@ async def customer_for(ctx: Ctx, gateway: StripeGateway) -> str:
     "can hide their upgrade buttons; otherwise needs a session.",
 )
 async def billing_summary(ctx: Ctx) -> Any:
-    _gateway(ctx)
-    return await ctx.services.db.run(billing.summary, ctx.user_id, ctx.services.stripe, write=False)
+    service.gateway(ctx.services)
+    return await ctx.services.db.run(service.summary, ctx.user_id, ctx.services.stripe, write=False)
 
 
 @group.route(
@@ -99,13 +61,13 @@ async def billing_summary(ctx: Ctx) -> Any:
     },
 )
 async def checkout(ctx: Ctx) -> Any:
-    gateway = _gateway(ctx)
+    gateway = service.gateway(ctx.services)
     plan, interval = ctx.body["plan"], ctx.body["interval"]
     if (plan, interval) not in ctx.services.stripe.prices():
         error = UnknownPlanError(plan, interval)
         raise ApiError(error.status_code, error.code, error.message)
     granted = await ctx.services.db.run(
-        billing.entitlement, ctx.user_id, ctx.services.stripe, write=False
+        service.entitlement, ctx.user_id, ctx.services.stripe, write=False
     )
     if granted.tier.rank > 0:
         raise ApiError(
@@ -113,9 +75,11 @@ async def checkout(ctx: Ctx) -> Any:
             "already_subscribed",
             "You already have a subscription; change or cancel it in Manage subscription.",
         )
-    customer_id = await customer_for(ctx, gateway)
+    customer_id = await service.customer_for(
+        ctx.services, gateway, ctx.user_id, str(ctx.user["email"]), ctx.now
+    )
     base = ctx.services.settings.BASE_URL
-    session = await _stripe(
+    session = await service.call_stripe(
         gateway.create_checkout_session,
         customer_id=customer_id,
         user_id=ctx.user_id,
@@ -140,11 +104,11 @@ async def checkout(ctx: Ctx) -> Any:
     },
 )
 async def portal(ctx: Ctx) -> Any:
-    gateway = _gateway(ctx)
-    customer_id = await ctx.services.db.run(store.stripe_customer_of, ctx.user_id, write=False)
+    gateway = service.gateway(ctx.services)
+    customer_id = await ctx.services.db.run(service.stripe_customer_of, ctx.user_id, write=False)
     if customer_id is None:
         raise ApiError(409, "no_billing_account", "You have no subscription to manage yet.")
-    url = await _stripe(
+    url = await service.call_stripe(
         gateway.create_portal_session,
         customer_id=customer_id,
         return_url=f"{ctx.services.settings.BASE_URL}/account/",
@@ -169,14 +133,14 @@ async def portal(ctx: Ctx) -> Any:
     "applies the newest state.",
 )
 async def webhook(ctx: Ctx) -> Any:
-    gateway = _gateway(ctx)
+    gateway = service.gateway(ctx.services)
     payload = await ctx.request.body()
     try:
         event = gateway.verify_webhook(payload, ctx.request.headers.get("stripe-signature"))
         db = ctx.services.db
-        if await db.run(store.stripe_event_seen, event.id, write=False):
+        if await db.run(service.stripe_event_seen, event.id, write=False):
             return {"received": True, "applied": False, "reason": "duplicate event"}
-        facts = await _stripe(gateway.read_event_facts, event)
+        facts = await service.call_stripe(gateway.read_event_facts, event)
     except WebhookVerificationError as exc:
         raise ApiError(exc.status_code, exc.code, exc.message) from None
     except UnusableEventError as exc:
@@ -184,24 +148,6 @@ async def webhook(ctx: Ctx) -> Any:
         # same unusable body for days. Nothing changed; the log says why (no payload).
         log.warning("stripe webhook acknowledged but not used: %s", exc.reason)
         return {"received": True, "applied": False, "reason": f"unusable event: {exc.reason}"}
-    outcome = await db.run(billing.apply_event, facts, ctx.services.stripe, ctx.now)
+    outcome = await db.run(service.apply_event, facts, ctx.services.stripe, ctx.now)
     log.info("stripe event %s %s: %s", event.id, event.type, outcome.reason)
     return {"received": True, "applied": outcome.applied, "reason": outcome.reason}
-
-
-async def delete_stripe_customer(ctx: Ctx) -> None:
-    """For account deletion: delete the Stripe customer first (Stripe cancels its
-    subscriptions at once), so a deleted account is never charged again. A Stripe failure
-    stops the deletion with 502 and nothing deleted; the user can try again."""
-    customer_id = await ctx.services.db.run(store.stripe_customer_of, ctx.user_id, write=False)
-    if customer_id is None:
-        return
-    if not ctx.services.stripe.billing_enabled:
-        log.warning(
-            "deleting user %s with Stripe customer %s while billing is off: "
-            "delete the customer in the Stripe dashboard",
-            ctx.user_id,
-            customer_id,
-        )
-        return
-    await _stripe(ctx.services.gateway.delete_customer, customer_id)

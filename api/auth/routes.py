@@ -9,10 +9,10 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from api import store
+from api.auth import service
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError
-from api.routes.common import (
+from api.http import (
     EMAIL,
     KDF_SCHEMA,
     TOKEN,
@@ -110,7 +110,7 @@ async def register(ctx: Ctx) -> Any:
     # whoever has it and whatever its email, so the answer tells nothing about the email.
     # (The browser wrapped its key under this id, so silently picking another would make
     # the account undecryptable; it retries with a fresh id instead.)
-    if await ctx.services.db.run(store.user_id_taken, user["id"], write=False):
+    if await ctx.services.db.run(service.user_id_taken, user["id"], write=False):
         raise ApiError(409, "user_id_taken", "That user_id is taken; pick another random id.")
     # Everything that depends on the email (does it have an account?) happens after the
     # answer, so status, body and the work before the answer are the same either way.
@@ -122,7 +122,7 @@ async def _finish_registration(ctx: Ctx, user: dict[str, Any]) -> None:
     # A pending (unverified) registration is replaced by the newest one, whose link
     # supersedes the old: whoever reads the mailbox decides which keys get verified, so
     # nobody can pre-register someone else's address with keys of their own.
-    outcome = await ctx.services.db.run(store.create_or_replace_pending_user, user)
+    outcome = await ctx.services.db.run(service.create_or_replace_pending_user, user)
     if outcome == "created":
         token = await issue_link(ctx, user["id"], "verify", email_addr)
         text = (
@@ -152,19 +152,7 @@ async def verify(ctx: Ctx) -> Any:
     purpose, nonce_hash = _read_link(ctx)
     if purpose not in {"verify", "email_change"}:
         raise ApiError(400, "link_invalid", "This link is not valid.")
-
-    def confirm(conn: store.Conn) -> dict[str, Any]:
-        row = store.take_email_token(conn, nonce_hash, purpose, ctx.now)
-        if row is None:
-            raise ApiError(400, "link_used", "This link was already used or has expired.")
-        if purpose == "verify":
-            store.mark_verified(conn, row["user_id"], ctx.now)
-            return {"status": "verified"}
-        if not store.change_email(conn, row["user_id"], row["email"], ctx.now):
-            raise ApiError(409, "email_taken", "That address now belongs to another account.")
-        return {"status": "email_changed", "email": row["email"]}
-
-    return await ctx.services.db.run(confirm)
+    return await ctx.services.db.run(service.confirm_email, nonce_hash, purpose, ctx.now)
 
 
 def _read_link(ctx: Ctx) -> tuple[str, str]:
@@ -186,7 +174,7 @@ def _read_link(ctx: Ctx) -> tuple[str, str]:
 )
 async def prelogin(ctx: Ctx) -> Any:
     email_addr = norm_email(ctx.query["email"])
-    user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    user = await ctx.services.db.run(service.user_by_email, email_addr, write=False)
     services = ctx.services
     s = services.settings
     profile = services.kdf_profile or [((s.KDF_ITERATIONS, s.KDF_ITERATIONS, False), 1)]
@@ -207,7 +195,7 @@ PROFILE_MAX_AGE = 24 * 3600
 
 
 async def _recount_profile(ctx: Ctx) -> None:
-    ctx.services.kdf_profile = await ctx.services.db.run(store.kdf_profile, write=False)
+    ctx.services.kdf_profile = await ctx.services.db.run(service.kdf_profile, write=False)
 
 
 @group.route(
@@ -227,7 +215,7 @@ async def login(ctx: Ctx) -> Any:
     email_addr = norm_email(ctx.body["email"])
     keys = throttle_keys(ctx, "login", email_addr)
     await refuse_if_throttled(ctx, keys)
-    user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    user = await ctx.services.db.run(service.user_by_email, email_addr, write=False)
     stored = None if user is None else str(user["auth_hash"])
     ok = await hash_work(ctx.services.hasher.verify, stored, key_bytes(ctx.body["auth_key"]))
     if not ok or user is None:
@@ -235,7 +223,7 @@ async def login(ctx: Ctx) -> Any:
         raise invalid_credentials()
     if user["email_verified_at"] is None:
         raise ApiError(403, "email_not_verified", "Confirm your email address first.")
-    await ctx.services.db.run(store.clear_failures, keys[0])
+    await ctx.services.db.run(service.clear_failures, keys[0])
     return await start_session(ctx, user, "password")
 
 
@@ -246,7 +234,7 @@ async def login(ctx: Ctx) -> Any:
     responses={200: "Signed out", 401: "Not signed in"},
 )
 async def logout(ctx: Ctx) -> Any:
-    await ctx.services.db.run(store.delete_session, ctx.user_id, str(ctx.user["session_id"]))
+    await ctx.services.db.run(service.delete_session, ctx.user_id, str(ctx.user["session_id"]))
     return clear_cookie(ctx, JSONResponse({"status": "signed_out"}))
 
 
@@ -269,7 +257,7 @@ async def request_link(ctx: Ctx) -> Any:
 
 
 async def _mail_link(ctx: Ctx, email_addr: str) -> None:
-    user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    user = await ctx.services.db.run(service.user_by_email, email_addr, write=False)
     if user is None:
         return
     token = await issue_link(ctx, user["id"], "signin", email_addr)
@@ -293,15 +281,5 @@ async def confirm_link(ctx: Ctx) -> Response:
     purpose, nonce_hash = _read_link(ctx)
     if purpose != "signin":
         raise ApiError(400, "link_invalid", "This link is not valid.")
-
-    def take(conn: store.Conn) -> store.Row:
-        row = store.take_email_token(conn, nonce_hash, purpose, ctx.now)
-        if row is None:
-            raise ApiError(400, "link_used", "This link was already used or has expired.")
-        store.mark_verified(conn, row["user_id"], ctx.now)  # the mail proves the address
-        user = store.user_by_id(conn, row["user_id"])
-        assert user is not None
-        return user
-
-    user = await ctx.services.db.run(take)
+    user = await ctx.services.db.run(service.take_signin_link, nonce_hash, ctx.now)
     return await start_session(ctx, user, "link")

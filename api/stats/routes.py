@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api import billing
 from api.endpoints import Ctx, EndpointGroup
-from api.errors import ApiError, not_found
-from api.stats_export import CREATOR_ID, StatsUnavailableError, read_creator_series, series_csv
+from api.stats import service
 
 group = EndpointGroup("stats")
 
@@ -29,21 +24,10 @@ group = EndpointGroup("stats")
     },
 )
 async def creator_csv(ctx: Ctx) -> Response:
-    await ctx.services.db.run(
-        billing.require_feature, ctx.user_id, ctx.services.stripe, "csv_export", write=False
-    )
     creator_id = ctx.params["creator_id"]
-    if not CREATOR_ID.fullmatch(creator_id):
-        raise ApiError(400, "invalid_request", "creator_id: letters, digits, _ and - only")
-    path = Path(ctx.services.settings.STATS_DB_PATH)
-    try:
-        series = await run_in_threadpool(read_creator_series, path, creator_id)
-    except StatsUnavailableError as exc:
-        raise ApiError(503, "stats_unavailable", str(exc), {"Retry-After": "60"}) from None
-    if series is None:
-        raise not_found("No such creator.")
+    text = await service.creator_csv(ctx.services, ctx.user_id, creator_id)
     return Response(
-        series_csv(series),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="sorastats-{creator_id}.csv"'},
     )

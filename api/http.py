@@ -1,5 +1,6 @@
-"""Pieces shared by the route modules: request schemas, session cookies, throttling and
-the signed-in user's JSON."""
+"""HTTP pieces shared by the domains' route modules: request schemas, session cookies,
+throttling, bounded argon2 work, emailed links and the signed-in user's JSON. The
+transactions behind them are api/auth/service.py's."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ import anyio.to_thread
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 
-from api import store
+from api.auth import service as auth_service
+from api.db import Row
 from api.endpoints import Ctx
 from api.errors import ApiError
 from api.security import (
     KDF_NAME,
-    backoff_seconds,
     csrf_token,
     email_throttle_key,
     new_id,
@@ -45,7 +46,7 @@ KDF_SCHEMA: Schema = obj(
 EMAIL = email()
 TOKEN = string(1000, 10, pattern=r"^[A-Za-z0-9_.\-]+$", description="Token from the mailed link")
 WRAPPED_KEY = envelope("The user key wrapped by the key-encryption key")
-SESSION_COOKIE_MAX_AGE = store.SESSION_MAX_SECONDS
+SESSION_COOKIE_MAX_AGE = auth_service.SESSION_MAX_SECONDS
 
 
 # One limiter per event loop (tests run several servers, each on its own loop).
@@ -97,7 +98,7 @@ def throttle_keys(ctx: Ctx, scope: str, email_addr: str) -> tuple[str, str]:
 
 
 async def refuse_if_throttled(ctx: Ctx, keys: tuple[str, ...]) -> None:
-    until = await ctx.services.db.run(store.blocked_until, list(keys), write=False)
+    until = await ctx.services.db.run(auth_service.blocked_until, list(keys), write=False)
     # Times are whole seconds: `until` = the failure's second + the backoff. Counting that
     # last second too makes an N-second backoff last at least N seconds (N to N + 1),
     # never less (a 1 s block could lapse at once when the next second began).
@@ -117,11 +118,8 @@ async def record_failure(ctx: Ctx, keys: tuple[str, str], factor: int = 1) -> No
     account_key, ip_key = keys
     free, cap = s.LOGIN_FREE_ATTEMPTS * factor, s.LOGIN_MAX_BACKOFF_SECONDS
 
-    def both(conn: store.Conn) -> None:
-        store.record_failure(conn, account_key, ctx.now, lambda n: backoff_seconds(n, free, cap))
-        store.record_failure(conn, ip_key, ctx.now, lambda n: backoff_seconds(n, 4 * free, cap))
-
-    await ctx.services.db.run(both)
+    counted = [(account_key, free), (ip_key, 4 * free)]
+    await ctx.services.db.run(auth_service.count_failures, counted, ctx.now, cap)
 
 
 MAIL_FACTOR = 3  # mail-sending requests get 3x the free attempts of sign-in
@@ -137,12 +135,8 @@ async def throttle_mail(ctx: Ctx, *addresses: str) -> None:
     ip_key = throttle_keys(ctx, "mail", addresses[0])[1]
     await refuse_if_throttled(ctx, (*account_keys, ip_key))
 
-    def count(conn: store.Conn) -> None:
-        for key in dict.fromkeys(account_keys):
-            store.record_failure(conn, key, ctx.now, lambda n: backoff_seconds(n, free, cap))
-        store.record_failure(conn, ip_key, ctx.now, lambda n: backoff_seconds(n, 4 * free, cap))
-
-    await ctx.services.db.run(count)
+    counted = [(key, free) for key in dict.fromkeys(account_keys)] + [(ip_key, 4 * free)]
+    await ctx.services.db.run(auth_service.count_failures, counted, ctx.now, cap)
 
 
 def invalid_credentials() -> ApiError:
@@ -152,7 +146,7 @@ def invalid_credentials() -> ApiError:
 # --- sessions ---------------------------------------------------------------------------
 
 
-def user_json(row: store.Row) -> dict[str, Any]:
+def user_json(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "email": row["email"],
@@ -165,32 +159,24 @@ def user_json(row: store.Row) -> dict[str, Any]:
     }
 
 
-async def start_session(ctx: Ctx, user: store.Row, method: str) -> Response:
+async def start_session(ctx: Ctx, user: Row, method: str) -> Response:
     """A fresh 256-bit token per sign-in; only its SHA-256 is stored. Any session the
     request already carried is ended (no session fixation)."""
     token = new_token()
     token_hash = sha256_hex(token)
     device = ctx.request.headers.get("user-agent", "")[:200]
-    old = ctx.session
-
-    def write(conn: store.Conn) -> None:
-        if old is not None:
-            store.delete_session_by_token_hash(conn, str(old["token_hash"]))
-        store.create_session(
-            conn,
-            {
-                "id": new_id(),
-                "token_hash": token_hash,
-                "user_id": user["id"],
-                "method": method,
-                "device": device,
-                "created_at": ctx.now,
-                "last_seen_at": ctx.now,
-                "auth_at": ctx.now,
-            },
-        )
-
-    await ctx.services.db.run(write)
+    old = None if ctx.session is None else str(ctx.session["token_hash"])
+    session = {
+        "id": new_id(),
+        "token_hash": token_hash,
+        "user_id": user["id"],
+        "method": method,
+        "device": device,
+        "created_at": ctx.now,
+        "last_seen_at": ctx.now,
+        "auth_at": ctx.now,
+    }
+    await ctx.services.db.run(auth_service.replace_session, old, session)
     settings = ctx.services.settings
     response = JSONResponse(
         {
@@ -247,6 +233,6 @@ def link_url(ctx: Ctx, page: str, token: str) -> str:
 async def issue_link(ctx: Ctx, user_id: str, purpose: str, email_addr: str) -> str:
     token, nonce_hash = ctx.services.links.issue(purpose)
     await ctx.services.db.run(
-        store.add_email_token, nonce_hash, user_id, purpose, email_addr, ctx.now, 15 * 60
+        auth_service.save_link, nonce_hash, user_id, purpose, email_addr, ctx.now
     )
     return token

@@ -9,11 +9,13 @@ from typing import Any
 import anyio.to_thread
 from starlette.responses import JSONResponse, Response
 
-from api import billing, store
+from api.account import service
+from api.auth import service as auth_service
+from api.billing import service as billing_service
+from api.db import Row
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError, not_found
-from api.routes.billing import delete_stripe_customer
-from api.routes.common import (
+from api.http import (
     EMAIL,
     after_answer,
     check_kdf,
@@ -104,16 +106,13 @@ async def update_me(ctx: Ctx) -> Any:
         # Mails go to an address the caller names: throttled on the account and on the
         # target, before anything is written, so a refused request changes nothing.
         await throttle_mail(ctx, str(ctx.user["email"]), new_email)
-    await ctx.services.db.run(
-        store.update_profile, ctx.user_id, ctx.now, b.get("display_name"), b.get("settings")
+    user = await ctx.services.db.run(
+        service.update_profile, ctx.user_id, ctx.now, b, new_email if moving else None
     )
     background = None
     if moving:
         assert new_email is not None
-        await ctx.services.db.run(store.set_pending_email, ctx.user_id, new_email, ctx.now)
         background = after_answer(_mail_email_change, ctx, str(ctx.user["email"]), new_email)
-    user = await ctx.services.db.run(store.user_by_id, ctx.user_id, write=False)
-    assert user is not None
     return JSONResponse({"user": user_json(user)}, background=background)
 
 
@@ -121,7 +120,7 @@ async def _mail_email_change(ctx: Ctx, old_email: str, new_email: str) -> None:
     """After the answer: whether the address is taken decides what is mailed, so the
     answer (status, body, work before it) is the same either way."""
     mailer = ctx.services.mailer
-    if await ctx.services.db.run(store.email_taken, new_email, write=False):
+    if await ctx.services.db.run(auth_service.email_taken, new_email, write=False):
         # Only the owner of the address learns about it.
         await mailer.send(
             new_email,
@@ -161,8 +160,8 @@ async def delete_me(ctx: Ctx) -> Any:
     db = ctx.services.db
     account_key = email_throttle_key(ctx.services.settings.SECRET_KEY, str(ctx.user["email"]))
     keys = [f"{scope}:{account_key}" for scope in ("login", "mail", "recover")]
-    await delete_stripe_customer(ctx)
-    await db.run(store.delete_user, ctx.user_id, keys)
+    await billing_service.delete_customer(ctx.services, ctx.user_id)
+    await db.run(service.delete_account, ctx.user_id, keys)
     await anyio.to_thread.run_sync(db.checkpoint)  # no copy left in the SQLite WAL
     return clear_cookie(ctx, JSONResponse({"status": "deleted"}))
 
@@ -174,11 +173,7 @@ async def delete_me(ctx: Ctx) -> Any:
     responses={200: "The export", 401: "Not signed in"},
 )
 async def export_me(ctx: Ctx) -> Response:
-    data = await ctx.services.db.run(store.export_user, ctx.user_id, write=False)
-    granted = await ctx.services.db.run(
-        billing.entitlement, ctx.user_id, ctx.services.stripe, write=False
-    )
-    data["subscription"].update(granted.as_json())
+    data = await ctx.services.db.run(service.export_account, ctx.user_id, ctx.services, write=False)
     data["exported_at"] = ctx.now
     return JSONResponse(
         data, headers={"Content-Disposition": 'attachment; filename="sorastats-account.json"'}
@@ -192,7 +187,7 @@ async def export_me(ctx: Ctx) -> Response:
     responses={200: "Sessions", 401: "Not signed in"},
 )
 async def list_sessions(ctx: Ctx) -> Any:
-    rows = await ctx.services.db.run(store.list_sessions, ctx.user_id, ctx.now, write=False)
+    rows = await ctx.services.db.run(auth_service.list_sessions, ctx.user_id, ctx.now, write=False)
     current = ctx.user["session_id"]
     return {"sessions": [{**row, "current": row["id"] == current} for row in rows]}
 
@@ -207,7 +202,7 @@ async def revoke_session(ctx: Ctx) -> Any:
     session_id = ctx.params["session_id"]
     # A malformed id cannot exist (and PostgreSQL refuses NUL bytes in text): not found.
     if not SESSION_ID_RE.fullmatch(session_id) or not await ctx.services.db.run(
-        store.delete_session, ctx.user_id, session_id
+        auth_service.delete_session, ctx.user_id, session_id
     ):
         raise not_found("No such session.")
     response = JSONResponse({"status": "revoked"})
@@ -229,37 +224,33 @@ async def change_password(ctx: Ctx) -> Any:
     keys = throttle_keys(ctx, "login", str(ctx.user["email"]))
     await refuse_if_throttled(ctx, keys)
     hasher = ctx.services.hasher
-    stored = await ctx.services.db.run(store.auth_hash_of, ctx.user_id, write=False)
+    stored = await ctx.services.db.run(auth_service.auth_hash_of, ctx.user_id, write=False)
     if not await hash_work(hasher.verify, stored, key_bytes(ctx.body["current_auth_key"])):
         await record_failure(ctx, keys)
         raise invalid_credentials()
     new_hash = await hash_work(hasher.hash, key_bytes(ctx.body["auth_key"]))
     session_id = str(ctx.user["session_id"])
-
-    def write(conn: store.Conn) -> int:
-        return store.set_password(
-            conn,
-            ctx.user_id,
-            new_hash,
-            ctx.body["kdf"],
-            ctx.body["wrapped_user_key"],
-            ctx.now,
-            keep_session_id=session_id,
-        )
-
-    revoked = await ctx.services.db.run(write)
+    revoked = await ctx.services.db.run(
+        auth_service.set_password,
+        ctx.user_id,
+        new_hash,
+        ctx.body["kdf"],
+        ctx.body["wrapped_user_key"],
+        ctx.now,
+        session_id,
+    )
     return {"status": "password_changed", "sessions_revoked": revoked}
 
 
 RECOVERY_PROOF = {"email": EMAIL, "recovery_auth_key": key32("Auth key from the recovery code")}
 
 
-async def _recovery_user(ctx: Ctx) -> store.Row:
+async def _recovery_user(ctx: Ctx) -> Row:
     """The account, if the recovery proof holds; throttled like sign-in."""
     email_addr = norm_email(ctx.body["email"])
     keys = throttle_keys(ctx, "recover", email_addr)
     await refuse_if_throttled(ctx, keys)
-    user = await ctx.services.db.run(store.user_by_email, email_addr, write=False)
+    user = await ctx.services.db.run(auth_service.user_by_email, email_addr, write=False)
     stored = None if user is None else str(user["recovery_hash"])
     key = key_bytes(ctx.body["recovery_auth_key"])
     if not await hash_work(ctx.services.hasher.verify, stored, key) or not user:
@@ -304,20 +295,12 @@ async def recover(ctx: Ctx) -> Response:
     if user["email_verified_at"] is None:
         raise ApiError(403, "email_not_verified", "Confirm your email address first.")
     new_hash = await hash_work(ctx.services.hasher.hash, key_bytes(ctx.body["auth_key"]))
-
-    def write(conn: store.Conn) -> store.Row:
-        store.set_password(
-            conn,
-            user["id"],
-            new_hash,
-            ctx.body["kdf"],
-            ctx.body["wrapped_user_key"],
-            ctx.now,
-            keep_session_id=None,
-        )
-        fresh = store.user_by_id(conn, user["id"])
-        assert fresh is not None
-        return fresh
-
-    fresh = await ctx.services.db.run(write)
+    fresh = await ctx.services.db.run(
+        auth_service.recover_password,
+        user["id"],
+        new_hash,
+        ctx.body["kdf"],
+        ctx.body["wrapped_user_key"],
+        ctx.now,
+    )
     return await start_session(ctx, fresh, "recovery")

@@ -1,0 +1,1 @@
+"""The pages mailed links open (their assets sit here) and the OpenAPI document."""
