@@ -9,7 +9,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-# Keep in step with sorastats/files.py (SITE_FILES); tests/test_files.py checks both.
+# Keep in step with sorastats/files.py (SITE_FILES); tests/sorastats/test_files.py checks both.
 SITE_FILES = ("templates", "content", "docs/encryption.md")
 
 

@@ -5,7 +5,7 @@ CDN in front of a static copy of the site must be configured with (`cdn_headers`
 Two kinds of URL get different values: the API (`/api` and `/api/...`) and the site
 (everything else: pages, feeds, sitemaps, static files, the search index, 404s).
 The site's CSP is what its pages truly need (checked in chromium by
-tests/test_security_headers_browser.py): only this origin's files, no inline script or style
+tests/test_security_headers.py): only this origin's files, no inline script or style
 (templates/ has none; `<script type="application/ld+json">` is data, never run), and
 WebAssembly for the Pagefind search ('wasm-unsafe-eval' allows compiling wasm only, not
 `eval`). `frame-ancestors` works only as a header (a `<meta>` CSP ignores it), hence

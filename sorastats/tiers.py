@@ -4,7 +4,7 @@
 is never described anywhere else. Prices shown here are for display: what a customer is
 charged is the Stripe price whose id is in the server settings, so the two must agree.
 
-Rules (pure, table-tested in tests/test_tiers.py):
+Rules (pure, table-tested in tests/sorastats/test_tiers.py):
 - `entitlement_for_status`: pro while Stripe says the subscription is `active` or
   `trialing`, and through `past_due` (with a warning) because Stripe is still retrying the
   payment; once it gives up it moves the subscription to `canceled` or `unpaid`, which are

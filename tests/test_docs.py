@@ -15,8 +15,8 @@ from api.config import SETTINGS as API_SETTINGS
 from sorastats.cli import build_parser
 from sorastats.config import SETTINGS
 from tests.support import docgen
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 README_MAX_LINES = 150

@@ -24,8 +24,8 @@ from playwright.sync_api import Browser, ConsoleMessage
 from api.endpoints import Ctx, EndpointGroup
 from sorastats import headers
 from tests.support.api_server import TEST_ENV, run_api
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "security.md"
 
 

@@ -13,7 +13,7 @@ _SAFE_USERNAME = re.compile(r"[a-z0-9._-]{1,64}")
 _SAFE_POST_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 # The same rule in SQL, so the model can resolve slugs (and collisions) in one query.
-# tests/test_site_urls.py checks it agrees with `creator_slug` on a table of inputs.
+# tests/sorastats/site/test_pure.py checks it agrees with `creator_slug` on a table of inputs.
 SQL_SLUG_EXPR = (
     "CASE WHEN regexp_full_match(lower({u}), '[a-z0-9._-]{{1,64}}') "
     "AND lower({u}) NOT IN ('.', '..') AND NOT starts_with(lower({u}), 'u-') "

@@ -14,8 +14,8 @@ import pytest
 from api.__main__ import build_parser
 from api.app import all_endpoints
 from api.config import SETTINGS, ConfigError, Settings, load_settings
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # docs/api.md and docs/vault.md together document every endpoint.
 API_SECTION = (ROOT / "docs" / "api.md").read_text() + (ROOT / "docs" / "vault.md").read_text()
 GOOD = {

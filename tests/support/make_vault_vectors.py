@@ -1,6 +1,6 @@
 """Write tests/fixtures/vault_vectors.json: golden vectors of the vault scheme, computed by
 the Python reference (tests/support/vault_crypto.py). The browser module must reproduce
-every one of them exactly; tests/test_vault_crypto.py checks that this script still
+every one of them exactly; tests/api/vault/test_vault_crypto.py checks that this script still
 produces the file byte for byte.
 
     .venv/bin/python -m tests.support.make_vault_vectors

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +18,10 @@ from playwright.sync_api import Browser, Page
 from tests.support import vault_crypto as vc
 from tests.support.browser import serve_files
 from tests.support.make_vault_vectors import VECTORS_PATH
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE_DIR = ROOT / "tests" / "support" / "vault_page"
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text("ascii"))
 PROOF_IV = bytes(range(12))

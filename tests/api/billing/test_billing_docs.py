@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from api.billing.config import BILLING_SETTINGS
 from api.billing.state import HANDLED_EVENT_TYPES
 from sorastats.tiers import FEATURES, LIMITS, TIERS, tier_table_markdown
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "billing.md").read_text(encoding="utf-8")
 API_DOC = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
 

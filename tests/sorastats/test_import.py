@@ -13,7 +13,7 @@ import pytest
 
 from sorastats import db, importer
 from sorastats.cli import main
-from tests.ingest_helpers import (
+from tests.support.ingest import (
     DAY1,
     DAY2,
     FIXTURES,
@@ -25,6 +25,7 @@ from tests.ingest_helpers import (
     wrapper,
     write,
 )
+from tests.support.paths import ROOT
 
 
 def run_import(db_path: Path, *paths: Path) -> importer.ImportResult:
@@ -76,7 +77,7 @@ def test_shared_fixtures_import_cleanly(db_path: Path) -> None:
 
 
 def test_importing_twice_changes_only_runs(db_path: Path, tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = ROOT / "data" / "sample"
     run_import(db_path, sample)
     con = open_db(db_path)
     first = dump(con, drop=frozenset())
@@ -93,7 +94,7 @@ def test_importing_twice_changes_only_runs(db_path: Path, tmp_path: Path) -> Non
 def test_batch_size_does_not_change_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = ROOT / "data" / "sample"
     run_import(tmp_path / "big.duckdb", sample)
     monkeypatch.setattr(importer, "BATCH_RECORDS", 7)
     run_import(tmp_path / "small.duckdb", sample)
@@ -319,7 +320,7 @@ def test_comments_are_not_posts(db_path: Path, tmp_path: Path) -> None:
 
 
 def test_sample_privacy_and_shape(db_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = ROOT / "data" / "sample"
     result = run_import(db_path, sample)
     assert result.ok and result.counts.quarantined == 0
     con = open_db(db_path)
@@ -345,7 +346,7 @@ def test_sample_privacy_and_shape(db_path: Path) -> None:
 def test_stats_command_reports_counts_and_runs(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = ROOT / "data" / "sample"
     assert main(["import", str(sample), "--db", str(db_path)]) == 0
     assert "import: " in capsys.readouterr().out  # the summary line
     assert main(["stats", "--json", "--db", str(db_path)]) == 0
@@ -466,7 +467,7 @@ def test_history_keys_stay_unique_across_batches_and_runs(
 ) -> None:
     # raw and the snapshot tables have no index (schema migration 2): the ingest alone
     # keeps (id, day) and the content hash unique.
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample = ROOT / "data" / "sample"
     monkeypatch.setattr(importer, "BATCH_RECORDS", 60)
     write(tmp_path / "a.json", page(wrapper("s_1", view_count=10), captured_at=DAY1))
     write(tmp_path / "b.json", page(wrapper("s_1", view_count=20), captured_at=DAY1 + 60))

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from sorastats import files
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 def test_in_a_checkout_the_site_files_are_the_top_level_folders() -> None:

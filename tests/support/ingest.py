@@ -8,7 +8,9 @@ from typing import Any
 
 import duckdb
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "sora"
+from tests.support.paths import SHARED_FIXTURES
+
+FIXTURES = SHARED_FIXTURES
 
 DAY1 = 1760000000.0  # 2025-10-09 08:53:20 UTC
 DAY2 = DAY1 + 86400

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import sitedata
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
 
 
 def marked(marker: str) -> dict[int, int]:

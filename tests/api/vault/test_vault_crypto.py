@@ -1,6 +1,6 @@
 """The Python reference of the vault scheme against the golden vectors, independent
 re-implementations of the KDFs, strict parsing tables and tamper cases. The browser side of
-the same vectors is tests/test_vault_crypto_browser.py."""
+the same vectors is tests/api/vault/test_vault_crypto_browser.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import hmac
 import json
 import re
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from cryptography.exceptions import InvalidTag
 
 from tests.support import make_vault_vectors
 from tests.support import vault_crypto as vc
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 VECTORS: dict[str, Any] = json.loads(make_vault_vectors.VECTORS_PATH.read_text("ascii"))
 BROWSER_MODULE = ROOT / "templates" / "static" / "js" / "vault-crypto.js"
 

@@ -16,11 +16,11 @@ from sorastats.site.builder import render_site
 from sorastats.site.check import check_site
 from sorastats.site.config import RenderConfig
 from tests.support.html import load, visible_text
+from tests.support.paths import ROOT
 
 # End-to-end tier (make test): whole builds of ingested data.
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://sorastats.example"
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 

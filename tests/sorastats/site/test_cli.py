@@ -19,11 +19,11 @@ from sorastats.site.check import check_site
 from sorastats.site.config import SETTINGS
 from sorastats.site.manifest import read_manifest
 from tests.support import sitedata
+from tests.support.paths import ROOT
 
 # End-to-end tier (make test): build.py in subprocesses.
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://sorastats.example"
 
 

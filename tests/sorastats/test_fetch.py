@@ -16,13 +16,13 @@ from sorastats.cli import run_exit_code
 from sorastats.fetch import FetchOptions, fetch
 from sorastats.importer import import_paths
 from sorastats.runlock import RunLock
-from tests.ingest_helpers import count, dump
+from tests.support.ingest import count, dump
+from tests.support.paths import ROOT
 from tests.support.sora_server import DAY1_CLOCK, Backend, fast_fetch_env, running
 
 # End-to-end tier (make test): the Sora mirror server on 127.0.0.1.
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "sekret-token-Zq81xT"
 DAY2_CLOCK = "2025-10-02T23:50:00Z"
 

@@ -13,7 +13,7 @@ from sorastats.fetch import FetchOptions, fetch
 from sorastats.ingest import Counts
 from sorastats.run import IngestRun, Level, Message, RunResult, failure_status
 from sorastats.runlock import RunLock, RunLockedError
-from tests.ingest_helpers import count, page, wrapper, write
+from tests.support.ingest import count, page, wrapper, write
 from tests.support.sora_server import Backend, fast_fetch_env, running
 
 ERROR = Message(Level.ERROR, "a.json: not JSON")
