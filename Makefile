@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PYTEST := $(PY) -m pytest -q
+PYTEST := $(PY) -m pytest -q -n auto  # one worker per core (pytest-xdist)
 
 .PHONY: setup run check test lint types fast services clean
 
@@ -31,7 +31,7 @@ types: setup
 
 # The fast tier: no browser, no real server, no PostgreSQL, no subprocess builds.
 fast: setup
-	$(PYTEST) -m "not e2e"
+	SORASTATS_TEST_TIER=fast $(PYTEST) -m "not e2e"
 
 # The fast loop while coding: lint, types, fast tests (under 60 s).
 check: lint types fast
@@ -45,7 +45,7 @@ services:
 test: setup services lint types
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(timeout 180 .ci/start-postgres)}" && \
 	  export TEST_DATABASE_URL && \
-	  SORASTATS_TEST_ALL=1 HYPOTHESIS_PROFILE=full $(PYTEST)
+	  SORASTATS_TEST_ALL=1 HYPOTHESIS_PROFILE=full $(PYTEST) --durations=10
 
 clean:
 	rm -rf $(VENV) site site.* data/*.duckdb data/*.duckdb.wal

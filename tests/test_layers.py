@@ -8,6 +8,7 @@ so a function-level import cannot hide a cycle."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,7 @@ def imported_modules(path: Path, known: set[str], root: Path = ROOT) -> set[str]
     return found
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
     known = {module_name(p) for p in files}

@@ -14,7 +14,14 @@ from sorastats.files import site_file
 from sorastats.site.builder import render_site
 from sorastats.site.config import RenderConfig
 from sorastats.site.templating import asset_map, make_env
-from tests.api.billing.test_billing import MONTHLY, SECRET_KEY, WEBHOOK_SECRET, YEARLY, deliver, user
+from tests.api.billing.test_billing import (
+    MONTHLY,
+    SECRET_KEY,
+    WEBHOOK_SECRET,
+    YEARLY,
+    deliver,
+    user,
+)
 from tests.support import sitedata
 from tests.support.api_server import RunningApi, run_api
 from tests.support.fake_stripe import FakePrice, FakeStripe

@@ -48,6 +48,9 @@ def test_envelope_length_matches_real_envelopes(size: int) -> None:
         ("pv1." + "A" * 15 + "." + "A" * 24, "title", "not a pv1 envelope"),
         ("a red fox at dusk", "body", "not a pv1 envelope"),
     ],
+    # Sealed values are random: name them by length so every run (and every xdist
+    # worker) collects the same test ids.
+    ids=lambda v: f"{len(v)}-chars" if isinstance(v, str) and v.startswith(("pv", "PV")) else None,
 )
 def test_envelope_problem(value: str, kind: str, problem: str | None) -> None:
     found = envelope_problem(value, kind)

@@ -439,11 +439,9 @@ def test_creator_shard_count(creators: int, shards: int) -> None:
     assert search.creator_shard_count(creators) == shards
 
 
-# The larger counts take seconds each (many synthetic names through Pagefind's glob
-# matcher): they run in `make test`; the fast tier keeps the smallest.
-@pytest.mark.parametrize(
-    "shards", [2, *(pytest.param(n, marks=pytest.mark.slow) for n in (4, 8, 16))]
-)
+# Seconds each (many synthetic names through Pagefind's glob matcher): `make test` only.
+@pytest.mark.slow
+@pytest.mark.parametrize("shards", [2, 4, 8, 16])
 def test_every_creator_is_in_exactly_the_shard_sql_computes(shards: int) -> None:
     plan = search.plan_bundles(4, shards)
     assert plan[0].glob == "about/index.html"
