@@ -31,10 +31,25 @@ SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ALICE = "user-alice0000000000000000000"
 
 
-def build(dbp: Path, out: Path, **kw: object) -> RenderReport:
-    """Render quietly; without Pagefind unless the test asks for `search=True`."""
-    kw.setdefault("search", False)
-    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=int(kw.pop("jobs", 1)), **kw)  # type: ignore[arg-type]
+def build(
+    dbp: Path,
+    out: Path,
+    *,
+    search: bool = False,
+    jobs: int = 1,
+    full: bool = RenderConfig.full,
+    sitemap_max_urls: int = RenderConfig.sitemap_max_urls,
+) -> RenderReport:
+    """Render quietly, one job; without Pagefind unless the test asks for `search=True`."""
+    cfg = RenderConfig(
+        db=dbp,
+        out=out,
+        base_url=BASE,
+        jobs=jobs,
+        full=full,
+        search=search,
+        sitemap_max_urls=sitemap_max_urls,
+    )
     return render_site(cfg, log=lambda _m: None)
 
 
