@@ -110,7 +110,14 @@ def dump(con: duckdb.DuckDBPyConnection, *, drop: frozenset[str] = frozenset()) 
     return out
 
 
-def count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+def one_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> tuple[Any, ...]:
+    """The first row of a query that always has one (fails the test if there is none)."""
     row = con.execute(sql, params or []).fetchone()
-    assert row is not None
-    return int(row[0])
+    assert row is not None, sql
+    return row
+
+
+def count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    return int(one_row(con, sql, params)[0])
