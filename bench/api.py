@@ -180,7 +180,10 @@ def main() -> int:
             assert http.post("/api/auth/register", json=account.register_body()).status_code == 202
             _, token = Outbox(tmp / "outbox").last_link(account.email)
             assert http.post("/api/auth/verify", json={"token": token}).status_code == 200
-            login_body = {"email": account.email, "auth_key": vc.b64url(account.keys.auth_key)}
+            login_body: dict[str, object] = {
+                "email": account.email,
+                "auth_key": vc.b64url(account.keys.auth_key),
+            }
             signed_in = http.post("/api/auth/login", json=login_body)
             assert signed_in.status_code == 200, signed_in.text
             cookie = signed_in.cookies["sid"]

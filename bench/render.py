@@ -71,7 +71,7 @@ def run_build(label: str, db: Path, out: Path, jobs: int) -> dict[str, float]:
     )  # fmt: skip
     if proc.returncode != 0:
         sys.exit(f"{label} failed:\n{proc.stderr}")
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(
         f"{label:>10}: {r['total_seconds']:7.1f} s total | {r['written']:>8,} written "
         f"{r['unchanged']:>8,} unchanged {r['deleted']:>5,} deleted | render+write "

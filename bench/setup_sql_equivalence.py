@@ -26,10 +26,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from sorastats import db
 from sorastats.site import queries
 from sorastats.site.builder import open_db
 from tests.support import sitedata
+from tests.support.ingest import count
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,29 +62,29 @@ def all_setup(mod: Any) -> list[str]:
     return [*mod.setup_sql(PAGE_SIZE), *(similar() if similar else [])]
 
 
-def run_setup(con: object, statements: list[str]) -> dict[str, float]:
+def run_setup(con: duckdb.DuckDBPyConnection, statements: list[str]) -> dict[str, float]:
     times: dict[str, float] = {}
     for sql in statements:
         name = table_name(sql)
         if name is None:
             continue  # DROPs: keep the intermediates to compare them too
         t = time.perf_counter()
-        con.execute(sql)  # type: ignore[attr-defined]
+        con.execute(sql)
         times[name] = time.perf_counter() - t
     return times
 
 
-def reference_is_stable(con: object, ref: types.ModuleType, name: str, runs: int = 10) -> bool:
+def reference_is_stable(
+    con: duckdb.DuckDBPyConnection, ref: types.ModuleType, name: str, runs: int = 10
+) -> bool:
     """Re-runs the reference statement of one table (reading the tables it depends on,
     which compared equal) and reports whether it ever disagrees with its first run."""
     (sql,) = [s for s in all_setup(ref) if table_name(s) == name]
     sql = sql.replace(f"CREATE TEMP TABLE {name} AS", f"CREATE TEMP TABLE again_{name} AS", 1)
     for _ in range(runs):
-        con.execute(f"DROP TABLE IF EXISTS again_{name}")  # type: ignore[attr-defined]
-        con.execute(sql)  # type: ignore[attr-defined]
-        (diff,) = con.execute(  # type: ignore[attr-defined]
-            f"SELECT count(*) FROM (FROM old_{name} EXCEPT ALL FROM again_{name})"
-        ).fetchone()
+        con.execute(f"DROP TABLE IF EXISTS again_{name}")
+        con.execute(sql)
+        diff = count(con, f"SELECT count(*) FROM (FROM old_{name} EXCEPT ALL FROM again_{name})")
         if diff:
             return False
     return True
@@ -100,14 +103,10 @@ def compare(path: Path, ref: types.ModuleType, threads: int | None) -> bool:
         print(f"{path}")
         print(f"  {'table':12s} {'rows':>9s} {'old s':>7s} {'new s':>7s}  result")
         for name in old_t:
-            (n_old,) = con.execute(f"SELECT count(*) FROM old_{name}").fetchone()  # type: ignore[misc]
-            (n_new,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()  # type: ignore[misc]
-            (only_old,) = con.execute(
-                f"SELECT count(*) FROM (FROM old_{name} EXCEPT ALL FROM {name})"
-            ).fetchone()  # type: ignore[misc]
-            (only_new,) = con.execute(
-                f"SELECT count(*) FROM (FROM {name} EXCEPT ALL FROM old_{name})"
-            ).fetchone()  # type: ignore[misc]
+            n_old = count(con, f"SELECT count(*) FROM old_{name}")
+            n_new = count(con, f"SELECT count(*) FROM {name}")
+            only_old = count(con, f"SELECT count(*) FROM (FROM old_{name} EXCEPT ALL FROM {name})")
+            only_new = count(con, f"SELECT count(*) FROM (FROM {name} EXCEPT ALL FROM old_{name})")
             types_old, types_new = (
                 con.execute(
                     "SELECT column_name, data_type FROM duckdb_columns() "

@@ -4,7 +4,6 @@ come from; the README stays short; relative links resolve."""
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -12,9 +11,11 @@ import pytest
 
 from api.app import ROUTE_GROUPS, all_endpoints
 from api.config import SETTINGS as API_SETTINGS
+from api.endpoints import Endpoint
 from sorastats.cli import build_parser
 from sorastats.config import SETTINGS
 from tests.support import docgen
+from tests.support.cli import subcommands
 from tests.support.paths import ROOT
 
 DOCS = ROOT / "docs"
@@ -28,16 +29,9 @@ def read(name: str) -> str:
     return (DOCS / name).read_text(encoding="utf-8")
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
-
-
 def test_every_build_command_and_option_is_documented() -> None:
     text = read("ingest.md") + read("site.md")
-    commands = _subparsers(build_parser())
+    commands = subcommands(build_parser())
     assert {"import", "synth", "stats", "render"} <= set(commands)
     missing = []
     for name, sub in commands.items():
@@ -63,8 +57,8 @@ def test_every_api_setting_is_documented() -> None:
 
 
 @pytest.mark.parametrize("endpoint", all_endpoints(), ids=lambda ep: f"{ep.method} {ep.path}")
-def test_every_endpoint_is_documented(endpoint: object) -> None:
-    row = f"| `{endpoint.method} {endpoint.path}` |"  # type: ignore[attr-defined]
+def test_every_endpoint_is_documented(endpoint: Endpoint) -> None:
+    row = f"| `{endpoint.method} {endpoint.path}` |"
     assert row in read("api.md") + read("vault.md"), row
 
 

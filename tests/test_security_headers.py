@@ -215,7 +215,7 @@ def test_errors_and_https_get_the_policy(tmp_path: Path) -> None:
             assert failed.status_code == 500
             assert_policy(failed)
     https_url = "https://sorastats.example"
-    with run_api(db, tmp_path, site=site, groups=[boom], BASE_URL=https_url) as api:
+    with run_api(db, tmp_path, site=site, groups=[boom], env={"BASE_URL": https_url}) as api:
         for path in ("/", "/missing", "/api/me", "/api/boom"):  # uvicorn drops after a 500
             assert_policy(httpx.get(api.base_url + path), https=True)
 

@@ -35,7 +35,7 @@ def start_api(db_url: str, tmp_path: Path) -> Iterator[Callable[..., RunningApi]
     with ExitStack() as stack:
 
         def start(**env: str) -> RunningApi:
-            manager: AbstractContextManager[RunningApi] = run_api(db_url, tmp_path, **env)
+            manager: AbstractContextManager[RunningApi] = run_api(db_url, tmp_path, env=env)
             return stack.enter_context(manager)
 
         yield start

@@ -14,6 +14,8 @@ import pytest
 from api.__main__ import build_parser
 from api.app import all_endpoints
 from api.config import SETTINGS, ConfigError, Settings, load_settings
+from api.endpoints import Endpoint
+from tests.support.cli import subcommand
 from tests.support.paths import ROOT
 
 # docs/api.md and docs/vault.md together document every endpoint.
@@ -40,7 +42,7 @@ def test_every_command_documented(command: str) -> None:
 
 
 def test_every_serve_option_documented() -> None:
-    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    serve = subcommand(build_parser(), "serve")
     for action in serve._actions:
         for flag in action.option_strings:
             if flag.startswith("--") and flag != "--help":
@@ -48,8 +50,8 @@ def test_every_serve_option_documented() -> None:
 
 
 @pytest.mark.parametrize("endpoint", all_endpoints(), ids=lambda ep: f"{ep.method} {ep.path}")
-def test_every_endpoint_documented(endpoint: object) -> None:
-    path = endpoint.path.split("{")[0].rstrip("/")  # type: ignore[attr-defined]
+def test_every_endpoint_documented(endpoint: Endpoint) -> None:
+    path = endpoint.path.split("{")[0].rstrip("/")
     assert re.search(re.escape(path), API_SECTION), path
 
 
@@ -78,10 +80,10 @@ def test_production_settings_load() -> None:
     ],
 )
 def test_missing_or_weak_setting_is_named(change: dict[str, str | None], named: str) -> None:
-    env = {**GOOD, **change}
-    env = {k: v for k, v in env.items() if v is not None}
+    changed = {**GOOD, **change}
+    env = {k: v for k, v in changed.items() if v is not None}
     with pytest.raises(ConfigError, match=named):
-        load_settings(env)  # type: ignore[arg-type]
+        load_settings(env)
 
 
 def test_dev_mode_generates_secret_once(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 
 from api.app import all_endpoints
@@ -13,9 +14,9 @@ from tests.support.api_client import Client
 from tests.support.api_server import RunningApi, run_api
 
 
-def assert_error(response: object, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body = response.json()  # type: ignore[attr-defined]
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
     if code:
         assert body["error"]["code"] == code

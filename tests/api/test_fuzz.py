@@ -221,12 +221,14 @@ def fuzz_api(
         run_api(
             url,
             tmp,
-            LOGIN_FREE_ATTEMPTS="1000",
-            STRIPE_SECRET_KEY="sk_test_fuzz",
-            STRIPE_WEBHOOK_SECRET="whsec_fuzz",
-            STRIPE_PRICE_PRO_MONTHLY="price_fuzz_m",
-            STRIPE_PRICE_PRO_YEARLY="price_fuzz_y",
-            STRIPE_API_BASE=fake.base_url,
+            env={
+                "LOGIN_FREE_ATTEMPTS": "1000",
+                "STRIPE_SECRET_KEY": "sk_test_fuzz",
+                "STRIPE_WEBHOOK_SECRET": "whsec_fuzz",
+                "STRIPE_PRICE_PRO_MONTHLY": "price_fuzz_m",
+                "STRIPE_PRICE_PRO_YEARLY": "price_fuzz_y",
+                "STRIPE_API_BASE": fake.base_url,
+            },
         ) as api,
     ):
         yield api

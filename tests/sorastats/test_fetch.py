@@ -39,10 +39,20 @@ def fast_env(monkeypatch: pytest.MonkeyPatch) -> None:
     fast_fetch_env(monkeypatch, retries=4)
 
 
-def run_fetch(db_path: Path, url: str, **options: object) -> tuple[int, list[str]]:
+def run_fetch(
+    db_path: Path,
+    url: str,
+    *,
+    cut: str = FetchOptions.cut,
+    refresh_creators: bool = FetchOptions.refresh_creators,
+    max_requests: int | None = FetchOptions.max_requests,
+) -> tuple[int, list[str]]:
     """The library's fetch: the exit status the command line maps its result to, and
     the result's messages as users see them."""
-    result = fetch(db_path, FetchOptions(base_url=url, **options))  # type: ignore[arg-type]
+    options = FetchOptions(
+        base_url=url, cut=cut, refresh_creators=refresh_creators, max_requests=max_requests
+    )
+    result = fetch(db_path, options)
     return run_exit_code(result), [m.line() for m in result.messages]
 
 

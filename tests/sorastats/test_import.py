@@ -19,6 +19,7 @@ from tests.support.ingest import (
     FIXTURES,
     count,
     dump,
+    one_row,
     page,
     post,
     profile,
@@ -194,7 +195,7 @@ def test_snapshots_one_row_per_day_and_later_capture_wins(db_path: Path, tmp_pat
     ).fetchall()
     assert rows == [(date(2025, 10, 9), 20), (date(2025, 10, 10), 30)]
     assert con.execute("SELECT view_count FROM posts").fetchall() == [(30,)]
-    first, last = con.execute("SELECT first_seen_at, last_seen_at FROM posts").fetchone()  # type: ignore[misc]
+    first, last = one_row(con, "SELECT first_seen_at, last_seen_at FROM posts")
     assert first == datetime(2025, 10, 9, 8, 53, 20) and last == datetime(2025, 10, 10, 8, 53, 20)
 
 
@@ -479,9 +480,7 @@ def test_history_keys_stay_unique_across_batches_and_runs(
         ("creator_snapshots", "creator_id, captured_on"),
         ("raw", "sha256"),
     ):
-        rows, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT ({key})) FROM {table}"
-        ).fetchone()  # type: ignore[misc]
+        rows, distinct = one_row(con, f"SELECT count(*), count(DISTINCT ({key})) FROM {table}")
         assert rows == distinct > 0, table
     assert con.execute(
         "SELECT view_count FROM post_snapshots WHERE post_id = 's_1'"
@@ -511,9 +510,7 @@ def test_an_oversized_record_is_quarantined_cut_and_the_rest_goes_in(
     con = open_db(db_path)
     assert {r[0] for r in con.execute("SELECT id FROM posts").fetchall()} == {"s_ok"}
     assert count(con, "SELECT count(*) FROM tombstones WHERE post_id = 's_gone'") == 1
-    reason, record, entity = con.execute(
-        "SELECT reason, record, entity_id FROM quarantine"
-    ).fetchone()  # type: ignore[misc]
+    reason, record, entity = one_row(con, "SELECT reason, record, entity_id FROM quarantine")
     assert reason == "record is 8.0 MiB; the limit is 8 MiB" and entity == "s_huge"
     assert len(record) < QUARANTINE_RECORD_CHARS + 100
     cut = re.search(r"\.\.\. \[cut: ([\d,]+) characters in all\]$", record)

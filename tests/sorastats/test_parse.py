@@ -243,7 +243,7 @@ def test_flatten_yields_each_nested_wrapper_once_and_cuts_them() -> None:
     parent = {"post": make_post(id="s_parent"), "profile": make_profile()}
     remix = {"post": make_post(id="s_remix", parent_post=copy.deepcopy(parent))}
     comment = {"post": make_post(id="c1", source="project_y"), "profile": make_profile()}
-    top = {
+    top: dict[str, Any] = {
         "post": make_post(
             id="s_top",
             parent_post=parent,

@@ -98,6 +98,14 @@ class Account:
         }
 
 
+def plain_text(message: email.message.EmailMessage) -> str:
+    """The text/plain body of a mail (every mail the API sends has one)."""
+    body = message.get_body(("plain",))
+    assert body is not None, "no text/plain part"
+    text: str = body.get_content()
+    return text
+
+
 class Outbox:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -105,16 +113,18 @@ class Outbox:
     def messages(self) -> list[email.message.EmailMessage]:
         if not self.folder.exists():
             return []
-        found = []
+        found: list[email.message.EmailMessage] = []
         for path in sorted(self.folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
             parsed = email.message_from_bytes(path.read_bytes(), policy=policy.default)
             found.append(parsed)
-        return found  # type: ignore[return-value]
+        return found
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
         return [m for m in self.messages() if m["To"].lower() == address.lower()]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 10) -> list[Any]:
+    def wait_for(
+        self, address: str, count: int = 1, timeout: float = 10
+    ) -> list[email.message.EmailMessage]:
         """Mail is sent after the response (so timing hides account existence): poll."""
         deadline = time.monotonic() + timeout
         while True:
@@ -127,10 +137,8 @@ class Outbox:
         """(page path, token) of the newest link mailed to `address`, once `count`
         messages have arrived for it."""
         for message in reversed(self.wait_for(address, count)):
-            body = message.get_body(("plain",))
-            assert body is not None
             match = re.search(
-                r"https?://[^/\s]+(/api/pages/[\w-]+)#token=([\w.\-]+)", body.get_content()
+                r"https?://[^/\s]+(/api/pages/[\w-]+)#token=([\w.\-]+)", plain_text(message)
             )
             if match:
                 return match.group(1), match.group(2)

@@ -9,7 +9,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,15 +102,17 @@ class RunningApi:
 def run_api(
     db_url: str,
     tmp_path: Path,
+    *,
     site: Path | None = None,
     groups: list[EndpointGroup] | None = None,
-    *,
     real_server: bool | None = None,
-    **env: str,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningApi]:
     """With `site`, runs the dev server (site + API on one port) instead of the bare API.
     `real_server` (default: for PostgreSQL or a site) puts uvicorn on a socket; otherwise
-    the app runs in this process and clients reach it through an ASGI transport."""
+    the app runs in this process and clients reach it through an ASGI transport. `env`
+    overrides settings (over TEST_ENV): `env={"LOGIN_FREE_ATTEMPTS": "2"}`."""
+    env = {} if env is None else env
     if real_server is None:
         real_server = site is not None or not db_url.startswith("sqlite")
     if not real_server:
@@ -148,7 +150,7 @@ def run_api(
 
 @contextmanager
 def _run_in_process(
-    db_url: str, tmp_path: Path, groups: list[EndpointGroup] | None, env: dict[str, str]
+    db_url: str, tmp_path: Path, groups: list[EndpointGroup] | None, env: Mapping[str, str]
 ) -> Iterator[RunningApi]:
     base_url = "http://127.0.0.1:8000"  # nothing listens: the transport carries requests
     settings = _settings(db_url, tmp_path, base_url, env)
@@ -163,7 +165,7 @@ def _run_in_process(
                 made.close()
 
 
-def _settings(db_url: str, tmp_path: Path, base_url: str, env: dict[str, str]) -> Settings:
+def _settings(db_url: str, tmp_path: Path, base_url: str, env: Mapping[str, str]) -> Settings:
     return load_settings(
         {
             **TEST_ENV,

@@ -110,7 +110,8 @@ def decode_form(body: bytes) -> dict[str, Any]:
             if not isinstance(node, dict):
                 raise StripeAPIError(400, f"Invalid parameter: {key}", param=key)
         node[parts[-1]] = value
-    return _lists_from_index_dicts(root)
+    # The top level holds parameter names, never list indexes: only its values convert.
+    return {name: _lists_from_index_dicts(node) for name, node in root.items()}
 
 
 def _lists_from_index_dicts(value: Any) -> Any:
@@ -381,7 +382,8 @@ class FakeStripe:
             subscription = self.subscriptions.get(req.path_params["id"])
             if subscription is None:
                 raise _missing("subscription", req.path_params["id"])
-            return json.loads(json.dumps(subscription))  # a snapshot, not the live dict
+            snapshot: dict[str, Any] = json.loads(json.dumps(subscription))  # not the live dict
+            return snapshot
 
         return await self._handle(request, retrieve)
 

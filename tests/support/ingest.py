@@ -16,7 +16,10 @@ DAY1 = 1760000000.0  # 2025-10-09 08:53:20 UTC
 DAY2 = DAY1 + 86400
 
 
-def post(pid: str, creator: str = "user-aaaaaaaaaaaaaaaaaaaaaaaa", **over: Any) -> dict[str, Any]:
+def post(
+    pid: str | None, creator: str = "user-aaaaaaaaaaaaaaaaaaaaaaaa", **over: Any
+) -> dict[str, Any]:
+    """A post as the feed sends it; `pid=None` makes a record without an id (to reject)."""
     value: dict[str, Any] = {
         "id": pid,
         "shared_by": creator,
@@ -60,7 +63,8 @@ def wrapper(
     return {"post": post(pid, creator, **over), "profile": profile(creator)}
 
 
-def page(*wrappers: dict[str, Any], captured_at: float | None = DAY1) -> dict[str, Any]:
+def page(*wrappers: object, captured_at: float | None = DAY1) -> dict[str, Any]:
+    """A feed page; its items are usually wrapper()s, but may be anything (broken input)."""
     doc: dict[str, Any] = {"items": list(wrappers), "cursor": None}
     if captured_at is not None:
         doc["captured_at"] = captured_at
@@ -106,7 +110,14 @@ def dump(con: duckdb.DuckDBPyConnection, *, drop: frozenset[str] = frozenset()) 
     return out
 
 
-def count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+def one_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> tuple[Any, ...]:
+    """The first row of a query that always has one (fails the test if there is none)."""
     row = con.execute(sql, params or []).fetchone()
-    assert row is not None
-    return int(row[0])
+    assert row is not None, sql
+    return row
+
+
+def count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    return int(one_row(con, sql, params)[0])

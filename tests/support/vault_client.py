@@ -29,36 +29,56 @@ class VaultUser:
         ids: list[str] = response.json()["ids"]
         return ids
 
-    def fields(self, prompt_id: str, version: int, **plain: str) -> dict[str, str]:
+    def fields(
+        self, prompt_id: str, version: int, *, title: str = "", body: str = "", notes: str = ""
+    ) -> dict[str, str]:
+        """The three encrypted fields of one version; a field not given is empty."""
         key = self.item_keys[prompt_id]
+        plain = {"title": title, "body": body, "notes": notes}
         return {
-            name: vc.encrypt_field(key, self.uid, prompt_id, version, name, plain.get(name, ""))
-            for name in ("title", "body", "notes")
+            name: vc.encrypt_field(key, self.uid, prompt_id, version, name, text)
+            for name, text in plain.items()
         }
 
-    def create_body(self, prompt_id: str, **plain: str) -> dict[str, Any]:
+    def create_body(
+        self, prompt_id: str, *, title: str = "", body: str = "", notes: str = ""
+    ) -> dict[str, Any]:
         item_key = self.item_keys.setdefault(prompt_id, os.urandom(32))
         return {
             "id": prompt_id,
             "wrapped_item_key": vc.wrap_item_key(
                 self.account.user_key, item_key, self.uid, prompt_id
             ),
-            "fields": self.fields(prompt_id, 1, **plain),
+            "fields": self.fields(prompt_id, 1, title=title, body=body, notes=notes),
         }
 
-    def create(self, expect: int = 201, **plain: str) -> httpx.Response:
+    def create(
+        self, expect: int = 201, *, title: str = "", body: str = "", notes: str = ""
+    ) -> httpx.Response:
         prompt_id = self.reserve()[0]
-        response = self.client.post("/api/prompts", self.create_body(prompt_id, **plain))
+        created = self.create_body(prompt_id, title=title, body=body, notes=notes)
+        response = self.client.post("/api/prompts", created)
         assert response.status_code == expect, response.text
         return response
 
-    def create_id(self, **plain: str) -> str:
-        prompt_id: str = self.create(**plain).json()["prompt"]["id"]
+    def create_id(self, *, title: str = "", body: str = "", notes: str = "") -> str:
+        created = self.create(title=title, body=body, notes=notes)
+        prompt_id: str = created.json()["prompt"]["id"]
         return prompt_id
 
-    def edit(self, prompt_id: str, base: int, expect: int = 201, **plain: str) -> httpx.Response:
-        body = {"base_version": base, "fields": self.fields(prompt_id, base + 1, **plain)}
-        response = self.client.post(f"/api/prompts/{prompt_id}/versions", body)
+    def edit(
+        self,
+        prompt_id: str,
+        base: int,
+        expect: int = 201,
+        *,
+        title: str = "",
+        body: str = "",
+        notes: str = "",
+    ) -> httpx.Response:
+        fields = self.fields(prompt_id, base + 1, title=title, body=body, notes=notes)
+        request = {"base_version": base, "fields": fields}
+        response = self.client.post(f"/api/prompts/{prompt_id}/versions", request)
         assert response.status_code == expect, response.text
         return response
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from api.security import email_throttle_key
 from tests.support import vault_crypto as vc
-from tests.support.api_client import Account
+from tests.support.api_client import Account, plain_text
 from tests.support.api_server import RunningApi
 
 
@@ -44,10 +44,7 @@ def test_email_change_needs_confirmation(api: RunningApi) -> None:
     assert pending.status_code == 200
     assert pending.json()["user"]["email"] == "old@example.com"
     assert pending.json()["user"]["pending_email"] == "new@example.com"
-    assert (
-        "new@example.com"
-        in api.outbox.wait_for("old@example.com", 2)[-1].get_body(("plain",)).get_content()
-    )  # type: ignore[union-attr]
+    assert "new@example.com" in plain_text(api.outbox.wait_for("old@example.com", 2)[-1])
     _, token = api.outbox.last_link("new@example.com")
     confirmed = client.post("/api/auth/verify", {"token": token})
     assert confirmed.json() == {"status": "email_changed", "email": "new@example.com"}

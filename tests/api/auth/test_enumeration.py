@@ -20,7 +20,7 @@ import pytest
 from api.app import all_endpoints
 from api.validation import Schema
 from tests.support import vault_crypto as vc
-from tests.support.api_client import Account, Client
+from tests.support.api_client import Account, Client, plain_text
 from tests.support.api_server import RunningApi
 
 Probe = Callable[[Client, str], httpx.Response]
@@ -92,6 +92,7 @@ def test_every_public_endpoint_is_probed_or_takes_no_email() -> None:
 
 def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
     """(path, leaf) pairs in document order; dict keys in the order they were sent."""
+    out: list[tuple[str, Any]]
     if isinstance(value, dict):
         out = [(f"{path}{{}}", list(value))]  # the field set and its order
         for key, item in value.items():
@@ -204,7 +205,7 @@ def test_email_change_answers_the_same_for_taken_and_free_addresses(api: Running
     # What differs goes out by mail, after the answer: a notice to the taken address
     # (its owner), a confirmation link to the free one.
     notice = api.outbox.wait_for(taken.email, 2)[-1]
-    assert "already has an account" in notice.get_body(("plain",)).get_content()
+    assert "already has an account" in plain_text(notice)
     assert api.outbox.last_link("freed@example.com")[0] == "/api/pages/verify"
 
 

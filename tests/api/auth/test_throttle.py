@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.support import vault_crypto as vc
-from tests.support.api_client import Account, Client
+from tests.support.api_client import Account, Client, plain_text
 from tests.support.api_server import RunningApi
 
 WRONG = vc.b64url(b"\x07" * 32)
@@ -107,7 +107,7 @@ def test_register_answers_the_same_for_existing_email(api: RunningApi) -> None:
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     notice = api.outbox.wait_for(account.email, count=2)[-1]
-    assert "already has one" in notice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "already has one" in plain_text(notice)
     client.login(account)  # the original account is untouched
 
 
@@ -121,7 +121,8 @@ def test_login_timing_same_for_unknown_email(
     account = Account("timing@example.com", "pw")
     client = api.client()
     client.register(account)
-    known, unknown = [], []
+    known: list[float] = []
+    unknown: list[float] = []
     for _ in range(7):
         for email, sink in ((account.email, known), ("nobody@example.com", unknown)):
             start = time.perf_counter()

@@ -653,8 +653,8 @@ def test_billing_disabled_everyone_free_and_endpoints_503(
         assert response.json()["error"]["code"] == "billing_disabled"
     # Anonymous pages learn it too (they hide the upgrade buttons).
     assert api.client().get("/api/billing").status_code == 503
-    body, header = FakeStripe.signed_delivery({"id": "evt_1", "object": "event"}, WEBHOOK_SECRET)
-    assert raw_delivery(api, body, {"Stripe-Signature": header}).status_code == 503
+    payload, header = FakeStripe.signed_delivery({"id": "evt_1", "object": "event"}, WEBHOOK_SECRET)
+    assert raw_delivery(api, payload, {"Stripe-Signature": header}).status_code == 503
     # Even a stored Pro subscription (billing switched off later) grants nothing.
     api.services.db.call(billing_store.save_stripe_customer, user_id, "cus_old", 1)
     api.services.db.call(

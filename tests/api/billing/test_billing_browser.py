@@ -86,7 +86,7 @@ def test_upgrade_pay_and_manage_in_the_browser(
         "STRIPE_PRICE_PRO_YEARLY": YEARLY,
         "STRIPE_API_BASE": fake.base_url,
     }
-    with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, site=site, **env) as api:
+    with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, site=site, env=env) as api:
         page = context.new_page()
         page.goto(f"{api.base_url}/pricing/")
         expect(page.get_by_role("link", name="Sign in or create an account")).to_be_visible()

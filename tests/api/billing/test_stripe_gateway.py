@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from urllib.parse import parse_qsl
 
@@ -329,9 +329,11 @@ def _garbage_header(event: dict[str, object]) -> tuple[bytes, str | None]:
     [_forged, _stale, _unsigned, _empty_header, _no_v1, _body_changed, _garbage_header],
 )
 def test_bad_signatures_are_refused(
-    gateway: StripeGateway, event: dict[str, object], make: object
+    gateway: StripeGateway,
+    event: dict[str, object],
+    make: Callable[[dict[str, object]], tuple[bytes, str | None]],
 ) -> None:
-    body, header = make(event)  # type: ignore[operator]
+    body, header = make(event)
     with pytest.raises(WebhookVerificationError) as caught:
         gateway.verify_webhook(body, header)
     assert caught.value.status_code == 400

@@ -21,20 +21,20 @@ def browser(chromium: Browser) -> Browser:
     return chromium
 
 
-def test_verify_page_confirms_by_post(browser: object, tmp_path: Path) -> None:
+def test_verify_page_confirms_by_post(browser: Browser, tmp_path: Path) -> None:
     with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, real_server=True) as api:
         account = Account("page@example.com", "pw")
         client = api.client()
         client.register(account, verify=False)
         page_path, token = api.outbox.last_link(account.email)
-        page = browser.new_page()  # type: ignore[attr-defined]
+        page = browser.new_page()
         page.goto(f"{api.base_url}{page_path}#token={token}")
         page.reload()  # a prefetch or second load changes nothing
         client.login(account, expect=403)
         page.get_by_role("button", name="Confirm").click()
         page.get_by_text("Done.").wait_for()
         client.login(account)
-        page = browser.new_page()  # type: ignore[attr-defined]
+        page = browser.new_page()
         page.goto(f"{api.base_url}{page_path}#token={token}")
         page.get_by_role("button", name="Confirm").click()
         page.get_by_text("already used").wait_for()  # single use, shown clearly

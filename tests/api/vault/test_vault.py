@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from api.db import Conn
 from tests.support import vault_crypto as vc
 from tests.support.api_client import Client, tier_limit_error
 from tests.support.api_server import RunningApi
@@ -180,11 +182,11 @@ def test_reserved_ids_are_single_use_and_kind_bound(alice: VaultUser) -> None:
 def test_bad_envelopes_and_sizes(alice: VaultUser) -> None:
     (pid,) = alice.reserve()
     good = alice.create_body(pid, body="ok")
-    cases: list[tuple[Callable[[dict[str, object]], None], int]] = [
-        (lambda b: b["fields"].__setitem__("body", "plain text, not encrypted"), 400),  # type: ignore[attr-defined]
-        (lambda b: b["fields"].__setitem__("title", "pv2" + good["fields"]["title"][3:]), 400),  # type: ignore[attr-defined]
+    cases: list[tuple[Callable[[dict[str, Any]], object], int]] = [  # mutate a JSON body
+        (lambda b: b["fields"].__setitem__("body", "plain text, not encrypted"), 400),
+        (lambda b: b["fields"].__setitem__("title", "pv2" + good["fields"]["title"][3:]), 400),
         (lambda b: b.__setitem__("wrapped_item_key", good["fields"]["title"]), 400),
-        (lambda b: b["fields"].pop("notes"), 400),  # type: ignore[attr-defined]
+        (lambda b: b["fields"].pop("notes"), 400),
         (lambda b: b.__setitem__("post_id", "../etc"), 400),
         (lambda b: b.__setitem__("extra", 1), 400),
     ]
@@ -233,10 +235,11 @@ def test_export_holds_the_vault_and_deletion_removes_it(api: RunningApi, alice: 
     assert [f["post_id"] for f in data["favorites"]] == ["s_fav"]
     assert alice.client.delete("/api/me").status_code == 200
 
-    def leftovers(conn: object) -> int:
+    def leftovers(conn: Conn) -> int:
         total = 0
         for table in ("prompts", "prompt_versions", "tags", "prompt_tags", "favorites"):
-            row = conn.one(f"SELECT count(*) AS n FROM {table}")  # type: ignore[attr-defined]
+            row = conn.one(f"SELECT count(*) AS n FROM {table}")
+            assert row is not None
             total += int(row["n"])
         return total
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request, expect
 
 from sorastats.site.builder import render_site
 from sorastats.site.config import RenderConfig
@@ -63,7 +63,12 @@ def open_page(chromium: Browser, api: RunningApi, watch: Watch) -> tuple[Browser
 
 def new_tab(context: BrowserContext, watch: Watch) -> Page:
     page = context.new_page()
-    page.on("request", lambda r: (watch.urls.append(r.url), watch.bodies.append(r.post_data or "")))
+
+    def on_request(request: Request) -> None:
+        watch.urls.append(request.url)
+        watch.bodies.append(request.post_data or "")
+
+    page.on("request", on_request)
     page.on("pageerror", lambda e: watch.errors.append(str(e)))
     page.set_default_timeout(20_000)
     return page
@@ -84,7 +89,7 @@ def vault_sign_in(page: Page, password: str, stay: bool = False) -> None:
     form.get_by_role("button", name="Sign in").click()
 
 
-def item(page: Page) -> object:
+def item(page: Page) -> Locator:
     return page.locator(".prompt-item", has_text=TITLE)
 
 

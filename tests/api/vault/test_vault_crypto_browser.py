@@ -55,7 +55,8 @@ class Harness:
         )
 
     def outcome(self, expression: str) -> dict[str, Any]:
-        return self.run(f"() => harness.outcome(async () => {expression})")  # type: ignore[no-any-return]
+        result: dict[str, Any] = self.run(f"() => harness.outcome(async () => {expression})")
+        return result
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Dialog, expect
 
 from sorastats.site.builder import render_site
 from sorastats.site.config import RenderConfig
@@ -50,7 +50,12 @@ def test_copy_search_and_dark_mode(served_site: str, chromium: Browser) -> None:
         requests: list[str] = []
         dialogs: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        def on_dialog(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
 
         page.goto(f"{served_site}/p/{sitedata.pid(100)}/")
         page.get_by_role("button", name="Copy prompt").click()

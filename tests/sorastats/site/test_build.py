@@ -31,10 +31,25 @@ SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ALICE = "user-alice0000000000000000000"
 
 
-def build(dbp: Path, out: Path, **kw: object) -> RenderReport:
-    """Render quietly; without Pagefind unless the test asks for `search=True`."""
-    kw.setdefault("search", False)
-    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=int(kw.pop("jobs", 1)), **kw)  # type: ignore[arg-type]
+def build(
+    dbp: Path,
+    out: Path,
+    *,
+    search: bool = False,
+    jobs: int = 1,
+    full: bool = RenderConfig.full,
+    sitemap_max_urls: int = RenderConfig.sitemap_max_urls,
+) -> RenderReport:
+    """Render quietly, one job; without Pagefind unless the test asks for `search=True`."""
+    cfg = RenderConfig(
+        db=dbp,
+        out=out,
+        base_url=BASE,
+        jobs=jobs,
+        full=full,
+        search=search,
+        sitemap_max_urls=sitemap_max_urls,
+    )
     return render_site(cfg, log=lambda _m: None)
 
 
@@ -153,8 +168,10 @@ def test_feeds_are_valid_atom(site: Path) -> None:
         entries = root.findall(f"{ATOM}entry")
         assert 0 < len(entries) <= 50
         for e in entries:
-            assert e.find(f"{ATOM}id").text.startswith(BASE + "/p/")  # type: ignore[union-attr]
-            datetime.fromisoformat(e.find(f"{ATOM}updated").text.replace("Z", "+00:00"))  # type: ignore[union-attr]
+            assert e.findtext(f"{ATOM}id", "").startswith(BASE + "/p/")
+            updated = e.findtext(f"{ATOM}updated")
+            assert updated is not None
+            datetime.fromisoformat(updated.replace("Z", "+00:00"))
     alice = ET.parse(site / "c/alice/feed.xml").getroot().findall(f"{ATOM}entry")
     assert len(alice) == 20  # capped
 

@@ -19,6 +19,7 @@ from sorastats.site.check import check_site
 from sorastats.site.config import SETTINGS
 from sorastats.site.manifest import read_manifest
 from tests.support import sitedata
+from tests.support.cli import subcommand
 from tests.support.paths import ROOT
 
 # End-to-end tier (make test): build.py in subprocesses.
@@ -100,8 +101,7 @@ def test_every_site_command_and_option_is_documented() -> None:
     section = (ROOT / "docs" / "site.md").read_text()
     for command in ("render", "nightly", "check", "rollback"):
         assert f"build.py {command}" in section, command
-        parser = build_parser()
-        sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+        sub = subcommand(build_parser(), command)
         for action in sub._actions:
             for opt in action.option_strings:
                 if opt not in ("-h", "--help"):

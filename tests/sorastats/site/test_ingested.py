@@ -16,6 +16,7 @@ from sorastats.site.builder import render_site
 from sorastats.site.check import check_site
 from sorastats.site.config import RenderConfig
 from tests.support.html import load, visible_text
+from tests.support.ingest import one_row
 from tests.support.paths import ROOT
 
 # End-to-end tier (make test): whole builds of ingested data.
@@ -59,9 +60,9 @@ def test_sample_pages_match_the_database(sample: tuple[Path, Path]) -> None:
     con = duckdb.connect(str(dbp), read_only=True)
     posts = {r[0] for r in con.execute("SELECT id FROM posts").fetchall()}
     tombstoned = {r[0] for r in con.execute("SELECT post_id FROM tombstones").fetchall()}
-    follower, username = con.execute(
-        "SELECT follower_count, username FROM creators ORDER BY follower_count DESC LIMIT 1"
-    ).fetchone()  # type: ignore[misc]
+    follower, username = one_row(
+        con, "SELECT follower_count, username FROM creators ORDER BY follower_count DESC LIMIT 1"
+    )
     con.close()
     assert tombstoned and not posts & tombstoned
     assert {p.name for p in (site / "p").iterdir()} == posts

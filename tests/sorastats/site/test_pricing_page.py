@@ -8,7 +8,7 @@ import pytest
 from sorastats.files import site_file
 from sorastats.site.pricing import pricing_doc
 from sorastats.site.templating import asset_map, make_env
-from sorastats.tiers import FEATURES, LIMITS, TIERS, display_allowance
+from sorastats.tiers import FEATURES, LIMITS, TIERS, LimitSpec, display_allowance
 from tests.support.html import parse
 
 TEMPLATES = site_file("templates")
@@ -22,7 +22,8 @@ def rendered() -> str:
 def test_doc_has_every_tier_limit_and_feature() -> None:
     doc = pricing_doc()
     assert [t["name"] for t in doc["tiers"]] == [t.name for t in TIERS]
-    assert [r["label"] for r in doc["rows"]] == [s.label for s in (*LIMITS, *FEATURES)]
+    labels = [s.label for s in LIMITS] + [s.label for s in FEATURES]
+    assert [r["label"] for r in doc["rows"]] == labels
     pro = next(t for t in doc["tiers"] if t["name"] == "pro")
     assert pro["prices"] == [
         {"interval": "month", "display": "$5"},
@@ -31,12 +32,12 @@ def test_doc_has_every_tier_limit_and_feature() -> None:
 
 
 @pytest.mark.parametrize("spec", LIMITS, ids=lambda s: s.key)
-def test_page_shows_each_limit_with_its_reason(spec: object) -> None:
+def test_page_shows_each_limit_with_its_reason(spec: LimitSpec) -> None:
     html = rendered()
-    assert spec.label in html  # type: ignore[attr-defined]
+    assert spec.label in html
     for tier in TIERS:
-        allowance = tier.limits[spec.key]  # type: ignore[attr-defined]
-        assert display_allowance(allowance.value, spec.kind) in html  # type: ignore[attr-defined]
+        allowance = tier.limits[spec.key]
+        assert display_allowance(allowance.value, spec.kind) in html
 
 
 def test_buttons_ship_hidden_and_the_page_loads_billing_js() -> None:

@@ -13,6 +13,7 @@ from sorastats.site.ledger import Ledger
 from sorastats.site.manifest import manifest_file, read_manifest
 from sorastats.site.templating import gain_html, json_script, xml_text
 from sorastats.site.writer import siblings
+from tests.support.ingest import one_row
 
 
 @pytest.mark.parametrize(
@@ -400,8 +401,10 @@ def test_every_post_id_is_in_exactly_the_shard_sql_computes(shards: int) -> None
     for post_id in POST_IDS + [f"s_{a}{b}" for a in search.HEX for b in search.HEX]:
         path = f"p/{post_id}/index.html"
         hits = [n for n, bundle in enumerate(plan[1:]) if _glob_matches(path, bundle.glob)]
-        row = con.execute(f"SELECT {search.shard_sql(shards)} FROM (SELECT ? AS id)", [post_id])
-        assert hits == [row.fetchone()[0]], post_id  # type: ignore[index]
+        (shard,) = one_row(
+            con, f"SELECT {search.shard_sql(shards)} FROM (SELECT ? AS id)", [post_id]
+        )
+        assert hits == [shard], post_id
 
 
 def test_shards_split_evenly_on_the_last_two_characters() -> None:
@@ -453,10 +456,10 @@ def test_every_creator_is_in_exactly_the_shard_sql_computes(shards: int) -> None
     for slug in slugs:
         path = f"c/{slug}/index.html"
         hits = [n for n, bundle in enumerate(creator_bundles) if _glob_matches(path, bundle.glob)]
-        row = con.execute(
-            f"SELECT {search.creator_shard_sql(shards)} FROM (SELECT ? AS slug)", [slug]
+        (shard,) = one_row(
+            con, f"SELECT {search.creator_shard_sql(shards)} FROM (SELECT ? AS slug)", [slug]
         )
-        assert hits == [row.fetchone()[0]], slug  # type: ignore[index]
+        assert hits == [shard], slug
         paged = f"c/{slug}/page/2/index.html"  # later pages are not searched
         assert not any(_glob_matches(paged, b.glob) for b in creator_bundles)
 
