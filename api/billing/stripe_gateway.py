@@ -113,7 +113,7 @@ class _HttpxTransport(stripe.HTTPClient):
         try:
             response = self._client.request(method, url, headers=headers, content=content)
         except httpx.TransportError as exc:
-            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]  # stripe has no annotations here
                 f"Could not reach Stripe at {url.split('?')[0]}: {type(exc).__name__}",
                 should_retry=True,
             ) from exc
