@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -60,3 +61,26 @@ def _no_python_subprocess_in_the_fast_tier(monkeypatch: pytest.MonkeyPatch) -> N
         start(self, args, *rest, **options)
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
+
+
+def _cpu_seconds() -> float:
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """With SORASTATS_TEST_CPU=FILE, append each test's CPU seconds (this process and its
+    finished children) to FILE: where `make test`'s time goes, as durations cannot say on a
+    loaded machine."""
+    report = os.environ.get("SORASTATS_TEST_CPU")
+    if not report:
+        return (yield)
+    before = _cpu_seconds()
+    try:
+        return (yield)
+    finally:
+        with open(report, "a", encoding="utf-8") as out:
+            out.write(f"{_cpu_seconds() - before:.3f}\t{item.nodeid}\n")

@@ -15,6 +15,7 @@ from api.__main__ import build_parser
 from api.app import all_endpoints
 from api.config import SETTINGS, ConfigError, Settings, load_settings
 from api.endpoints import Endpoint
+from tests.support.api_server import postgres_url_or_skip
 from tests.support.cli import subcommand
 from tests.support.paths import ROOT
 
@@ -133,10 +134,31 @@ def test_cli_lists_settings(tmp_path: Path) -> None:
         assert setting.name in listed.stdout
 
 
+@pytest.mark.parametrize(
+    ("env", "outcome"),
+    [
+        ({"CI": "true"}, pytest.fail.Exception),
+        ({"SORASTATS_TEST_ALL": "1"}, pytest.fail.Exception),  # what `make test` sets
+        ({"CI": "false"}, pytest.skip.Exception),  # a bare local pytest run may skip
+        ({}, pytest.skip.Exception),
+    ],
+)
+def test_a_missing_test_database_fails_in_ci_and_make_test(
+    env: dict[str, str], outcome: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken PostgreSQL setup must not pass silently by skipping."""
+    for name in ("TEST_DATABASE_URL", "SORASTATS_TEST_ALL", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(outcome, match="TEST_DATABASE_URL"):
+        postgres_url_or_skip()
+
+
 @pytest.mark.e2e
-def test_postgres_tests_fail_in_ci_without_database(tmp_path: Path) -> None:
-    """A broken CI PostgreSQL setup must not pass silently by skipping, nor `make test`
-    (SORASTATS_TEST_ALL=1); a bare local pytest run may skip."""
+def test_postgres_tests_fail_in_ci_without_database() -> None:
+    """The whole chain: a real `postgres` test, run by pytest under CI=true without a
+    database, fails (the table above covers the other settings)."""
     unset = {"TEST_DATABASE_URL", "SORASTATS_TEST_ALL", "CI"}
     env = {k: v for k, v in os.environ.items() if k not in unset}
     target = "tests/api/test_lifecycle.py::test_schema_check[postgres]"
@@ -146,13 +168,3 @@ def test_postgres_tests_fail_in_ci_without_database(tmp_path: Path) -> None:
     )
     assert in_ci.returncode == 1
     assert "TEST_DATABASE_URL is not set" in in_ci.stdout
-    in_make_test = subprocess.run(
-        args, env={**env, "SORASTATS_TEST_ALL": "1"}, cwd=ROOT, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert in_make_test.returncode == 1
-    assert "TEST_DATABASE_URL is not set" in in_make_test.stdout
-    local = subprocess.run(
-        args, env={**env, "CI": "false"}, cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert local.returncode == 0 and "1 skipped" in local.stdout
