@@ -15,6 +15,7 @@ import httpx
 import orjson
 
 from sorastats.config import FetchConfig
+from sorastats.tls import tls_context
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BODY_BYTES = 64 * 1024 * 1024  # one page; anything bigger is not a feed page
@@ -82,6 +83,7 @@ class SoraClient:
             headers=headers,
             timeout=httpx.Timeout(config.timeout_s),
             follow_redirects=False,
+            verify=tls_context(),
         )
 
     def close(self) -> None:

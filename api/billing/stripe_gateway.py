@@ -28,6 +28,7 @@ from api.billing.state import (
     parse_event,
     parse_subscription,
 )
+from sorastats.tls import tls_context
 
 WEBHOOK_TOLERANCE_SECONDS: Final = 300
 REQUEST_TIMEOUT_SECONDS: Final = 20.0
@@ -98,7 +99,7 @@ class _HttpxTransport(stripe.HTTPClient):
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
-        self._client = httpx.Client(timeout=timeout)
+        self._client = httpx.Client(timeout=timeout, verify=tls_context())
 
     def request(
         self,

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from sorastats.tls import tls_context
 from tests.support import vault_crypto as vc
 
 TEST_ITERATIONS = 1000  # KDF_ITERATIONS in the test settings; the browser default is 600,000
@@ -152,7 +153,9 @@ class Client:
         self, base_url: str, outbox: Outbox, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=30, transport=transport)
+        self.http = httpx.Client(
+            base_url=base_url, timeout=30, transport=transport, verify=tls_context()
+        )
         self.outbox = outbox
         self.csrf = ""
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,15 +15,16 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.config import Settings, load_settings
 from api.endpoints import EndpointGroup
 from api.serve import SiteAndApi
 from api.services import Services
+from sorastats.tls import tls_context
 from tests.support.api_client import TEST_ITERATIONS, Client, Outbox
 from tests.support.asgi_transport import serve_in_process
+from tests.support.threaded_server import loopback_socket, serve_in_thread
 from tests.support.tiers import refuse_in_fast_tier
 
 TEST_ENV = {
@@ -95,6 +93,7 @@ class RunningApi:
 
     def http(self, **options: Any) -> httpx.Client:
         """A bare HTTP client (no cookies set, no CSRF token) for raw requests."""
+        options.setdefault("verify", tls_context())
         return httpx.Client(base_url=self.base_url, transport=self.transport, **options)
 
 
@@ -120,32 +119,20 @@ def run_api(
             yield running
         return
     refuse_in_fast_tier("starts a real uvicorn server")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()  # the server's URL is a setting: its port comes first
     port = sock.getsockname()[1]
     settings = _settings(db_url, tmp_path, f"http://127.0.0.1:{port}", env)
     services = Services.from_settings(settings)
     app: Any = create_app(settings, services, groups)
     if site is not None:
         app = SiteAndApi(app, site, https=settings.BASE_URL.startswith("https://"))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.01)
-    running = RunningApi(f"http://127.0.0.1:{port}", settings, services, tmp_path)
-    try:
-        yield running
-    finally:
-        for made in running.clients:
-            made.close()
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serve_in_thread(app, name="API", lifespan="on", sock=sock) as base_url:
+        running = RunningApi(base_url, settings, services, tmp_path)
+        try:
+            yield running
+        finally:
+            for made in running.clients:
+                made.close()
 
 
 @contextmanager

@@ -27,7 +27,6 @@ import itertools
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -36,12 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.support.threaded_server import serve_in_thread
 from tests.support.tiers import refuse_in_fast_tier
 
 API_VERSION = "2026-10-28.endive"
@@ -167,26 +166,9 @@ class FakeStripe:
     def running(cls, secret_key: str, prices: Mapping[str, FakePrice]) -> Iterator[FakeStripe]:
         refuse_in_fast_tier("starts the fake Stripe server")
         fake = cls(secret_key, prices)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))  # a free port chosen by the kernel
-        fake.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            fake.app, log_level="warning", lifespan="off", ws="none", http="h11", access_log=False
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("fake Stripe server did not start")
-            time.sleep(0.01)
-        try:
+        with serve_in_thread(fake.app, name="fake Stripe") as base_url:
+            fake.base_url = base_url
             yield fake
-        finally:
-            server.should_exit = True
-            thread.join(timeout=15)
-            sock.close()
 
     # ---- ids, auth, plumbing ----------------------------------------------------------
 

@@ -8,7 +8,6 @@ import asyncio
 import base64
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sorastats import synth
+from tests.support.threaded_server import serve_in_thread
 from tests.support.tiers import refuse_in_fast_tier
 
 PREFIX = "/backend/project_y"
@@ -149,27 +148,5 @@ def make_app(backend: Backend) -> Starlette:
 def running(backend: Backend) -> Iterator[str]:
     """Serve `backend` on a free loopback port; yields the API base URL."""
     refuse_in_fast_tier("starts the Sora mirror server")
-    config = uvicorn.Config(
-        make_app(backend),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}{PREFIX}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serve_in_thread(make_app(backend), name="Sora mirror") as base_url:
+        yield base_url + PREFIX

@@ -1,0 +1,135 @@
+"""How each file of a built site is served: its Content-Type, its Cache-Control and where
+it comes in a deploy. One table (`RULES`) that the deploy (`sorastats/deploy/`), the dev
+server (`python -m api serve --site`) and docs/deploy.md all use, so the bucket, the dev
+server and the docs cannot drift apart (tests compare them).
+
+Why these lifetimes: fingerprinted files (`static/site.<hash>.css`, Pagefind's hashed
+index chunks) never change under their name, so browsers and the CDN keep them a year.
+Everything else keeps its URL across builds (pages, feeds, sitemaps, Pagefind's entry
+files): a short max-age, and `stale-while-revalidate` so a CDN answers at once from its
+copy while it fetches the next nightly's version behind the scenes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+PAGE = "public, max-age=300, stale-while-revalidate=86400"
+FEED = "public, max-age=900, stale-while-revalidate=86400"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Files whose path (relative to the site root, `/`-separated) matches `pattern`."""
+
+    name: str
+    pattern: re.Pattern[str]
+    example: str
+    cache_control: str
+    phase: int  # deploy order: lower first (what a page refers to exists before the page)
+    why: str
+
+
+# First match wins; the last rule matches everything.
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "fingerprinted asset",
+        re.compile(r"^static/.+\.[0-9a-f]{10}(\.[A-Za-z0-9]+)?$"),
+        "static/site.3f2a1b9c0d.css",
+        IMMUTABLE,
+        0,
+        "Named by the hash of its content: a new version is a new name.",
+    ),
+    Rule(
+        "search index chunk",
+        re.compile(r"^pagefind(-c?\d+)?/(fragment|index|filter)/[^/]+$"),
+        "pagefind/index/en_1a2b3c4.pf_index",
+        IMMUTABLE,
+        0,
+        "Pagefind names its chunks by their content hash.",
+    ),
+    Rule(
+        "search entry",
+        re.compile(r"^pagefind(-c?\d+)?/[^/]+$"),
+        "pagefind/pagefind-entry.json",
+        PAGE,
+        1,
+        "Pagefind's fixed-name entry files point at the chunks of this build.",
+    ),
+    Rule(
+        "feed or sitemap",
+        re.compile(r"(^|/)(feed\.xml|sitemap[^/]*\.xml|robots\.txt)$"),
+        "c/alice/feed.xml",
+        FEED,
+        3,
+        "Readers and crawlers poll them; they list pages, so they come after the pages.",
+    ),
+    Rule(
+        "page",
+        re.compile(r".*"),
+        "c/alice/index.html",
+        PAGE,
+        2,
+        "Same URL every night: short-lived, served stale while the CDN revalidates.",
+    ),
+)
+
+# The deploy's own bookkeeping objects come after everything else.
+MANIFEST_PHASE = 4
+
+_TYPES: dict[str, str] = {
+    "html": "text/html; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "mjs": "text/javascript; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "xml": "application/xml; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+    "svg": "image/svg+xml; charset=utf-8",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "gif": "image/gif",
+    "ico": "image/x-icon",
+    "woff2": "font/woff2",
+    "wasm": "application/wasm",
+}
+# Atom feeds say what they are, so feed readers and browsers treat them as feeds.
+_FEED_TYPE = "application/atom+xml; charset=utf-8"
+DEFAULT_TYPE = "application/octet-stream"  # Pagefind's .pf_* chunks, anything unknown
+
+# What the writer precompresses (`.gz`/`.br` siblings), by Content-Encoding.
+ENCODINGS: dict[str, str] = {"br": ".br", "gzip": ".gz"}
+
+
+def rule_for(rel: str) -> Rule:
+    for rule in RULES:
+        if rule.pattern.search(rel):
+            return rule
+    raise AssertionError("the last rule matches every path")  # pragma: no cover
+
+
+def content_type(rel: str) -> str:
+    name = rel.rsplit("/", 1)[-1]
+    if name == "feed.xml":
+        return _FEED_TYPE
+    _, dot, ext = name.rpartition(".")
+    return _TYPES.get(ext.lower(), DEFAULT_TYPE) if dot else DEFAULT_TYPE
+
+
+def is_text(rel: str) -> bool:
+    return "charset=" in content_type(rel)
+
+
+def cache_control(rel: str) -> str:
+    return rule_for(rel).cache_control
+
+
+def is_sibling(rel: str) -> bool:
+    """A precompressed copy (`x.html.gz`, `x.html.br`) of another file of the site: served
+    in place of that file, never under its own name."""
+    return rel.endswith((".gz", ".br"))
