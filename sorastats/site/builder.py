@@ -55,6 +55,9 @@ from sorastats.site.writer import DuplicateOutputError, remove_output, siblings
 from sorastats.tempdirs import owned_tempdir
 
 Log = Callable[[str], None]
+# Checks a finished staging tree before it goes live: (files checked, problems), as
+# `sorastats.site.check.check_site` returns them. Any problem keeps the live site as it is.
+Check = Callable[[Path], tuple[int, list[str]]]
 
 # Where a build's progress goes unless the caller passes a `log` (the library prints
 # nothing itself: see `render_site`).
@@ -82,6 +85,10 @@ class RenderReport:
     worker_peak_rss_mib: float = 0.0  # the largest render process
     search_peak_rss_mib: float = 0.0  # the largest Pagefind process
     search_skipped: bool = False  # built with `search=False`: no Pagefind index
+    # With a `check` (the nightly's): files it checked in the staging tree and what it
+    # found; any problem means the build was not published.
+    checked: int = 0
+    check_problems: list[str] = field(default_factory=list)
     deleted_paths: list[str] = field(default_factory=list)
     # Wall seconds of each phase of `SiteBuild` that ran, in the order they ran.
     phase_seconds: dict[str, float] = field(default_factory=dict)
@@ -260,11 +267,18 @@ class RenderQueue:
 SPILL_PREFIX = "sorastats-render-"  # DuckDB's spill folder (see sorastats.tempdirs)
 
 
-def render_site(cfg: RenderConfig, log: Log | None = None) -> RenderReport:
+def render_site(
+    cfg: RenderConfig, log: Log | None = None, check: Check | None = None
+) -> RenderReport:
     """Render the site from `cfg.db` and publish it when anything changed. Progress goes
     to `log` (default: the `sorastats.site` logger at INFO, which shows nothing unless
-    the program configures logging; the command line shows it on stderr)."""
-    return SiteBuild.render(cfg, log)
+    the program configures logging; the command line shows it on stderr).
+
+    With `check`, the finished staging tree (manifest written) is checked before the
+    swap; if it reports any problem the build is not published (`report.published` is
+    False, `report.check_problems` says why), the live site stays as it was and the
+    rejected tree stays at `<out>.new` for a look until the next build replaces it."""
+    return SiteBuild.render(cfg, log, check)
 
 
 def _entries(pages: Iterable[Page], fingerprint: str) -> list[Entry]:
@@ -288,15 +302,18 @@ class SiteBuild:
     7. `drop_stale`: remove what this build no longer has from the staging tree.
     8. `index_search`: Pagefind, for the search bundles whose text changed (skipped with
        `search=False`).
-    9. `publish`: write the manifest and swap the staging tree in atomically.
+    9. `seal`: write the staging tree's manifest; run the caller's `check` on it, if any.
+    10. `publish`: swap the staging tree in atomically (not when the check found problems).
 
     The live site is only ever changed by `publish`: a failure in any earlier phase
     leaves it as it was. Pages are compressed as they are written (by the render
     processes), so there is no phase of its own for that."""
 
-    def __init__(self, cfg: RenderConfig, log: Log, spill_dir: Path) -> None:
+    def __init__(
+        self, cfg: RenderConfig, log: Log, spill_dir: Path, check: Check | None = None
+    ) -> None:
         self.started = time.perf_counter()
-        self.cfg, self.log = cfg, log
+        self.cfg, self.log, self.check = cfg, log, check
         self.report = RenderReport(search_skipped=not cfg.search)
         self.dirs = SiteDirs(cfg.out)
         self.assets = asset_map(cfg.templates / "static")
@@ -318,7 +335,9 @@ class SiteBuild:
         self.wanted: dict[str, str] = {}
 
     @classmethod
-    def render(cls, cfg: RenderConfig, log: Log | None = None) -> RenderReport:
+    def render(
+        cls, cfg: RenderConfig, log: Log | None = None, check: Check | None = None
+    ) -> RenderReport:
         """Build once, holding the site's lock, with a spill folder of its own."""
         if not cfg.db.exists():
             raise RenderError(f"no database at {cfg.db}: run `python build.py import` first")
@@ -326,7 +345,7 @@ class SiteBuild:
         with RunLock(cfg.out, f"the site {cfg.out}"):
             spill = owned_tempdir(SPILL_PREFIX)
             try:
-                build = cls(cfg, log or _logger.info, spill)
+                build = cls(cfg, log or _logger.info, spill, check)
                 try:
                     return build.run()
                 finally:
@@ -344,7 +363,9 @@ class SiteBuild:
             self._phase(self.finish_rendering)
             self._phase(self.drop_stale)
             self._phase(self.index_search)
-            self._phase(self.publish)
+            self._phase(self.seal)
+            if not self.report.check_problems:
+                self._phase(self.publish)
         else:
             self.report.unchanged = self.report.pages
         self.report.total_seconds = time.perf_counter() - self.started
@@ -483,8 +504,20 @@ class SiteBuild:
             self.report.search_rebuilt = True
         self.report.search_seconds = time.perf_counter() - t0
 
+    def seal(self) -> None:
+        staging = self.dirs.staging
+        self.ledger.write_manifest(staging / MANIFEST_NAME, self.wanted)
+        if self.check is not None:
+            # Before the swap, so a site that fails the check never goes live (the
+            # check reads the manifest: it tells a site built without search).
+            self.report.checked, self.report.check_problems = self.check(staging)
+            if self.report.check_problems:
+                self.log(
+                    f"render: the check found {len(self.report.check_problems):,} "
+                    f"problem(s) in {staging}: not published, the live site is unchanged"
+                )
+
     def publish(self) -> None:
-        self.ledger.write_manifest(self.dirs.staging / MANIFEST_NAME, self.wanted)
         publish_staging(self.dirs)
         self.report.published = True
 

@@ -772,6 +772,7 @@ PHASES = [
     "finish_rendering",
     "drop_stale",
     "index_search",
+    "seal",
     "publish",
 ]
 
@@ -823,6 +824,34 @@ def test_a_failure_in_any_phase_leaves_the_live_site_untouched(tmp_path: Path) -
     assert report.published and f"777,{len(PHASES):03d}" in page_file.read_text()
     assert not (tmp_path / "site.new").exists()
     assert check_site(out, BASE)[1] == []
+
+
+def test_a_staging_tree_that_fails_the_check_is_not_published(tmp_path: Path) -> None:
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    out = tmp_path / "site"
+    build(dbp, out)
+    before = _snapshot(out)
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET view_count = 888888 WHERE id = ?", [sitedata.pid(3)])
+    con.close()
+    seen: list[Path] = []
+
+    def reject(tree: Path) -> tuple[int, list[str]]:
+        seen.append(tree)
+        assert (tree / ".manifest").is_file()  # sealed: the check can tell search off
+        return 7, ["p/x/index.html: no title"]
+
+    cfg = RenderConfig(db=dbp, out=out, base_url=BASE, jobs=1, search=False)
+    report = render_site(cfg, log=lambda _line: None, check=reject)
+    assert seen == [tmp_path / "site.new"]
+    assert not report.published and report.written >= 1
+    assert (report.checked, report.check_problems) == (7, ["p/x/index.html: no title"])
+    assert "publish" not in report.phase_seconds
+    assert _snapshot(out) == before
+    assert "888,888" in (tmp_path / "site.new" / f"p/{sitedata.pid(3)}/index.html").read_text()
+    passed = render_site(cfg, log=lambda _line: None, check=lambda tree: check_site(tree, BASE))
+    assert passed.published and passed.checked > 0 and passed.check_problems == []
+    assert "888,888" in (out / f"p/{sitedata.pid(3)}/index.html").read_text()
 
 
 def test_a_build_without_search_runs_no_pagefind(tmp_path: Path) -> None:
