@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -21,13 +22,15 @@ from urllib.parse import urlsplit
 import duckdb
 
 from sorastats import db, stats, synth
-from sorastats.config import SETTINGS, ConfigError
+from sorastats.config import FETCH_SETTINGS, ConfigError
+from sorastats.ingest import Counts
 from sorastats.progress import Progress, summary
 from sorastats.run import Message, OnProgress, RunResult
 from sorastats.runlock import RunLock, RunLockedError
 
 if TYPE_CHECKING:
     from sorastats.fetch import FetchOptions
+    from sorastats.nightly import Deploy, NightlyReport
     from sorastats.site.config import RenderConfig
 
 SITE_COMMANDS = ("render", "nightly", "check", "rollback")
@@ -107,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch",
         help="pull the public feed over HTTP into the database",
         epilog="environment: "
-        + "; ".join(f"{s.env} ({s.help}, default {s.default or 'unset'})" for s in SETTINGS),
+        + "; ".join(f"{s.env} ({s.help}, default {s.default or 'unset'})" for s in FETCH_SETTINGS),
     )
     fetch.add_argument(
         "--url", required=True, type=_http_url, help="API base URL, e.g. .../backend/project_y"
@@ -249,24 +252,85 @@ def nightly_sources(given: list[str], env: Mapping[str, str] | None = None) -> l
     return out
 
 
-def cmd_nightly(args: argparse.Namespace) -> int:
+# The nightly's exit status for each failure kind of its report (sorastats/nightly.py).
+NIGHTLY_EXITS = {
+    "source": EXIT_RUN_FAILED,
+    "check": EXIT_RUN_FAILED,
+    "deploy": EXIT_RUN_FAILED,
+    "error": EXIT_RUN_FAILED,
+    "config": EXIT_USAGE,
+    "render": EXIT_USAGE,
+    "locked": EXIT_LOCKED,
+    "interrupted": EXIT_INTERRUPTED,
+}
+
+
+def nightly_exit_code(report: NightlyReport) -> int:
+    if report.ok:
+        return EXIT_OK
+    return NIGHTLY_EXITS.get(report.failure or "error", EXIT_RUN_FAILED)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a scheduler's timeout, a shutdown) ends the nightly as Ctrl-C does: the
+    step stops, the report says `interrupted` and the alert goes out."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def cmd_nightly(args: argparse.Namespace, deploy: Deploy | None = None) -> int:
+    from sorastats import nightly
+    from sorastats.config import load_alert
+
+    alert = load_alert()  # a bad setting stops here, before any work (exit 2)
     sources = nightly_sources(args.sources)
     if not sources:
         print("nightly: no sources given or configured; rendering the database as it is")
-    from sorastats.fetch import FetchOptions
-
-    for source in sources:
-        if isinstance(source, Path):
-            rc = import_and_report(args.db, [source])
+    cfg = _render_config(args)
+    plan = nightly.NightlyPlan(
+        sources=sources,
+        render=cfg,
+        reports=nightly.reports_dir(cfg.out),
+        secrets=nightly.secret_values(os.environ),
+    )
+    with _sigterm_interrupts():
+        report = nightly.run_nightly(plan, deploy=deploy, log=_stderr, on_message=_print_message)
+        report.exit_status = nightly_exit_code(report)
+        nightly.conclude(report, plan, alert)
+    for source in report.sources:
+        print(summary(source.action, Counts(**source.counts), source.seconds))
+    if report.pages:
+        pages = report.pages
+        print(
+            f"render: {pages['written']:,} written, {pages['unchanged']:,} unchanged, "
+            f"{pages['deleted']:,} deleted of {pages['total']:,} outputs; "
+            + ("published" if pages["published"] else "not published, live site kept")
+        )
+    for sent in report.alerts:
+        if sent.delivered:
+            _stderr(f"nightly: alert sent to {sent.target} ({sent.channel})")
         else:
-            rc = fetch_and_report(args.db, FetchOptions(base_url=source, refresh_creators=True))
-        if rc != EXIT_OK:
-            print(
-                f"nightly: {source} failed; not rendering, the live site is unchanged",
-                file=sys.stderr,
+            _stderr(
+                f"nightly: warning: alert to {sent.target} ({sent.channel}) not delivered "
+                f"after {sent.attempts} attempt(s): {sent.error}"
             )
-            return rc
-    return render(_render_config(args))
+    for error in report.errors:
+        _stderr(f"nightly: error: {error}")
+    steps = ", ".join(f"{s.name} {s.status} {s.seconds:.1f} s" for s in report.steps)
+    print(f"nightly: {report.status} ({steps}); report {report.report_file}")
+    return report.exit_status
 
 
 def cmd_check(args: argparse.Namespace) -> int:
