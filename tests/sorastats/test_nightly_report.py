@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from sorastats.cli import (
     nightly_exit_code,
 )
 from sorastats.config import AlertConfig, ConfigError, load_alert, webhook_url
-from sorastats.files import site_file
 from sorastats.nightly import DeployOutcome, NightlyPlan, NightlyReport
 from sorastats.site.config import RenderConfig
 from sorastats.site.manifest import MANIFEST_NAME
@@ -180,17 +178,6 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-def broken_templates(tmp_path: Path) -> Path:
-    """The real templates with a broken link on every page: a bad template change."""
-    templates = tmp_path / "templates"
-    shutil.copytree(site_file("templates"), templates)
-    base = templates / "base.html"
-    text = base.read_text()
-    assert '<a class="skip" href="#main">' in text
-    base.write_text(text.replace('<a class="skip" href="#main">', '<a href="/no-such-page/">'))
-    return templates
-
-
 @pytest.mark.e2e  # two whole runs each (about 3 s): make test
 def test_a_run_reports_beside_the_site_and_plugs_in_a_deploy(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
@@ -225,7 +212,7 @@ def test_a_failing_check_leaves_the_live_site_and_skips_the_deploy(tmp_path: Pat
     good = _plan(tmp_path)
     assert nightly.run_nightly(good, log=_quiet).ok
     live = _tree(good.render.out)
-    bad = _plan(tmp_path, templates=broken_templates(tmp_path))
+    bad = _plan(tmp_path, templates=sitedata.broken_link_templates(tmp_path))
 
     def deploy(site: Path) -> DeployOutcome:
         raise AssertionError("a site that failed its check is never deployed")

@@ -280,3 +280,17 @@ def touch_posts(path: Path, fraction: float) -> int:
     row = con.execute(f"SELECT count(*) FROM posts WHERE hash(id) % {step} = 0").fetchone()
     con.close()
     return int(row[0]) if row else 0
+
+
+def broken_link_templates(tmp_path: Path) -> Path:
+    """The real templates with a broken link on every page (a bad template change): a
+    site built with them fails `check_site`."""
+    from sorastats.files import site_file
+
+    templates = tmp_path / "templates-broken"
+    shutil.copytree(site_file("templates"), templates)
+    base = templates / "base.html"
+    text = base.read_text()
+    assert '<a class="skip" href="#main">' in text
+    base.write_text(text.replace('<a class="skip" href="#main">', '<a href="/no-such-page/">'))
+    return templates
