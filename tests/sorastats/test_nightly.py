@@ -203,3 +203,26 @@ def test_a_failing_check_keeps_the_live_site_and_alerts(
     now = {p: p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()}
     assert now == live  # the live site as it was
     assert not any("report" in p.name for p in (tmp_path / "site").rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("SORASTATS_ALERT_WEBHOOK", f"http://hooks.example/{HOOK_SECRET}", "(hidden)"),
+        ("SORASTATS_ALERT_ON", "sometimes", "'sometimes'"),
+    ],
+)
+def test_a_bad_alert_setting_stops_before_any_work(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    value: str,
+    shown: str,
+) -> None:
+    monkeypatch.setenv(key, value)
+    assert main(_args(tmp_path)) == 2
+    out, err = capsys.readouterr()
+    assert err == f"nightly: error: {key}={shown} is invalid: " + err.split(": ", 3)[3]
+    assert err.count("\n") == 1 and HOOK_SECRET not in out + err
+    assert not (tmp_path / "site.reports").exists() and not (tmp_path / "n.duckdb").exists()
