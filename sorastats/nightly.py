@@ -332,6 +332,11 @@ class _Nightly:
                 else:
                     options = FetchOptions(base_url=source, refresh_creators=True)
                     result = fetch(db_path, options, on_message=self.on_message, log=self.log)
+            except (Exception, KeyboardInterrupt):
+                self.log(
+                    f"nightly: {item.source} failed; not rendering, the live site is unchanged"
+                )
+                raise
             finally:
                 item.seconds = time.perf_counter() - t0
                 item.status = "ok" if result is not None and result.ok else "failed"

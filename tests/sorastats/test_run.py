@@ -188,9 +188,11 @@ def test_an_invalid_setting_is_raised_by_the_library_and_exits_2_on_the_command_
     nightly = ["nightly", "--db", str(db_path), "--out", str(out), "http://127.0.0.1:9/x"]
     assert main(nightly) == 2
     err = capsys.readouterr().err
-    assert "error: SORASTATS_RETRIES=" in err
+    assert "nightly: error: sources: SORASTATS_RETRIES='many' is invalid" in err
     assert "nightly: http://127.0.0.1:9/x failed; not rendering" in err
     assert not db_path.exists() and not out.exists()
+    (report,) = (tmp_path / "site.reports").glob("*.json")
+    assert '"failure": "config"' in report.read_text()
 
 
 def test_the_command_line_prints_the_messages_and_summary(
