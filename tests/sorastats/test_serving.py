@@ -95,7 +95,9 @@ NEGOTIATION = [
 
 
 @pytest.mark.parametrize(("accept", "available", "chosen"), NEGOTIATION)
-def test_choose_encoding(accept: str | None, available: tuple[str, ...], chosen: str | None) -> None:
+def test_choose_encoding(
+    accept: str | None, available: tuple[str, ...], chosen: str | None
+) -> None:
     assert serving.choose_encoding(accept, available) == chosen
 
 
