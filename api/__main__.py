@@ -1,4 +1,4 @@
-"""`python -m api COMMAND`: migrate, serve, settings. Every command and option is
+"""`python -m api COMMAND`: migrate, maintain, serve, settings. Every command and option is
 documented in docs/api.md (a test checks it)."""
 
 from __future__ import annotations
@@ -10,13 +10,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from api.config import SETTINGS, ConfigError, cast_bool, load_settings
-from api.db import Database, SchemaError
+from api.db import Database, DatabaseUnavailable, SchemaError
+from api.maintenance import maintain
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m api", description="SoraStats accounts API")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser(
+        "maintain",
+        help="purge expired sessions, links and other data once, print the counts "
+        "(schedule it: docs/deploy.md)",
+    )
     commands.add_parser("settings", help="list the settings (environment variables)")
     serve = commands.add_parser(
         "serve", help="serve the API (and optionally the site) with uvicorn"
@@ -61,9 +67,17 @@ def main(argv: list[str]) -> int:
             applied = db.migrate(log=print)
             print(f"schema at version {db.current_version()} ({len(applied)} applied)")
             return 0
+        if args.command == "maintain":
+            db.check_schema()
+            result = maintain(db)
+            for kind, count in result.removed.items():
+                print(f"{count:8} {kind}")
+            wal = "; SQLite log folded into the database" if result.wal_checkpointed else ""
+            print(f"removed {result.total} rows{wal}")
+            return 0
         if not settings.DEV_MODE:
             db.check_schema()
-    except SchemaError as exc:
+    except (SchemaError, DatabaseUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio.to_thread
 
@@ -27,6 +28,20 @@ T = TypeVar("T")
 
 class SchemaError(Exception):
     """The database schema is not at the version this code expects."""
+
+
+class DatabaseUnavailable(Exception):
+    """No connection could be made: the message names the database (without its password)
+    and the driver's reason, on one line."""
+
+
+def describe(url: str) -> str:
+    """The database URL as it may be printed: a PostgreSQL password becomes `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
 class Conn(Protocol):
@@ -86,6 +101,9 @@ class PostgresConn:
         import psycopg
         from psycopg.rows import dict_row
 
+        # A host that never answers fails in 10 s, not the TCP timeout (a URL may say else).
+        if "connect_timeout" not in url:
+            url = f"{url}{'&' if '?' in url else '?'}connect_timeout=10"
         self.raw = psycopg.connect(url, autocommit=True, row_factory=dict_row)
 
     @staticmethod
@@ -136,15 +154,24 @@ class Database:
     def _conn(self) -> SqliteConn | PostgresConn:
         conn: SqliteConn | PostgresConn | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = (
-                PostgresConn(self.url)
-                if self.dialect == "postgresql"
-                else SqliteConn(self.sqlite_path)
-            )
+            conn = self._connect()
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _connect(self) -> SqliteConn | PostgresConn:
+        import psycopg
+
+        try:
+            if self.dialect == "postgresql":
+                return PostgresConn(self.url)
+            return SqliteConn(self.sqlite_path)
+        except (psycopg.Error, sqlite3.Error, OSError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise DatabaseUnavailable(
+                f"cannot reach the database {describe(self.url)}: {reason}"
+            ) from exc
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Conn]:

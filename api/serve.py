@@ -1,5 +1,6 @@
 """The dev server: the API under /api and a built static site everywhere else, on one
-port (index.html resolution, the site's 404.html for missing pages)."""
+port; the site is served as the bucket serves it (`api/static_site.py`: index.html
+resolution, the site's 404.html, precompressed siblings, the shared cache headers)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 import uvicorn
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.app import create_app
 from api.config import Settings
 from api.middleware import SecurityHeadersMiddleware
+from api.static_site import StaticSite
 
 
 class SiteAndApi:
@@ -25,9 +26,9 @@ class SiteAndApi:
         self.api = api
         self.site: ASGIApp | None = None
         if site is not None:
-            # Errors (a 404 without a 404.html, a failed read) become answers inside the
-            # headers middleware instead of uvicorn's bare 500.
-            files = ExceptionMiddleware(StaticFiles(directory=site, html=True))
+            # Errors (a failed read) become answers inside the headers middleware instead
+            # of uvicorn's bare 500.
+            files = ExceptionMiddleware(StaticSite(site))
             self.site = SecurityHeadersMiddleware(ServerErrorMiddleware(files), https=https)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

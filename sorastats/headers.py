@@ -150,6 +150,19 @@ def cdn_headers() -> str:
     return "\n".join(lines) + "\n"
 
 
+def nginx_headers() -> str:
+    """The site's headers as nginx `add_header` lines (deploy/nginx/security-headers.conf,
+    included by deploy/nginx/sorastats.conf; a test compares the file with this). `always`:
+    404s carry them too."""
+    lines = [
+        "# Generated from sorastats/headers.py (tests/test_deploy.py checks it):",
+        "#   python -c 'from sorastats.headers import nginx_headers as h; print(h(), end=\"\")' \\",
+        "#     > deploy/nginx/security-headers.conf",
+    ]
+    lines += [f'add_header {n} "{v}" always;' for n, v, _ in headers_for("/", https=True)]
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table() -> str:
     """The policy as the Markdown table of docs/security.md."""
     rows = [

@@ -75,14 +75,18 @@ def export_account(conn: Conn, user_id: str, services: Services) -> dict[str, An
 
 # --- housekeeping -----------------------------------------------------------------------
 
-# What each domain forgets once it expires (run at start, see api/app.py).
-PURGES: list[Callable[[Conn, int], None]] = [
+# What each domain forgets once it expires: each returns the rows it removed, by kind. Run
+# at API start (api/app.py) and by `python -m api maintain` (api/maintenance.py).
+PURGES: list[Callable[[Conn, int], dict[str, int]]] = [
     auth_service.purge_expired,
     vault_service.purge_expired,
     billing_service.purge_stripe_events,
 ]
 
 
-def purge_expired(conn: Conn, now: int) -> None:
+def purge_expired(conn: Conn, now: int) -> dict[str, int]:
+    """Every domain's purge in one transaction; rows removed, by kind."""
+    removed: dict[str, int] = {}
     for purge in PURGES:
-        purge(conn, now)
+        removed.update(purge(conn, now))
+    return removed

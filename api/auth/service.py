@@ -177,6 +177,6 @@ def export_email_links(conn: Conn, user_id: str, services: Services) -> Any:
     return store.export_email_links(conn, user_id)
 
 
-def purge_expired(conn: Conn, now: int) -> None:
+def purge_expired(conn: Conn, now: int) -> dict[str, int]:
     """Expired sessions, links and throttle rows; registrations never verified."""
-    store.purge_expired(conn, now)
+    return store.purge_expired(conn, now)

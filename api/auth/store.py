@@ -254,19 +254,25 @@ def clear_failures(conn: Conn, key: str) -> None:
 # --- housekeeping and export ------------------------------------------------------------
 
 
-def purge_expired(conn: Conn, now: int) -> None:
-    conn.execute(
-        "DELETE FROM sessions WHERE last_seen_at <= ? OR created_at <= ?",
-        (now - SESSION_IDLE_SECONDS, now - SESSION_MAX_SECONDS),
-    )
-    conn.execute("DELETE FROM email_tokens WHERE expires_at < ?", (now,))
-    conn.execute(
-        "DELETE FROM throttle WHERE blocked_until < ? AND last_failure_at < ?", (now, now - 86400)
-    )
-    conn.execute(
-        "DELETE FROM users WHERE email_verified_at IS NULL AND created_at < ?",
-        (now - UNVERIFIED_TTL_SECONDS,),
-    )
+def purge_expired(conn: Conn, now: int) -> dict[str, int]:
+    """Rows removed, by what they were."""
+    return {
+        "expired sessions": conn.execute(
+            "DELETE FROM sessions WHERE last_seen_at <= ? OR created_at <= ?",
+            (now - SESSION_IDLE_SECONDS, now - SESSION_MAX_SECONDS),
+        ),
+        "expired email links": conn.execute(
+            "DELETE FROM email_tokens WHERE expires_at < ?", (now,)
+        ),
+        "stale throttle rows": conn.execute(
+            "DELETE FROM throttle WHERE blocked_until < ? AND last_failure_at < ?",
+            (now, now - 86400),
+        ),
+        "unverified registrations": conn.execute(
+            "DELETE FROM users WHERE email_verified_at IS NULL AND created_at < ?",
+            (now - UNVERIFIED_TTL_SECONDS,),
+        ),
+    }
 
 
 def export_sessions(conn: Conn, user_id: str) -> Any:

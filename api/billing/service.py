@@ -265,5 +265,5 @@ def export_subscription(conn: Conn, user_id: str, services: Services) -> Any:
     return section
 
 
-def purge_stripe_events(conn: Conn, now: int) -> None:
-    store.purge_stripe_events(conn, now)
+def purge_stripe_events(conn: Conn, now: int) -> dict[str, int]:
+    return store.purge_stripe_events(conn, now)

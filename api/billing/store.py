@@ -101,10 +101,11 @@ def set_stripe_event_outcome(conn: Conn, event_id: str, outcome: str) -> None:
     )
 
 
-def purge_stripe_events(conn: Conn, now: int) -> None:
-    conn.execute(
+def purge_stripe_events(conn: Conn, now: int) -> dict[str, int]:
+    removed = conn.execute(
         "DELETE FROM stripe_events WHERE received_at < ?", (now - EVENT_RETENTION_SECONDS,)
     )
+    return {"old Stripe events": removed}
 
 
 def export_subscription(conn: Conn, user_id: str) -> Any:

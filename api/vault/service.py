@@ -365,5 +365,5 @@ def export_favorites(conn: Conn, user_id: str, services: Services) -> Any:
     return store.list_favorites(conn, user_id)
 
 
-def purge_expired(conn: Conn, now: int) -> None:
-    store.purge_vault(conn, now)
+def purge_expired(conn: Conn, now: int) -> dict[str, int]:
+    return store.purge_vault(conn, now)

@@ -347,9 +347,15 @@ def list_favorites(conn: Conn, user_id: str) -> list[Row]:
     )
 
 
-def purge_vault(conn: Conn, now: int) -> None:
-    conn.execute("DELETE FROM vault_reservations WHERE expires_at < ?", (now,))
-    conn.execute("DELETE FROM prompt_tombstones WHERE deleted_at < ?", (now - TOMBSTONE_SECONDS,))
+def purge_vault(conn: Conn, now: int) -> dict[str, int]:
+    return {
+        "expired vault reservations": conn.execute(
+            "DELETE FROM vault_reservations WHERE expires_at < ?", (now,)
+        ),
+        "old prompt tombstones": conn.execute(
+            "DELETE FROM prompt_tombstones WHERE deleted_at < ?", (now - TOMBSTONE_SECONDS,)
+        ),
+    }
 
 
 def export_prompts(conn: Conn, user_id: str) -> Any:

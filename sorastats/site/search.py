@@ -20,7 +20,8 @@ from typing import IO
 
 from pagefind_bin import get_executable
 
-from sorastats.site.writer import COMPRESSIBLE, write_output
+from sorastats.serving import COMPRESSIBLE
+from sorastats.site.writer import write_output
 
 HEX = "0123456789abcdef"
 MAIN_BUNDLE = "pagefind/"

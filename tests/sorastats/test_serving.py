@@ -60,3 +60,51 @@ def test_what_a_page_refers_to_is_deployed_before_it() -> None:
 )
 def test_siblings(rel: str, sibling: bool) -> None:
     assert serving.is_sibling(rel) is sibling
+
+
+BOTH = ("br", "gzip")
+NEGOTIATION = [
+    # Accept-Encoding, siblings that exist, what is sent (None: the file as it is)
+    (None, BOTH, None),
+    ("", BOTH, None),
+    ("identity", BOTH, None),
+    ("deflate", BOTH, None),
+    ("gzip", BOTH, "gzip"),
+    ("br", BOTH, "br"),
+    ("gzip, deflate, br", BOTH, "br"),  # what browsers send: br preferred
+    ("gzip, br", ("gzip",), "gzip"),  # only a .gz sibling
+    ("br", ("gzip",), None),
+    ("gzip, br", (), None),  # not compressible (or no sibling): never an encoding
+    ("br;q=0, gzip", BOTH, "gzip"),  # q=0 refuses
+    ("br;q=0.000, gzip;q=0", BOTH, None),
+    ("gzip;q=0.5, br;q=0.4", BOTH, "gzip"),  # the client's weights come first
+    ("gzip;q=0.5, br;q=0.5", BOTH, "br"),  # a tie: br
+    ("*", BOTH, "br"),
+    ("*;q=0", BOTH, None),
+    ("br;q=0, *", BOTH, "gzip"),  # `*` covers what is not named
+    ("gzip;q=0.2, *;q=0.9", BOTH, "br"),
+    ("BR, GZIP", BOTH, "br"),  # names are case-insensitive
+    ("x-gzip", BOTH, "gzip"),  # RFC 9110: x-gzip is gzip
+    (" gzip ; q=0.8 ", BOTH, "gzip"),
+    ("br;q=abc, gzip", BOTH, "gzip"),  # a bad q drops its entry, never an error
+    ("br;q=2, gzip;q=-1", BOTH, None),  # q outside 0..1 too
+    ("br;Q=0.5;level=3, gzip;q=0.1", BOTH, "br"),
+    ("br;q=0, br", BOTH, "br"),  # named twice: the kinder q
+    (",,, ;q=1", BOTH, None),
+]
+
+
+@pytest.mark.parametrize(("accept", "available", "chosen"), NEGOTIATION)
+def test_choose_encoding(
+    accept: str | None, available: tuple[str, ...], chosen: str | None
+) -> None:
+    assert serving.choose_encoding(accept, available) == chosen
+
+
+@pytest.mark.parametrize(
+    ("rel", "compressible"),
+    [("a/index.html", True), ("site.0123456789.css", True), ("feed.xml", True),
+     ("x.png", False), ("p/index.pf_fragment", False), ("wasm.en.pagefind", False)],
+)  # fmt: skip
+def test_compressible(rel: str, compressible: bool) -> None:
+    assert serving.is_compressible(rel) is compressible

@@ -15,6 +15,8 @@ and NAME is one of `GENERATORS`:
 - `billing-settings`: the Stripe settings (api/billing/config.py `BILLING_SETTINGS`).
 - `endpoints TAG ...`: the endpoints of those route groups (api/app.py `ROUTE_GROUPS`).
 - `tiers`: the tier table (sorastats/tiers.py `tier_table_markdown()`).
+- `file PATH`: a file of the repository as a fenced block (deploy/'s configs in
+  docs/deploy.md: the docs show exactly what the tests run).
 
 Rewrite every block, or only report stale ones (exit status 1), with
 
@@ -211,6 +213,13 @@ def endpoints(*tags: str) -> str:
     return table(["endpoint", "auth", "request", "what it does", "answers"], rows)
 
 
+def include_file(path: str) -> str:
+    """A repository file, fenced, with its syntax named by its suffix (or folder)."""
+    text = (ROOT / path).read_text()
+    lang = {".conf": "nginx", ".service": "ini", ".timer": "ini"}.get(Path(path).suffix, "")
+    return f"```{lang}\n{text}```\n"
+
+
 def tiers() -> str:
     from sorastats.tiers import tier_table_markdown
 
@@ -237,6 +246,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "billing-settings": billing_settings,
     "endpoints": endpoints,
     "tiers": tiers,
+    "file": include_file,
     "security-headers": security_headers,
     "cdn-headers": cdn_headers,
 }

@@ -1,0 +1,185 @@
+"""The dev server's static side: a built site folder served the way the bucket serves it.
+
+Paths resolve as on the bucket and CDN: `/x/` is `x/index.html`, `/x` a redirect to `/x/`
+when `x/` is a folder, a missing file the site's `404.html` with status 404. Content-Type
+and Cache-Control come from the shared table (`sorastats/serving.py`), so the dev server
+answers with the headers the deploy writes. Compressible files are answered from their
+precompressed `.br`/`.gz` siblings when the client accepts one (`choose_encoding`), with
+`Content-Encoding` and `Vary: Accept-Encoding`; a sibling's own URL (`/x.html.gz`) is not
+a page and answers 404, as on the bucket, where siblings are never objects of their own.
+
+Refused (404): `..` and `.` segments, dot files (the build's `.manifest`, the writer's
+temporary files), empty segments (`//`), NUL and backslashes, and anything whose real
+path (after symlinks) leaves the site folder. Only GET and HEAD (others: 405).
+ETag / Last-Modified with If-None-Match / If-Modified-Since give 304s. No Range requests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+
+import anyio.to_thread
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from sorastats import serving
+
+CHUNK = 64 * 1024
+NOT_FOUND_PAGE = "404.html"
+
+
+@dataclass
+class Answer:
+    """What to send: status, headers, and the open file whose bytes are the body (opened
+    before its size went into Content-Length, so a build replacing the file meanwhile
+    cannot make the two disagree); None: `body`."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    fd: int | None = None
+    body: bytes = b""
+
+
+def site_rel(path: str) -> tuple[str, bool] | None:
+    """A request path as a site-relative file path and whether it named a folder (`/x/`);
+    None for paths no site file can have (see the module's list of refusals)."""
+    if not path.startswith("/") or "\x00" in path or "\\" in path:
+        return None
+    folder = path.endswith("/")
+    parts = path[1:-1].split("/") if folder else path[1:].split("/")
+    if parts == [""]:
+        return ("", True)  # the root
+    if any(not part or part.startswith(".") for part in parts):
+        return None
+    return ("/".join(parts), folder)
+
+
+def _inside(root_real: str, rel: str) -> bool:
+    """`rel`'s real path (symlinks followed) is in the site folder."""
+    real = os.path.realpath(os.path.join(root_real, rel))
+    return real == root_real or real.startswith(root_real + os.sep)
+
+
+def _etag(st: os.stat_result, encoding: str | None) -> str:
+    return f'"{st.st_mtime_ns:x}-{st.st_size:x}{"-" + encoding if encoding else ""}"'
+
+
+def _not_modified(request: Headers, etag: str, mtime: float) -> bool:
+    if_none_match = request.get("if-none-match")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    since = request.get("if-modified-since")
+    if since:
+        try:
+            return int(mtime) <= parsedate_to_datetime(since).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False  # an unreadable date: send the file
+    return False
+
+
+def _representation(
+    root: str, rel: str, status: int, request: Headers, conditional: bool
+) -> Answer:
+    """The answer for an existing site file `rel`: the best sibling or the file itself."""
+    plain = os.path.join(root, rel)
+    headers = [
+        ("content-type", serving.content_type(rel)),
+        ("cache-control", serving.cache_control(rel)),
+    ]
+    path, encoding = plain, None
+    if serving.is_compressible(rel):
+        headers.append(("vary", "Accept-Encoding"))
+        available = [
+            coding for coding, suffix in serving.ENCODINGS.items() if os.path.isfile(plain + suffix)
+        ]
+        encoding = serving.choose_encoding(request.get("accept-encoding"), available)
+        if encoding is not None:
+            path = plain + serving.ENCODINGS[encoding]
+            headers.append(("content-encoding", encoding))
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    etag = _etag(st, encoding)
+    headers += [("etag", etag), ("last-modified", formatdate(st.st_mtime, usegmt=True))]
+    if conditional and _not_modified(request, etag, st.st_mtime):
+        os.close(fd)
+        return Answer(304, [h for h in headers if h[0] != "content-type"])
+    headers.append(("content-length", str(st.st_size)))
+    return Answer(status, headers, fd=fd)
+
+
+def plan(root: Path, path: str, query: str, request: Headers) -> Answer:
+    """What the site answers to GET `path` (blocking: stats files; run it in a thread)."""
+    root_real = os.path.realpath(root)
+    parsed = site_rel(path)
+    if parsed is not None and not serving.is_sibling(parsed[0]):
+        rel, folder = parsed
+        index_rel = f"{rel}/index.html" if rel else "index.html"
+        found = index_rel if folder else rel
+        if os.path.isfile(os.path.join(root_real, found)) and _inside(root_real, found):
+            return _representation(root_real, found, 200, request, conditional=True)
+        index = os.path.join(root_real, index_rel)
+        if not folder and os.path.isfile(index) and _inside(root_real, index_rel):
+            # Built from the checked rel, never from the raw path: no `//host` open redirect.
+            location = f"/{rel}/" + (f"?{query}" if query else "")
+            return Answer(307, [("location", location), ("content-length", "0")])
+    return _not_found(root_real, request)
+
+
+def _not_found(root_real: str, request: Headers) -> Answer:
+    if os.path.isfile(os.path.join(root_real, NOT_FOUND_PAGE)):
+        return _representation(root_real, NOT_FOUND_PAGE, 404, request, conditional=False)
+    body = b"Not Found"
+    headers = [("content-type", "text/plain; charset=utf-8"), ("content-length", "9")]
+    return Answer(404, headers, body=body)
+
+
+class StaticSite:
+    """Pure-ASGI app serving the built site at `root` (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # a websocket (lifespan goes to the API): none here
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            answer = Answer(
+                405,
+                [
+                    ("allow", "GET, HEAD"),
+                    ("content-type", "text/plain; charset=utf-8"),
+                    ("content-length", "18"),
+                ],
+                body=b"Method Not Allowed",
+            )
+        else:
+            query = scope.get("query_string", b"").decode("latin-1")
+            answer = await anyio.to_thread.run_sync(
+                plan, self.root, scope["path"], query, Headers(scope=scope)
+            )
+        try:
+            await self._send(answer, method == "HEAD", send)
+        finally:
+            if answer.fd is not None:
+                os.close(answer.fd)
+
+    @staticmethod
+    async def _send(answer: Answer, head: bool, send: Send) -> None:
+        headers = [(k.encode(), v.encode("latin-1")) for k, v in answer.headers]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        fd = answer.fd
+        if head or fd is None:
+            await send({"type": "http.response.body", "body": b"" if head else answer.body})
+            return
+        while True:
+            chunk = await anyio.to_thread.run_sync(os.read, fd, CHUNK)
+            more = len(chunk) == CHUNK
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+            if not more:
+                return
