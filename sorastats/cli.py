@@ -102,6 +102,16 @@ def _http_url(text: str) -> str:
     return text
 
 
+def _s3_url(text: str) -> str:
+    from sorastats.deploy.bucket import Target
+
+    try:
+        Target.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py", description="SoraStats nightly build.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -200,6 +210,49 @@ def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     check.add_argument("--base-url", default=None, help="expected canonical URL prefix")
     rollback = commands.add_parser("rollback", help="put the previous site back live")
     rollback.add_argument("--out", type=Path, default=Path("site"), help=_site_help("--out"))
+    _add_deploy_command(commands)
+
+
+def _add_deploy_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    deploy = commands.add_parser(
+        "deploy",
+        help="upload the live site to an S3-compatible bucket (only what changed)",
+        epilog="credentials: the standard AWS variables (AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or AWS_PROFILE; never printed. "
+        "See docs/deploy.md.",
+    )
+    deploy.add_argument(
+        "--out", type=Path, default=Path("site"), help="site folder (default: site)"
+    )
+    deploy.add_argument(
+        "--to",
+        required=True,
+        type=_s3_url,
+        metavar="s3://BUCKET[/PREFIX]",
+        help="where the site goes",
+    )
+    deploy.add_argument(
+        "--endpoint-url",
+        type=_http_url,
+        default=None,
+        help="the S3 API of another store (R2, MinIO, B2); default: AWS S3",
+    )
+    deploy.add_argument(
+        "--content-encoding",
+        choices=("identity", "gzip"),
+        default="identity",
+        help="store text gzip-compressed, only for a target that serves it right "
+        "(docs/deploy.md; default: identity)",
+    )
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="print what would be uploaded and deleted"
+    )
+    deploy.add_argument(
+        "--rollback", action="store_true", help="put the previous deploy back (again to undo)"
+    )
+    deploy.add_argument(
+        "-v", "--verbose", action="store_true", help="list the paths uploaded and deleted"
+    )
 
 
 def _render_config(args: argparse.Namespace) -> RenderConfig:
@@ -352,6 +405,49 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from sorastats.deploy.bucket import Target
+    from sorastats.deploy.deploy import DeployOptions, deploy, rollback
+
+    options = DeployOptions(
+        out=args.out,
+        target=Target.parse(args.to),
+        endpoint_url=args.endpoint_url,
+        dry_run=args.dry_run,
+        encoding=args.content_encoding,
+    )
+    progress = Progress("deploy")
+    try:
+        if args.rollback:
+            result = rollback(options, on_progress=progress.count)
+        else:
+            with RunLock(args.out, f"the site {args.out}"):
+                result = deploy(options, on_progress=progress.count)
+    finally:
+        progress.done()
+    if args.verbose:
+        for rel in result.uploaded_paths:
+            print(f"{'restore' if args.rollback else 'upload'} {rel}")
+        for rel in result.deleted_paths:
+            print(f"delete {rel}")
+    would = "would " if result.dry_run else ""
+    if args.rollback:
+        print(
+            f"deploy --rollback: {would}restore {len(result.uploaded_paths):,} objects of "
+            f"{result.deploy_id} in {options.target} ({result.seconds:.1f} s)"
+            + ("" if result.dry_run else "; run it again to undo")
+        )
+        return EXIT_OK
+    print(
+        f"deploy: {would}upload {len(result.uploaded_paths):,} objects"
+        + ("" if result.dry_run else f" ({result.uploaded_bytes / 2**20:,.1f} MiB)")
+        + f", {would}delete {len(result.deleted_paths):,}, {result.skipped:,} unchanged; "
+        f"{options.target} in {result.seconds:.1f} s"
+        + (" (dry run: nothing changed)" if result.dry_run else "")
+    )
+    return EXIT_OK
+
+
 def _with_progress(command: str, run: Callable[[OnProgress], RunResult]) -> int:
     """Run an import or fetch with a progress line on a terminal; print its summary."""
     progress = Progress(command)
@@ -445,15 +541,22 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "nightly": cmd_nightly,
     "check": cmd_check,
     "rollback": cmd_rollback,
+    "deploy": cmd_deploy,
 }
 
 
 def error_exit(command: str, exc: BaseException) -> tuple[int, str] | None:
     """The exit status and stderr line of a command that ended with `exc`, or None for
     an error that is a bug (its traceback is shown)."""
+    from sorastats.deploy.bucket import BucketError
+    from sorastats.deploy.deploy import DeployError
     from sorastats.site.builder import RenderError
     from sorastats.site.publish import PublishError
 
+    if isinstance(exc, BucketError | DeployError) or (
+        isinstance(exc, ValueError) and command == "deploy"
+    ):
+        return EXIT_RUN_FAILED, f"{command}: error: {exc}"
     if isinstance(exc, RenderError | PublishError) or (
         isinstance(exc, ValueError) and command in SITE_COMMANDS
     ):

@@ -32,6 +32,16 @@ class Progress:
         self.stream.write(f"\r{self.label}: {pages:,} pages, {items:,} items, {rate:,.0f} items/s")
         self.stream.flush()
 
+    def count(self, done: int, total: int) -> None:
+        """Progress through a known number of objects (a deploy)."""
+        if not self.enabled or (done < total and time.monotonic() - self._last < 0.25):
+            return
+        self._last = now = time.monotonic()
+        rate = done / max(now - self.started, 1e-9)
+        self._drawn = True
+        self.stream.write(f"\r{self.label}: {done:,} of {total:,} objects, {rate:,.0f}/s")
+        self.stream.flush()
+
     def done(self) -> None:
         """End the status line, if one was drawn."""
         if self._drawn:

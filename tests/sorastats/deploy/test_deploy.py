@@ -1,0 +1,365 @@
+"""`build.py deploy` against moto's S3 server, a real HTTP server in its own process on
+127.0.0.1 (tests/support/s3_server.py): headers, no-change, small changes, the grace before
+deletion, rollback, a deploy killed half-way, and the errors an operator can meet."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from types_boto3_s3.client import S3Client
+
+from sorastats import cli, serving
+from sorastats.deploy import plan
+from sorastats.deploy.bucket import Target
+from sorastats.deploy.deploy import DeployOptions, deploy, rollback
+from sorastats.site.builder import render_site
+from sorastats.site.config import RenderConfig
+from sorastats.site.manifest import MANIFEST_HEADER, read_manifest
+from tests.support import sitedata
+from tests.support.paths import ROOT
+from tests.support.s3_server import S3Server, free_port, moto_server
+
+pytestmark = pytest.mark.e2e  # a server in a subprocess
+
+_BUCKETS = count()
+EXTRA = "google0123456789.html"  # a file of the tree outside the build manifest
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def env(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return s3
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-made site (a renamed creator's redirect page included), built once."""
+    tmp = tmp_path_factory.mktemp("deploy-site")
+    dbp = sitedata.hand_made(tmp / "h.duckdb")
+    cfg = RenderConfig(db=dbp, out=tmp / "site", base_url="https://x.example", jobs=1, search=False)
+    render_site(cfg, log=lambda _m: None)
+    (tmp / "site" / EXTRA).write_text("google-site-verification: google0123456789.html\n")
+    return tmp / "site"
+
+
+@pytest.fixture
+def site(built: Path, tmp_path: Path) -> Path:
+    shutil.copytree(built, tmp_path / "site")
+    return tmp_path / "site"
+
+
+@pytest.fixture
+def bucket(env: S3Server) -> str:
+    name = f"site-{next(_BUCKETS)}-{os.getpid()}"
+    client(env).create_bucket(Bucket=name)
+    return name
+
+
+def client(s3: S3Server) -> S3Client:
+    return s3.client()  # type: ignore[return-value]  # typed loosely in tests/support
+
+
+def opts(site: Path, bucket: str, s3: S3Server, **kw: Any) -> DeployOptions:
+    return DeployOptions(out=site, target=Target(bucket, "www/"), endpoint_url=s3.url, **kw)
+
+
+def objects(s3: S3Server, bucket: str) -> dict[str, bytes]:
+    """Every object of the site in the bucket (bookkeeping aside), with its bytes."""
+    c = client(s3)
+    keys = [
+        o["Key"]
+        for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="www/")
+        for o in page.get("Contents", [])
+    ]
+    return {
+        k[4:]: c.get_object(Bucket=bucket, Key=k)["Body"].read()
+        for k in keys
+        if not k.startswith("www/" + plan.RESERVED)
+    }
+
+
+def deployable(site: Path) -> set[str]:
+    return {
+        str(p.relative_to(site))
+        for p in site.rglob("*")
+        if p.is_file() and plan.is_deployed(str(p.relative_to(site)))
+    }
+
+
+def change_page(site: Path, rel: str, text: str) -> None:
+    """What a render does to a page whose inputs changed: new bytes, new manifest hash."""
+    (site / rel).write_text(text)
+    manifest = site / ".manifest"
+    lines = manifest.read_text().split("\n")
+    manifest.write_text(
+        "\n".join(
+            f"{rel}\t{line.split(chr(9))[1]}x" if line.startswith(rel + "\t") else line
+            for line in lines
+        )
+    )
+
+
+def remove_page(site: Path, rel: str) -> None:
+    (site / rel).unlink()
+    manifest = site / ".manifest"
+    kept = [ln for ln in manifest.read_text().split("\n") if not ln.startswith(rel + "\t")]
+    manifest.write_text("\n".join(kept))
+
+
+def test_first_deploy_then_no_change(site: Path, bucket: str, env: S3Server) -> None:
+    first = deploy(opts(site, bucket, env))
+    stored = objects(env, bucket)
+    assert set(stored) == deployable(site)
+    assert first.uploaded == len(stored) and first.skipped == 0
+    assert not any(serving.is_sibling(rel) for rel in stored)
+    assert stored["index.html"] == (site / "index.html").read_bytes()
+    c = client(env)
+    css = next(rel for rel in stored if re.fullmatch(r"static/site\.[0-9a-f]{10}\.css", rel))
+    expected = {
+        "index.html": ("text/html; charset=utf-8", serving.PAGE),
+        css: ("text/css; charset=utf-8", serving.IMMUTABLE),
+        "feed.xml": ("application/atom+xml; charset=utf-8", serving.FEED),
+        "sitemap.xml": ("application/xml; charset=utf-8", serving.FEED),
+        "robots.txt": ("text/plain; charset=utf-8", serving.FEED),
+        EXTRA: ("text/html; charset=utf-8", serving.PAGE),
+    }
+    for rel, (ctype, cache) in expected.items():
+        head = c.head_object(Bucket=bucket, Key="www/" + rel)
+        assert (head["ContentType"], head["CacheControl"]) == (ctype, cache), rel
+        assert "ContentEncoding" not in head
+        assert "WebsiteRedirectLocation" not in head
+    # bob was old_bob: his old page keeps its meta refresh and gets the store's redirect.
+    old = c.head_object(Bucket=bucket, Key="www/c/old_bob/index.html")
+    assert old["WebsiteRedirectLocation"] == "/c/bob/"
+    assert b'url=/c/bob/"' in stored["c/old_bob/index.html"]
+
+    second = deploy(opts(site, bucket, env))
+    assert (second.uploaded, second.deleted, second.skipped) == (0, 0, first.uploaded)
+    # Counted by the client's request hook: one GET of the manifest, no listing, no PUT.
+    assert second.requests == {"GetObject": 1}
+
+
+def test_small_change_uploads_only_what_changed(site: Path, bucket: str, env: S3Server) -> None:
+    deploy(opts(site, bucket, env))
+    change_page(site, "about/index.html", "<p>new about</p>")
+    (site / EXTRA).write_text("changed\n")  # outside the build manifest: content-hashed
+    result = deploy(opts(site, bucket, env))
+    assert sorted(result.uploaded_paths) == ["about/index.html", EXTRA]
+    assert result.backed_up == 2
+    assert objects(env, bucket)["about/index.html"] == b"<p>new about</p>"
+    assert "ListObjectsV2" in result.requests  # this deploy's backup folder only
+
+
+def test_removed_page_disappears_one_deploy_later(site: Path, bucket: str, env: S3Server) -> None:
+    deploy(opts(site, bucket, env))
+    remove_page(site, "terms/index.html")
+    change_page(site, "index.html", "<p>home, without terms</p>")
+    kept = deploy(opts(site, bucket, env))
+    assert kept.deleted == 0 and "terms/index.html" in objects(env, bucket)
+    gone = deploy(opts(site, bucket, env))
+    assert gone.deleted_paths == ["terms/index.html"] and gone.uploaded == 0
+    assert "terms/index.html" not in objects(env, bucket)
+    assert set(objects(env, bucket)) == deployable(site)
+
+
+def test_rollback_and_its_undo(site: Path, bucket: str, env: S3Server) -> None:
+    deploy(opts(site, bucket, env))
+    before = objects(env, bucket)
+    change_page(site, "index.html", "<p>v2</p>")
+    change_page(site, "c/old_bob/index.html", "<p>no longer a redirect</p>")
+    (site / "new.html").write_text("<p>new</p>")
+    deploy(opts(site, bucket, env))
+    after = objects(env, bucket)
+
+    dry = rollback(opts(site, bucket, env, dry_run=True))
+    assert sorted(dry.uploaded_paths) == ["c/old_bob/index.html", "index.html"]
+    assert objects(env, bucket) == after
+
+    back = rollback(opts(site, bucket, env))
+    assert back.restored == 2
+    now = objects(env, bucket)
+    assert {k: v for k, v in now.items() if k != "new.html"} == before
+    assert "new.html" in now  # new in the rolled-back deploy: one deploy of grace
+    head = client(env).head_object(Bucket=bucket, Key="www/c/old_bob/index.html")
+    assert head["WebsiteRedirectLocation"] == "/c/bob/"
+    assert head["ContentType"] == "text/html; charset=utf-8"
+
+    rollback(opts(site, bucket, env))  # undo: the second deploy again
+    assert objects(env, bucket) == after
+    # The local tree is still the second deploy's: nothing to send.
+    assert deploy(opts(site, bucket, env)).uploaded == 0
+
+
+def test_dry_run_changes_nothing(site: Path, bucket: str, env: S3Server) -> None:
+    dry = deploy(opts(site, bucket, env, dry_run=True))
+    assert set(dry.uploaded_paths) == deployable(site)
+    assert objects(env, bucket) == {}
+    assert client(env).list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert set(dry.requests) == {"GetObject"}
+
+
+def test_gzip_stores_the_precompressed_bytes(site: Path, bucket: str, env: S3Server) -> None:
+    deploy(opts(site, bucket, env, encoding=plan.GZIP))
+    head = client(env).head_object(Bucket=bucket, Key="www/index.html")
+    assert head["ContentEncoding"] == "gzip"
+    assert objects(env, bucket)["index.html"] == (site / "index.html.gz").read_bytes()
+    # Back to identity: every object again (its headers change).
+    again = deploy(opts(site, bucket, env))
+    assert again.uploaded == len(deployable(site))
+
+
+def _pages_refer_to_stored_assets(stored: dict[str, bytes]) -> None:
+    for rel, body in stored.items():
+        if rel.endswith(".html"):
+            for asset in re.findall(rb'"/(static/[^"]+)"', body):
+                assert asset.decode() in stored, f"{rel} refers to missing {asset.decode()}"
+
+
+def _restyle(site: Path) -> tuple[str, str]:
+    """What a changed stylesheet does to a build: a new fingerprinted name, every page
+    rewritten to use it, the old file gone."""
+    old = next(p for p in (site / "static").glob("site.*.css"))
+    new = old.with_name("site.0123456789.css")
+    old.rename(new)
+    manifest = read_manifest(site)
+    assert manifest is not None
+    lines = [MANIFEST_HEADER]
+    for rel, digest in manifest.items():
+        if rel.endswith(".html"):
+            body = (site / rel).read_bytes().replace(old.name.encode(), new.name.encode())
+            (site / rel).write_bytes(body)
+            digest += "x"
+        lines.append(f"{rel}\t{digest}")
+    (site / ".manifest").write_text("\n".join(lines) + "\n")
+    return old.name, new.name
+
+
+@pytest.mark.slow
+def test_killed_deploy_leaves_a_consistent_site_and_the_next_completes_it(
+    site: Path, bucket: str, env: S3Server, tmp_path: Path
+) -> None:
+    for n in range(300):  # enough objects that the kill lands half-way
+        (site / "extra" / f"{n}.txt").parent.mkdir(exist_ok=True)
+        (site / "extra" / f"{n}.txt").write_text(f"extra {n}\n")
+    first = deploy(opts(site, bucket, env))
+    original = objects(env, bucket)
+    for n in range(300):
+        (site / "extra" / f"{n}.txt").write_text(f"extra {n}, second version\n")
+    _restyle(site)
+
+    argv = [sys.executable, str(ROOT / "build.py"), "deploy", "--out", str(site),
+            "--to", f"s3://{bucket}/www", "--endpoint-url", env.url]  # fmt: skip
+    proc = subprocess.Popen(argv, env={**os.environ, **env.env()}, stdout=subprocess.DEVNULL)
+    c = client(env)
+    backups = f"www/{plan.BACKUPS}{first.deploy_id}/"
+    deadline = time.monotonic() + 60
+    while c.list_objects_v2(Bucket=bucket, Prefix=backups).get("KeyCount", 0) < 30:
+        assert proc.poll() is None, "the deploy ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    half = objects(env, bucket)
+    assert half != original
+    _pages_refer_to_stored_assets(half)
+    with pytest.raises(Exception, match="did not finish"):
+        rollback(opts(site, bucket, env))
+
+    done = deploy(opts(site, bucket, env))
+    assert done.uploaded > 0
+    final = objects(env, bucket)
+    assert {k: v for k, v in final.items() if k in deployable(site)} == {
+        rel: (site / rel).read_bytes() for rel in deployable(site)
+    }
+    _pages_refer_to_stored_assets(final)
+    # Every saved backup holds the first deploy's bytes, never the killed deploy's.
+    for rel, body in original.items():
+        if rel in final and final[rel] != body:
+            saved = c.get_object(Bucket=bucket, Key=f"{backups}{rel}")["Body"].read()
+            assert saved == body, rel
+    rollback(opts(site, bucket, env))
+    assert {k: v for k, v in objects(env, bucket).items() if k in original} == original
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = cli.main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_cli_deploy_and_dry_run(
+    site: Path, bucket: str, env: S3Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    to = ["--out", str(site), "--to", f"s3://{bucket}/www", "--endpoint-url", env.url]
+    assert cli.main(["deploy", "--dry-run", "-v", *to]) == 0
+    out = capsys.readouterr().out
+    assert "upload index.html" in out and "would upload" in out and "dry run" in out
+    assert objects(env, bucket) == {}
+    assert cli.main(["deploy", *to]) == 0
+    out = capsys.readouterr().out
+    assert f"deploy: upload {len(deployable(site)):,} objects" in out
+    assert env.secret_key not in out
+
+
+@pytest.mark.parametrize("case", ["credentials", "unreachable", "bucket", "no site", "rollback"])
+def test_errors_are_one_line_and_exit_1(
+    case: str,
+    site: Path,
+    bucket: str,
+    env: S3Server,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, target, out, extra = env.url, f"s3://{bucket}/www", site, []
+    if case == "credentials":
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-do-not-print")
+    elif case == "unreachable":
+        url = f"http://127.0.0.1:{free_port()}"
+    elif case == "bucket":
+        target = "s3://no-such-bucket-here/www"
+    elif case == "no site":
+        out = site.with_name("nothing")
+    else:
+        extra = ["--rollback"]
+    code, err = run_cli(["deploy", "--out", str(out), "--to", target, "--endpoint-url", url,
+                         *extra], capsys)  # fmt: skip
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1, err
+    assert lines[0].startswith("deploy: error: ")
+    assert "Traceback" not in err and "wrong-secret" not in err
+    expected = {
+        "credentials": "credentials were refused",
+        "unreachable": "cannot connect to http://127.0.0.1",
+        "bucket": "no such bucket",
+        "no site": "no site built",
+        "rollback": "no previous deploy",
+    }[case]
+    assert expected in lines[0]
+
+
+def test_bad_target_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["deploy", "--to", "https://bucket/x"])
+    assert exit_.value.code == 2
+    assert "s3://BUCKET[/PREFIX]" in capsys.readouterr().err
+
+
