@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
@@ -66,7 +68,7 @@ class Bucket:
             response_checksum_validation="when_required",
         )
         try:
-            session = boto3.session.Session()
+            session = boto3.session.Session(botocore_session=_botocore_session())
             self._s3: S3Client = session.client("s3", endpoint_url=endpoint_url, config=config)
         except botocore.exceptions.BotoCoreError as exc:
             raise BucketError(f"cannot set up the S3 client: {exc}") from None
@@ -155,6 +157,19 @@ class Bucket:
 
     def _errors(self, *, head: bool = False) -> _ErrorMap:
         return _ErrorMap(self, head)
+
+
+_LOADER: list[botocore.loaders.Loader] = []
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A fresh session (credentials are looked up again: a program may change them) that
+    shares the parsed S3 API model with the sessions before it (0.2 s of CPU each)."""
+    session = botocore.session.Session()
+    if not _LOADER:
+        _LOADER.append(botocore.loaders.create_loader())
+    session.register_component("data_loader", _LOADER[0])
+    return session
 
 
 def _shown(url: str) -> str:

@@ -16,10 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
+from types_boto3_s3.client import S3Client
 
 from tests.support.tiers import refuse_in_fast_tier
 
-_POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class S3Server:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
 
-    def client(self) -> object:
+    def client(self) -> S3Client:
         return boto3.client(
             "s3",
             endpoint_url=self.url,

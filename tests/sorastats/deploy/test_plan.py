@@ -90,7 +90,9 @@ def test_new_headers_send_everything_again() -> None:
 
 def test_rollback_restores_what_changed_and_keeps_what_is_new_one_deploy() -> None:
     previous = Manifest(
-        "a", H, {**{r: Entry(v) for r, v in SITE.items()}, "c/old/index.html": Entry("m7", "/c/new/")}
+        "a",
+        H,
+        {**{r: Entry(v) for r, v in SITE.items()}, "c/old/index.html": Entry("m7", "/c/new/")},
     )
     current = manifest(
         "b",
