@@ -30,7 +30,7 @@ def read(name: str) -> str:
 
 
 def test_every_build_command_and_option_is_documented() -> None:
-    text = read("ingest.md") + read("site.md")
+    text = read("ingest.md") + read("site.md") + read("deploy.md")
     commands = subcommands(build_parser())
     assert {"import", "synth", "stats", "render"} <= set(commands)
     missing = []
@@ -41,7 +41,7 @@ def test_every_build_command_and_option_is_documented() -> None:
             for option in action.option_strings:
                 if option.startswith("--") and option != "--help" and option not in text:
                     missing.append(f"{name} {option}")
-    assert not missing, f"undocumented in docs/ingest.md or docs/site.md: {missing}"
+    assert not missing, f"undocumented in docs/ingest.md, site.md or deploy.md: {missing}"
 
 
 def test_every_pipeline_setting_is_documented() -> None:

@@ -17,6 +17,7 @@ and NAME is one of `GENERATORS`:
 - `tiers`: the tier table (sorastats/tiers.py `tier_table_markdown()`).
 - `file PATH`: a file of the repository as a fenced block (deploy/'s configs in
   docs/deploy.md: the docs show exactly what the tests run).
+- `serving-rules`: how each kind of site file is served and deployed (sorastats/serving.py).
 
 Rewrite every block, or only report stale ones (exit status 1), with
 
@@ -238,6 +239,25 @@ def cdn_headers() -> str:
     return f"```\n{lines()}```\n"
 
 
+def serving_rules() -> str:
+    from sorastats import serving
+
+    rows = [
+        (
+            f"`{rule.example}`",
+            rule.name,
+            f"`{serving.content_type(rule.example)}`",
+            f"`{rule.cache_control}`",
+            rule.phase,
+            rule.why,
+        )
+        for rule in serving.RULES
+    ]
+    rows.append(("`_sorastats/deploy/current.gz`", "deploy manifest", "", "`no-store`",
+                 serving.MANIFEST_PHASE, "Written last: a deploy is done when it is."))  # fmt: skip
+    return table(["example", "kind", "Content-Type", "Cache-Control", "phase", "why"], rows)
+
+
 GENERATORS: dict[str, Callable[..., str]] = {
     "build-commands": build_commands,
     "pipeline-settings": pipeline_settings,
@@ -249,6 +269,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "file": include_file,
     "security-headers": security_headers,
     "cdn-headers": cdn_headers,
+    "serving-rules": serving_rules,
 }
 
 
