@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench.render import cached_db, run_build
+from sorastats.deploy.deploy import scan
 from tests.support.s3_server import moto_server
 from tests.support.sitedata import touch_posts
 
@@ -62,7 +63,7 @@ def main() -> None:
         shutil.copy(source, db)
         site = Path(tmp) / "site"
         run_build("render", db, site, 2)
-        objects = sum(1 for p in site.rglob("*") if p.is_file() and p.suffix not in (".gz", ".br"))
+        objects = len(scan(site))
         with moto_server() as s3:
             s3.client().create_bucket(Bucket="bench")
             to, env = "s3://bench/www", s3.env()
