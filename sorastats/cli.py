@@ -245,6 +245,13 @@ def _add_deploy_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "(docs/deploy.md; default: identity)",
     )
     deploy.add_argument(
+        "--website-redirects",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="set x-amz-website-redirect-location on renamed creators' pages "
+        "(auto: only on AWS S3)",
+    )
+    deploy.add_argument(
         "--dry-run", action="store_true", help="print what would be uploaded and deleted"
     )
     deploy.add_argument(
@@ -415,6 +422,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         endpoint_url=args.endpoint_url,
         dry_run=args.dry_run,
         encoding=args.content_encoding,
+        website_redirects={"auto": None, "on": True, "off": False}[args.website_redirects],
     )
     progress = Progress("deploy")
     try:

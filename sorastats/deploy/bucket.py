@@ -52,8 +52,19 @@ class Bucket:
     """Objects under one bucket prefix. Thread-safe (boto3 clients are); counts the
     requests it makes by operation (`requests`), which the tests and the result report."""
 
-    def __init__(self, target: Target, endpoint_url: str | None, pool: int = 16) -> None:
+    def __init__(
+        self,
+        target: Target,
+        endpoint_url: str | None,
+        pool: int = 16,
+        website_redirects: bool | None = None,
+    ) -> None:
         self.target = target
+        # `x-amz-website-redirect-location` is S3's own (its website endpoint answers it
+        # with a 301); other stores may refuse an unknown header, so by default only AWS.
+        self.website_redirects = (
+            is_aws(endpoint_url) if website_redirects is None else (website_redirects)
+        )
         self.endpoint = _shown(endpoint_url) if endpoint_url else "AWS S3"
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -101,7 +112,7 @@ class Bucket:
         }
         if "Content-Encoding" in headers:
             args["ContentEncoding"] = headers["Content-Encoding"]
-        if "Website-Redirect-Location" in headers:
+        if "Website-Redirect-Location" in headers and self.website_redirects:
             args["WebsiteRedirectLocation"] = headers["Website-Redirect-Location"]
         with self._errors():
             self._s3.put_object(**args)
@@ -115,7 +126,7 @@ class Bucket:
             "CopySource": {"Bucket": self.target.bucket, "Key": self._key(src)},
             "MetadataDirective": "COPY",
         }
-        if redirect:
+        if redirect and self.website_redirects:
             args["WebsiteRedirectLocation"] = redirect
         try:
             with self._errors():
@@ -157,6 +168,14 @@ class Bucket:
 
     def _errors(self, *, head: bool = False) -> _ErrorMap:
         return _ErrorMap(self, head)
+
+
+def is_aws(endpoint_url: str | None) -> bool:
+    """AWS S3 itself: no endpoint given, or one of its own hosts."""
+    if endpoint_url is None:
+        return True
+    host = urlsplit(endpoint_url).hostname or ""
+    return host.endswith(".amazonaws.com")
 
 
 _LOADER: list[botocore.loaders.Loader] = []

@@ -41,6 +41,7 @@ class DeployOptions:
     dry_run: bool = False
     encoding: str = plan.IDENTITY
     workers: int = 16  # concurrent requests: enough to hide each one's latency
+    website_redirects: bool | None = None  # None: only on AWS S3 (docs/deploy.md)
 
 
 @dataclass
@@ -157,10 +158,12 @@ def deploy(options: DeployOptions, on_progress: OnProgress | None = None) -> Dep
     with ThreadPoolExecutor(1, thread_name_prefix="scan") as scanner:
         # The walk waits on the file system, the client on the network: side by side.
         scanning = scanner.submit(scan, options.out)
-        bucket = Bucket(options.target, options.endpoint_url, pool=options.workers)
+        bucket = Bucket(
+            options.target, options.endpoint_url, options.workers, options.website_redirects
+        )
         current = _read_manifest(bucket, plan.CURRENT)
         local = scanning.result()
-    headers = plan.headers_fingerprint(options.encoding)
+    headers = plan.headers_fingerprint(options.encoding, bucket.website_redirects)
     todo = plan.plan_deploy(local, current, headers)
     result = DeployResult(_new_id(), skipped=todo.unchanged, dry_run=options.dry_run)
     result.uploaded_paths = [u.rel for u in todo.uploads]
@@ -250,7 +253,9 @@ def rollback(options: DeployOptions, on_progress: OnProgress | None = None) -> D
     """Put the previous deploy back (run it again to undo), from any machine: the bytes
     come from the bucket's backups, not from a local tree."""
     started = time.monotonic()
-    bucket = Bucket(options.target, options.endpoint_url, pool=options.workers)
+    bucket = Bucket(
+        options.target, options.endpoint_url, options.workers, options.website_redirects
+    )
     current = _read_manifest(bucket, plan.CURRENT)
     if current is None:
         raise DeployError(f"no previous deploy to roll back to in {options.target}")

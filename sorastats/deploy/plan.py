@@ -79,11 +79,13 @@ class RollbackPlan:
     manifest: Manifest  # the new current manifest (the previous deploy's files)
 
 
-def headers_fingerprint(encoding: str) -> str:
-    """Changes when any object's headers would: the serving table or the encoding."""
+def headers_fingerprint(encoding: str, website_redirects: bool = False) -> str:
+    """Changes when any object's headers would: the serving table, the encoding, whether
+    redirect pages carry the website redirect."""
     rules = repr([(r.pattern.pattern, r.cache_control) for r in serving.RULES])
     types = repr(sorted(serving._TYPES.items())) + serving._FEED_TYPE + serving.DEFAULT_TYPE
-    return hashlib.sha256(f"{rules}|{types}|{encoding}".encode()).hexdigest()[:16]
+    key = f"{rules}|{types}|{encoding}|{website_redirects}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def phase(rel: str) -> int:

@@ -7,6 +7,7 @@ import pytest
 
 from sorastats import serving
 from sorastats.deploy import plan
+from sorastats.deploy.bucket import is_aws
 from sorastats.deploy.plan import Entry, Manifest
 
 H = plan.headers_fingerprint(plan.IDENTITY)
@@ -124,6 +125,16 @@ def test_manifest_round_trip() -> None:
 def test_unreadable_manifest_is_a_clear_error(blob: bytes) -> None:
     with pytest.raises(plan.ManifestError, match="unreadable deploy manifest"):
         plan.load(blob)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "aws"),
+    [(None, True), ("https://s3.eu-west-1.amazonaws.com", True),
+     ("https://acct.r2.cloudflarestorage.com", False), ("http://127.0.0.1:9000", False),
+     ("https://amazonaws.com.evil.example", False)],
+)  # fmt: skip
+def test_website_redirects_by_default_only_on_aws(endpoint: str | None, aws: bool) -> None:
+    assert is_aws(endpoint) is aws
 
 
 @pytest.mark.parametrize(
