@@ -8,13 +8,13 @@ import pytest
 from sorastats import serving
 from sorastats.deploy import plan
 from sorastats.deploy.bucket import is_aws
-from sorastats.deploy.plan import Entry, Manifest
+from sorastats.deploy.plan import Manifest
 
 H = plan.headers_fingerprint(plan.IDENTITY)
 
 
 def manifest(deploy_id: str, files: dict[str, str], lingering: tuple[str, ...] = ()) -> Manifest:
-    return Manifest(deploy_id, H, {r: Entry(v) for r, v in files.items()}, frozenset(lingering))
+    return Manifest(deploy_id, H, dict(files), frozenset(lingering))
 
 
 SITE = {
@@ -91,9 +91,7 @@ def test_new_headers_send_everything_again() -> None:
 
 def test_rollback_restores_what_changed_and_keeps_what_is_new_one_deploy() -> None:
     previous = Manifest(
-        "a",
-        H,
-        {**{r: Entry(v) for r, v in SITE.items()}, "c/old/index.html": Entry("m7", "/c/new/")},
+        "a", H, {**SITE, "c/old/index.html": "m7"}, redirects={"c/old/index.html": "/c/new/"}
     )
     current = manifest(
         "b",
@@ -108,6 +106,7 @@ def test_rollback_restores_what_changed_and_keeps_what_is_new_one_deploy() -> No
     assert todo.backups == ("c/old/index.html", "index.html")
     assert todo.manifest.id == "a"
     assert todo.manifest.files == previous.files
+    assert todo.manifest.redirects == previous.redirects
     assert todo.manifest.lingering == {"p/new/index.html"}
 
 
@@ -115,8 +114,9 @@ def test_manifest_round_trip() -> None:
     m = Manifest(
         "20261207T000000Z-abc",
         H,
-        {"a.html": Entry("m1"), "c/x/index.html": Entry("m2", "/c/y/"), "lingering": Entry("h3")},
+        {"a.html": "m1", "c/x/index.html": "m2", "lingering": "h3"},
         frozenset({"gone.html"}),
+        {"c/x/index.html": "/c/y/"},
     )
     assert plan.load(plan.dump(m)) == m
 
