@@ -29,6 +29,7 @@ from sorastats.run import Message, OnProgress, RunResult
 from sorastats.runlock import RunLock, RunLockedError
 
 if TYPE_CHECKING:
+    from sorastats.deploy.deploy import DeployOptions
     from sorastats.fetch import FetchOptions
     from sorastats.nightly import Deploy, NightlyReport
     from sorastats.site.config import RenderConfig
@@ -205,6 +206,15 @@ def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="SOURCE",
         help="files or folders to import, or API base URLs to fetch (default: $SORASTATS_SOURCES)",
     )
+    nightly.add_argument(
+        "--deploy",
+        type=_s3_url,
+        default=None,
+        metavar="s3://BUCKET[/PREFIX]",
+        help="after the check passed, deploy the live site there (as `deploy --to`); "
+        "a failed deploy exits 1 and the bucket keeps serving a consistent site",
+    )
+    _add_bucket_options(nightly)
     check = commands.add_parser("check", help="check a built site: links, titles, canonicals")
     check.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site folder")
     check.add_argument("--base-url", default=None, help="expected canonical URL prefix")
@@ -231,26 +241,7 @@ def _add_deploy_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="s3://BUCKET[/PREFIX]",
         help="where the site goes",
     )
-    deploy.add_argument(
-        "--endpoint-url",
-        type=_http_url,
-        default=None,
-        help="the S3 API of another store (R2, MinIO, B2); default: AWS S3",
-    )
-    deploy.add_argument(
-        "--content-encoding",
-        choices=("identity", "gzip"),
-        default="identity",
-        help="store text gzip-compressed, only for a target that serves it right "
-        "(docs/deploy.md; default: identity)",
-    )
-    deploy.add_argument(
-        "--website-redirects",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="set x-amz-website-redirect-location on renamed creators' pages "
-        "(auto: only on AWS S3)",
-    )
+    _add_bucket_options(deploy)
     deploy.add_argument(
         "--dry-run", action="store_true", help="print what would be uploaded and deleted"
     )
@@ -259,6 +250,44 @@ def _add_deploy_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     deploy.add_argument(
         "-v", "--verbose", action="store_true", help="list the paths uploaded and deleted"
+    )
+
+
+def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
+    """How to talk to the bucket: shared by `deploy` and `nightly --deploy`."""
+    parser.add_argument(
+        "--endpoint-url",
+        type=_http_url,
+        default=None,
+        help="the S3 API of another store (R2, MinIO, B2); default: AWS S3",
+    )
+    parser.add_argument(
+        "--content-encoding",
+        choices=("identity", "gzip"),
+        default="identity",
+        help="store text gzip-compressed, only for a target that serves it right "
+        "(docs/deploy.md; default: identity)",
+    )
+    parser.add_argument(
+        "--website-redirects",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="set x-amz-website-redirect-location on renamed creators' pages "
+        "(auto: only on AWS S3)",
+    )
+
+
+def _deploy_options(args: argparse.Namespace, out: Path, to: str) -> DeployOptions:
+    from sorastats.deploy.bucket import Target
+    from sorastats.deploy.deploy import DeployOptions
+
+    return DeployOptions(
+        out=out,
+        target=Target.parse(to),
+        endpoint_url=args.endpoint_url,
+        dry_run=getattr(args, "dry_run", False),
+        encoding=args.content_encoding,
+        website_redirects={"auto": None, "on": True, "off": False}[args.website_redirects],
     )
 
 
@@ -355,6 +384,8 @@ def cmd_nightly(args: argparse.Namespace, deploy: Deploy | None = None) -> int:
     from sorastats.config import load_alert
 
     alert = load_alert()  # a bad setting stops here, before any work (exit 2)
+    if deploy is None and args.deploy:
+        deploy = nightly.bucket_deploy(_deploy_options(args, args.out, args.deploy))
     sources = nightly_sources(args.sources)
     if not sources:
         print("nightly: no sources given or configured; rendering the database as it is")
@@ -413,17 +444,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from sorastats.deploy.bucket import Target
-    from sorastats.deploy.deploy import DeployOptions, deploy, rollback
+    from sorastats.deploy.deploy import deploy, rollback
 
-    options = DeployOptions(
-        out=args.out,
-        target=Target.parse(args.to),
-        endpoint_url=args.endpoint_url,
-        dry_run=args.dry_run,
-        encoding=args.content_encoding,
-        website_redirects={"auto": None, "on": True, "off": False}[args.website_redirects],
-    )
+    options = _deploy_options(args, args.out, args.to)
     progress = Progress("deploy")
     try:
         if args.rollback:

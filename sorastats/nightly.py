@@ -20,10 +20,10 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import httpx
@@ -32,8 +32,11 @@ import sorastats
 from sorastats.client import public_url
 from sorastats.config import SECRET_SETTINGS, AlertConfig, ConfigError, webhook_host
 from sorastats.run import Log, OnMessage, RunResult
-from sorastats.runlock import RunLockedError
+from sorastats.runlock import RunLock, RunLockedError
 from sorastats.site.config import RenderConfig
+
+if TYPE_CHECKING:
+    from sorastats.deploy.deploy import DeployOptions
 
 REPORTS_KEEP = 30
 STEPS = ("sources", "render", "check", "deploy")  # `check` runs inside `render`
@@ -58,6 +61,27 @@ class DeployOutcome:
 # The deploy slot: given the live site folder, upload it, or raise with a one-line
 # message; a deploy that fails must leave what is live where it deploys as it was.
 Deploy = Callable[[Path], DeployOutcome]
+
+
+def bucket_deploy(options: DeployOptions) -> Deploy:
+    """The deploy step of `nightly --deploy`: the live site to a bucket with
+    `sorastats.deploy` (options.out is the site folder), under the site's lock so no render
+    swaps the tree while it is read. A deploy that fails half-way leaves the bucket serving
+    a consistent site, and the next one completes it (docs/deploy.md)."""
+
+    def run(site: Path) -> DeployOutcome:
+        from sorastats.deploy.deploy import deploy
+
+        with RunLock(site, f"the site {site}"):
+            result = deploy(replace(options, out=site))
+        return DeployOutcome(
+            target=str(options.target),
+            uploaded=result.uploaded,
+            deleted=result.deleted,
+            unchanged=result.skipped,
+        )
+
+    return run
 
 
 @dataclass(frozen=True)

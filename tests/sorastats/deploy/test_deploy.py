@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from types_boto3_s3.client import S3Client
 
-from sorastats import cli, serving
+from sorastats import cli, db, serving
 from sorastats.deploy import plan
 from sorastats.deploy.bucket import Target
 from sorastats.deploy.deploy import DeployOptions, deploy, rollback
@@ -31,6 +32,7 @@ from sorastats.site.manifest import MANIFEST_HEADER, read_manifest
 from tests.support import sitedata
 from tests.support.paths import ROOT
 from tests.support.s3_server import S3Server, free_port, moto_server
+from tests.support.webhook import webhook_receiver
 
 pytestmark = pytest.mark.e2e  # a server in a subprocess
 
@@ -416,3 +418,53 @@ def test_bad_target_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
         cli.main(["deploy", "--to", "https://bucket/x"])
     assert exit_.value.code == 2
     assert "s3://BUCKET[/PREFIX]" in capsys.readouterr().err
+
+
+def test_nightly_deploys_after_the_check_and_a_failed_deploy_alerts_and_changes_nothing(
+    tmp_path: Path,
+    bucket: str,
+    env: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key in ("SORASTATS_SOURCES", "SORASTATS_ALERT_ON", "SORA_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SORASTATS_ALERT_BACKOFF_S", "0")
+    dbp, out = sitedata.hand_made(tmp_path / "h.duckdb"), tmp_path / "site"
+    argv = ["nightly", "--db", str(dbp), "--out", str(out), "--base-url", "https://x.example",
+            "--jobs", "1", "--no-search", "--deploy", f"s3://{bucket}/www",
+            "--endpoint-url", env.url]  # fmt: skip
+
+    def last_report() -> dict[str, Any]:
+        newest = sorted((tmp_path / "site.reports").glob("*.json"))[-1]
+        report: dict[str, Any] = json.loads(newest.read_text())
+        return report
+
+    assert cli.main(argv) == 0
+    deployed = objects(env, bucket)
+    assert set(deployed) == deployable(out) and deployed == local(out)
+    report = last_report()
+    assert report["deploy"]["uploaded"] == len(deployed)
+    assert report["deploy"]["target"] == f"s3://{bucket}/www/"
+    assert cli.main(argv) == 0  # nothing changed: nothing uploaded
+    assert last_report()["deploy"] == {**report["deploy"], "uploaded": 0,
+                                       "unchanged": len(deployed)}  # fmt: skip
+
+    # The next night's data changes a page, and the deploy is refused: exit 1, an alert,
+    # the bucket as it was (the live folder has the new site; the next deploy sends it).
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET text = text || ' (edited)' WHERE text IS NOT NULL")
+    con.close()
+    capsys.readouterr()
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-do-not-print")
+    with webhook_receiver("/hook") as hook:
+        monkeypatch.setenv("SORASTATS_ALERT_WEBHOOK", hook.url)
+        assert cli.main(argv) == 1
+    assert objects(env, bucket) == deployed
+    (alert,) = hook.received
+    sent = alert.json()
+    assert (sent["status"], sent["failed_step"]) == ("failed", "deploy")
+    assert "credentials were refused" in sent["text"]
+    out_text, err = capsys.readouterr()
+    everything = alert.body.decode() + out_text + err + json.dumps(last_report())
+    assert "wrong-secret" not in everything and env.secret_key not in everything
