@@ -41,11 +41,17 @@ check: lint types fast
 services:
 	.ci/test-deps
 
-# Everything, nothing skipped for a missing service.
-test: setup services lint types
-	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(timeout 180 .ci/start-postgres)}" && \
+# Everything, nothing skipped for a missing service. Lint and types run beside the tests,
+# in the time the cores would idle while tests wait on servers and browsers (about 15 s of
+# wall time); their output comes after the tests', and either failing fails `make test`.
+test: setup services
+	@$(MAKE) --no-print-directory lint types > .static-checks.log 2>&1 & static=$$!; \
+	  TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(timeout 180 .ci/start-postgres)}" && \
 	  export TEST_DATABASE_URL && \
-	  SORASTATS_TEST_ALL=1 HYPOTHESIS_PROFILE=full $(PYTEST) --durations=10
+	  SORASTATS_TEST_ALL=1 HYPOTHESIS_PROFILE=full $(PYTEST) --durations=10; tests=$$?; \
+	  wait $$static; checks=$$?; cat .static-checks.log; rm -f .static-checks.log; \
+	  if [ $$checks != 0 ]; then echo "make test: lint or types failed (above)"; fi; \
+	  [ $$tests = 0 ] && [ $$checks = 0 ]
 
 clean:
 	rm -rf $(VENV) site site.* data/*.duckdb data/*.duckdb.wal
