@@ -129,6 +129,6 @@ def test_billing_off_hides_every_button(
         for name in ("Upgrade: $5 per month", "Upgrade: $48 per year", "Manage subscription"):
             expect(page.get_by_role("button", name=name)).to_be_hidden()
         page.goto(f"{api.base_url}/account/")
-        expect(page.get_by_role("heading", name="Account")).to_be_visible()
+        expect(page.get_by_role("heading", name="Your account")).to_be_visible()
         expect(page.locator("[data-billing]")).to_have_attribute("data-billing-state", "off")
         expect(page.get_by_role("region", name="Subscription")).to_be_hidden()
