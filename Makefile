@@ -48,9 +48,10 @@ test: setup services
 	@$(MAKE) --no-print-directory lint types > .static-checks.log 2>&1 & static=$$!; \
 	  TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(timeout 180 .ci/start-postgres)}" && \
 	  export TEST_DATABASE_URL && \
-	  SORASTATS_TEST_ALL=1 HYPOTHESIS_PROFILE=full $(PYTEST) --durations=10; tests=$$?; \
+	  SORASTATS_TEST_ALL=1 HYPOTHESIS_PROFILE=full $(PYTEST) --durations=10 \
+	    --junitxml=.test-results.xml; tests=$$?; \
 	  wait $$static; checks=$$?; cat .static-checks.log; rm -f .static-checks.log; \
-	  if [ $$checks != 0 ]; then echo "make test: lint or types failed (above)"; fi; \
+	  $(PY) -m tests.support.results .test-results.xml $$checks; rm -f .test-results.xml; \
 	  [ $$tests = 0 ] && [ $$checks = 0 ]
 
 clean:
