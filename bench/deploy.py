@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.render import cached_db, run_build
+from bench.render import add_site_size_options, cached_db, run_build
 from sorastats.deploy.deploy import scan
 from tests.support.s3_server import moto_server
 from tests.support.sitedata import touch_posts
@@ -72,9 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--posts", type=int, default=100_000)
-    ap.add_argument("--creators", type=int, default=20_000)
-    ap.add_argument("--days", type=int, default=30)
+    add_site_size_options(ap)
     ap.add_argument("--change", type=float, default=0.01, help="fraction of posts changed")
     ap.add_argument("--dir", type=Path, default=None, help="where to build (default: system temp)")
     args = ap.parse_args()

@@ -83,13 +83,18 @@ def run_build(label: str, db: Path, out: Path, jobs: int) -> dict[str, float]:
     return r
 
 
+def add_site_size_options(ap: argparse.ArgumentParser) -> None:
+    """The synthetic site's size, as every benchmark of a whole site takes it."""
+    ap.add_argument("--posts", type=int, default=100_000)
+    ap.add_argument("--creators", type=int, default=20_000)
+    ap.add_argument("--days", type=int, default=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--posts", type=int, default=100_000)
-    ap.add_argument("--creators", type=int, default=20_000)
-    ap.add_argument("--days", type=int, default=30)
+    add_site_size_options(ap)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--change", type=float, default=0.01, help="fraction of posts changed")
     ap.add_argument("--source", choices=("sql", "ingest"), default="sql", help="data generator")

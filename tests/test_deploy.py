@@ -23,7 +23,7 @@ from sorastats.cli import build_parser as build_py_parser
 from sorastats.site.writer import write_output
 from tests.support.api_server import run_api
 from tests.support.paths import ROOT
-from tests.support.threaded_server import loopback_socket
+from tests.support.threaded_server import free_port
 
 DEPLOY = ROOT / "deploy"
 NGINX_CONF = DEPLOY / "nginx" / "sorastats.conf"
@@ -71,13 +71,6 @@ def _replace(text: str, old: str, new: str, count: int = 1) -> str:
     return text.replace(old, new)
 
 
-def _free_port() -> int:
-    sock = loopback_socket()
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 class Nginx:
     def __init__(self, https: str, http: str, cafile: Path) -> None:
         self.https, self.http = https, http
@@ -98,7 +91,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     (site / ".manifest").write_text("bookkeeping")
     cert, key = _self_signed(tmp)
     with run_api(f"sqlite:///{tmp / 'accounts.sqlite3'}", tmp, real_server=True) as api:
-        https_port, http_port = _free_port(), _free_port()
+        https_port, http_port = free_port(), free_port()
         conf = NGINX_CONF.read_text()
         conf = _replace(conf, "listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
         conf = _replace(conf, "listen 80;", f"listen 127.0.0.1:{http_port};")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from api.endpoints import Ctx, EndpointGroup
 from sorastats import headers
 from tests.support.api_server import TEST_ENV, run_api
 from tests.support.paths import ROOT
+from tests.support.threaded_server import free_port
 
 DOC = ROOT / "docs" / "security.md"
 
@@ -40,13 +40,6 @@ class Served:
         found = sorted(p.parent for p in top.rglob("index.html") if p.parent != top)
         assert found, folder
         return f"/{found[0].relative_to(self.site).as_posix()}/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run(*args: str, cwd: Path) -> None:

@@ -18,11 +18,17 @@ PAGES = {
 }
 
 
-@pytest.mark.e2e
-def test_site_and_api_on_one_port(tmp_path: Path) -> None:
+def written_site(tmp_path: Path) -> Path:
+    """PAGES written as the renderer writes them (with .gz/.br siblings)."""
     site = tmp_path / "site"
     for rel, data in PAGES.items():
         write_output(site, rel, data)
+    return site
+
+
+@pytest.mark.e2e
+def test_site_and_api_on_one_port(tmp_path: Path) -> None:
+    site = written_site(tmp_path)
     with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, site=site) as api:
         with api.http() as http:
             assert http.get("/").content == PAGES["index.html"]
@@ -48,9 +54,7 @@ ACCEPTS = [
 
 @pytest.mark.e2e
 def test_precompressed_answers_over_http(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    for rel, data in PAGES.items():
-        write_output(site, rel, data)
+    site = written_site(tmp_path)
     with run_api(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, site=site) as api:
         for accept, encoding in ACCEPTS:
             with api.http(headers={"Accept-Encoding": accept}) as http:

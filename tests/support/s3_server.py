@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import boto3
 from types_boto3_s3.client import S3Client
 
+from tests.support.threaded_server import free_port
 from tests.support.tiers import refuse_in_fast_tier
 
 _POLICY = (
@@ -49,13 +50,6 @@ class S3Server:
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

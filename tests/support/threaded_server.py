@@ -51,6 +51,14 @@ def loopback_socket() -> socket.socket:
     return sock
 
 
+def free_port() -> int:
+    """A loopback port that was free a moment ago: for servers started in another process
+    (which bind it themselves), and for a URL where nothing listens."""
+    with loopback_socket() as sock:
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @contextlib.contextmanager
 def serve_in_thread(
     app: Any, *, name: str, lifespan: str = "off", sock: socket.socket | None = None

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.threaded_server import free_port
 
 
 @dataclass
@@ -70,7 +71,4 @@ def webhook_receiver(path: str = "/hook", statuses: tuple[int, ...] = ()) -> Ite
 
 def closed_port_url(path: str = "/hook") -> str:
     """A loopback URL where nothing listens (the port was free a moment ago)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{path}"
+    return f"http://127.0.0.1:{free_port()}{path}"

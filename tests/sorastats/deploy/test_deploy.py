@@ -31,7 +31,8 @@ from sorastats.site.config import RenderConfig
 from sorastats.site.manifest import MANIFEST_HEADER, read_manifest
 from tests.support import sitedata
 from tests.support.paths import ROOT
-from tests.support.s3_server import S3Server, free_port, moto_server
+from tests.support.s3_server import S3Server, moto_server
+from tests.support.threaded_server import free_port
 from tests.support.webhook import webhook_receiver
 
 pytestmark = pytest.mark.e2e  # a server in a subprocess
