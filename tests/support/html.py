@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from sorastats.site.check import PageFacts
+
 VOID = {
     "area",
     "base",
@@ -102,3 +104,49 @@ def visible_text(doc: Node) -> str:
 
     walk(doc)
     return " ".join(parts)
+
+
+class _FactsOracle(HTMLParser):
+    """html.parser's reading of a page's facts: the oracle `sorastats.site.check.parse_page`
+    (a one-pattern scanner, for speed) must agree with."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.facts = PageFacts()
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a: dict[str, str] = {}
+        for k, v in attrs:
+            a.setdefault(k, v or "")  # the first of a repeated attribute, as browsers
+        self.facts.tags.add(tag)
+        if tag == "title":
+            self._in_title = True
+        elif tag == "link" and a.get("rel") == "canonical":
+            self.facts.canonical = a.get("href")
+        elif tag == "meta" and a.get("name") == "description":
+            self.facts.description = a.get("content")
+        elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
+            self.facts.refresh = a.get("content")
+        for attr in ("href", "src"):
+            if attr in a and not (tag == "link" and a.get("rel") == "canonical"):
+                self.facts.links.append((tag, attr, a[attr]))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.facts.title += data
+
+
+def facts_by_html_parser(html: str) -> PageFacts:
+    oracle = _FactsOracle()
+    oracle.feed(html)
+    oracle.close()
+    return oracle.facts

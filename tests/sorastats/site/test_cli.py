@@ -112,7 +112,8 @@ def test_every_site_command_and_option_is_documented() -> None:
 
 @pytest.mark.slow
 def test_killed_build_leaves_the_live_site_intact(tmp_path: Path) -> None:
-    dbp = sitedata.synth(tmp_path / "s.duckdb", posts=2000, creators=200, days=5)
+    # 800 posts: the render writes for about 1.5 s, ample for a 10 ms poll to catch it.
+    dbp = sitedata.synth(tmp_path / "s.duckdb", posts=800, creators=80, days=5)
     out = tmp_path / "site"
     subprocess.run(render_cmd(dbp, out), check=True, capture_output=True)
     before = snapshot(out)

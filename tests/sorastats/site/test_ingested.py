@@ -13,9 +13,9 @@ from sorastats import synth
 from sorastats.cli import main
 from sorastats.importer import import_paths
 from sorastats.site.builder import render_site
-from sorastats.site.check import check_site
+from sorastats.site.check import check_site, parse_page
 from sorastats.site.config import RenderConfig
-from tests.support.html import load, visible_text
+from tests.support.html import facts_by_html_parser, load, visible_text
 from tests.support.ingest import one_row
 from tests.support.paths import ROOT
 
@@ -53,6 +53,17 @@ def test_sample_site_checks_clean(sample: tuple[Path, Path]) -> None:
     _, site = sample
     checked, problems = check_site(site, BASE)
     assert checked > 200 and problems == []  # the sample: 160 posts by 20 creators
+
+
+def test_the_check_scanner_reads_every_page_as_html_parser_does(
+    sample: tuple[Path, Path],
+) -> None:
+    _, site = sample
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 200
+    for page in pages:
+        html = page.read_text("utf-8")
+        assert parse_page(html) == facts_by_html_parser(html), page
 
 
 def test_sample_pages_match_the_database(sample: tuple[Path, Path]) -> None:
