@@ -75,8 +75,9 @@ def export_account(conn: Conn, user_id: str, services: Services) -> dict[str, An
 
 # --- housekeeping -----------------------------------------------------------------------
 
-# What each domain forgets once it expires: each returns the rows it removed, by kind. Run
-# at API start (api/app.py) and by `python -m api maintain` (api/maintenance.py).
+# What each domain forgets once it expires: each returns the rows it removed, by the key of
+# its row in the retention table (sorastats/retention.py). Run at API start (api/app.py)
+# and by `python -m api maintenance` (api/maintenance.py, which checks every row is there).
 PURGES: list[Callable[[Conn, int], dict[str, int]]] = [
     auth_service.purge_expired,
     vault_service.purge_expired,
