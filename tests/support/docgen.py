@@ -20,6 +20,8 @@ and NAME is one of `GENERATORS`:
 - `serving-rules`: how each kind of site file is served and deployed (sorastats/serving.py).
 - `retention`: how long each kind of data is kept and what deletes it
   (sorastats/retention.py); also in content/privacy.md, whose page shows it.
+- `browser-storage`: every cookie and browser storage entry (sorastats/browser_storage.py);
+  in content/privacy/cookies.md (the page `/privacy/cookies/`) and docs/privacy.md.
 
 Rewrite every block, or only report stale ones (exit status 1), with
 
@@ -249,6 +251,12 @@ def retention() -> str:
     return markdown_table()
 
 
+def browser_storage() -> str:
+    from sorastats.browser_storage import markdown_table
+
+    return markdown_table()
+
+
 def serving_rules() -> str:
     from sorastats import serving
 
@@ -281,6 +289,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "cdn-headers": cdn_headers,
     "serving-rules": serving_rules,
     "retention": retention,
+    "browser-storage": browser_storage,
 }
 
 
@@ -306,15 +315,16 @@ def regenerate(text: str) -> str:
 
 
 def documents() -> list[Path]:
-    """The documents with generated blocks: docs/*.md, and the privacy policy, whose
-    retention table the site shows (sorastats/site/content.py drops the markers)."""
-    return [*sorted(DOCS.glob("*.md")), ROOT / "content" / "privacy.md"]
+    """The documents with generated blocks: docs/*.md, and the content pages whose tables
+    the site shows (sorastats/site/content.py drops the markers)."""
+    content = ROOT / "content"
+    return [*sorted(DOCS.glob("*.md")), content / "privacy.md", content / "privacy" / "cookies.md"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.support.docgen",
-        description="Rewrite the generated tables in docs/*.md and content/privacy.md "
+        description="Rewrite the generated tables in docs/*.md and content/privacy*.md "
         "from the code.",
     )
     parser.add_argument("--check", action="store_true", help="only report stale files; exit 1")
