@@ -1,5 +1,5 @@
-// /account/: register (recovery code shown once), sign in/out, sessions, password change,
-// recovery, export, deletion. Every key is derived here; the server gets only auth keys
+// /account/: register (recovery code shown once), sign in/out, profile (display name and
+// email: correction of every field), sessions, password change, recovery, export, deletion. Every key is derived here; the server gets only auth keys
 // and wrapped keys.
 const root = document.getElementById("vault-app");
 const vc = await import(root.dataset.crypto);
@@ -98,6 +98,38 @@ handle($("password-form"), $("password-status"), async (data) => {
   }
 });
 
+function showProfile() {
+  const form = $("profile-form");
+  form.elements.display_name.value = session.user.display_name;
+  form.elements.email.value = session.user.email;
+  const pending = $("pending-email");
+  pending.hidden = !session.user.pending_email;
+  pending.textContent = session.user.pending_email
+    ? `Waiting for confirmation: ${session.user.pending_email} (open the link we sent to it).`
+    : "";
+}
+
+handle($("profile-form"), $("profile-status"), async (data) => {
+  const f = fieldsOf(data);
+  const changes = {};
+  if (f.display_name !== session.user.display_name) changes.display_name = f.display_name;
+  const email = f.email.trim().toLowerCase();
+  if (email !== session.user.email) changes.email = email;
+  if (Object.keys(changes).length === 0) {
+    say($("profile-status"), "Nothing to change.");
+    return;
+  }
+  const answer = await session.api("PATCH", "/api/me", changes);
+  session.user = answer.user;
+  showProfile();
+  say(
+    $("profile-status"),
+    changes.email
+      ? `Saved. Your email changes once you open the link we sent to ${email}.`
+      : "Saved.",
+  );
+});
+
 $("signout").addEventListener("click", async () => {
   await session.signOut();
   show("out");
@@ -166,6 +198,7 @@ async function showSignedIn(message = "") {
   $("lock-state").textContent = session.unlocked
     ? "Your vault is unlocked in this tab."
     : "Your vault is locked: open the vault and enter your password.";
+  showProfile();
   show("in");
   say($("account-status"), message);
   await listSessions();
