@@ -4,6 +4,7 @@
 const root = document.getElementById("vault-app");
 const vc = await import(root.dataset.crypto);
 const { Session, el, say, describe } = await import(root.dataset.session);
+const { decryptExport, toMarkdown } = await import(root.dataset.export);
 
 const session = new Session(vc);
 const $ = (id) => document.getElementById(id);
@@ -136,18 +137,60 @@ $("signout").addEventListener("click", async () => {
   say($("signin-status"), "Signed out.");
 });
 
+function download(name, type, text) {
+  const link = el("a", { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 $("export").addEventListener("click", async () => {
   try {
     const data = await session.api("GET", "/api/me/export");
-    const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
-    const link = el("a", { href: URL.createObjectURL(blob), download: "sorastats-account.json" });
-    document.body.append(link);
-    link.click();
-    link.remove();
+    download("sorastats-account.json", "application/json", JSON.stringify(data, null, 2));
     say($("export-status"), "Downloaded sorastats-account.json (prompts stay encrypted in it).");
   } catch (error) {
     say($("export-status"), describe(error), "error");
   }
+});
+
+// Portability: the vault decrypted here, with the key in this tab (the password unlocks
+// it when the tab is locked); only ciphertext ever comes from, or goes to, the server.
+async function downloadDecrypted(shape) {
+  const status = $("export-plain-status");
+  const unlockForm = $("export-unlock-form");
+  try {
+    if (!session.unlocked) {
+      const password = unlockForm.elements.password.value;
+      if (unlockForm.hidden || !password) {
+        unlockForm.hidden = false;
+        unlockForm.elements.password.focus();
+        throw new Error("Enter your password to decrypt your prompts in this browser.");
+      }
+      say(status, "Decrypting…");
+      await session.unlock(password, false);
+      unlockForm.reset();
+      unlockForm.hidden = true;
+    }
+    say(status, "Decrypting…");
+    const doc = await decryptExport(session.vc, session.userKey, await session.api("GET", "/api/me/export"));
+    if (shape === "json") {
+      download("sorastats-vault-decrypted.json", "application/json", JSON.stringify(doc, null, 2));
+    } else {
+      download("sorastats-vault-decrypted.md", "text/markdown", toMarkdown(doc));
+    }
+    const name = shape === "json" ? "sorastats-vault-decrypted.json" : "sorastats-vault-decrypted.md";
+    say(status, `Downloaded ${name} (${doc.prompts.length} prompts, decrypted in this browser).`);
+  } catch (error) {
+    say(status, describe(error), "error");
+  }
+}
+
+$("export-json").addEventListener("click", () => downloadDecrypted("json"));
+$("export-markdown").addEventListener("click", () => downloadDecrypted("markdown"));
+$("export-unlock-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  downloadDecrypted("json");
 });
 
 handle($("delete-form"), $("delete-status"), async (data) => {
