@@ -23,7 +23,7 @@ TOUCH_EVERY_SECONDS = 60  # last_seen is refreshed at most once a minute: keeps 
 USER_COLUMNS = (
     "id, email, email_verified_at, pending_email, display_name, settings, kdf, "
     "wrapped_user_key, recovery_kdf, recovery_wrapped_user_key, created_at, updated_at, "
-    "password_changed_at"
+    "password_changed_at, restricted_at"
 )
 
 # --- users ------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def session_by_token_hash(conn: Conn, token_hash: str, now: int) -> Row | None:
     return conn.one(
         "SELECT s.id AS session_id, s.token_hash, s.method, s.created_at AS session_created_at, "
         "s.last_seen_at, s.auth_at, u.id, u.email, u.email_verified_at, u.pending_email, "
-        "u.display_name, u.settings, u.created_at "
+        "u.display_name, u.settings, u.created_at, u.restricted_at "
         "FROM sessions s JOIN users u ON u.id = s.user_id "
         "WHERE s.token_hash = ? AND s.last_seen_at > ? AND s.created_at > ?",
         (token_hash, now - SESSION_IDLE_SECONDS, now - SESSION_MAX_SECONDS),

@@ -1,5 +1,6 @@
 // /account/: register (recovery code shown once), sign in/out, profile (display name and
-// email: correction of every field), sessions, password change, recovery, export, deletion. Every key is derived here; the server gets only auth keys
+// email: correction of every field), sessions, password change, recovery, export (also
+// decrypted here), restriction (freeze and lift), deletion. Every key is derived here; the server gets only auth keys
 // and wrapped keys.
 const root = document.getElementById("vault-app");
 const vc = await import(root.dataset.crypto);
@@ -210,6 +211,33 @@ handle($("delete-form"), $("delete-status"), async (data) => {
   say($("signin-status"), "Your account and everything in it were deleted.");
 });
 
+function showRestriction() {
+  const since = session.user.restricted_at;
+  $("restrict").hidden = Boolean(since);
+  $("lift").hidden = !since;
+  say(
+    $("restrict-status"),
+    since ? `Your account is restricted since ${new Date(since * 1000).toLocaleString()}.` : "",
+  );
+}
+
+async function setRestriction(on) {
+  try {
+    const answer = await session.api(on ? "POST" : "DELETE", "/api/me/restriction", on ? {} : undefined);
+    session.user = answer.user;
+    await showSignedIn(on ? "Your account is restricted." : "The restriction is lifted.");
+  } catch (error) {
+    const message =
+      error.code === "reauthentication_required"
+        ? "For safety, sign out and in again (within 10 minutes) to do this."
+        : describe(error);
+    say($("restrict-status"), message, "error");
+  }
+}
+
+$("restrict").addEventListener("click", () => setRestriction(true));
+$("lift").addEventListener("click", () => setRestriction(false));
+
 async function listSessions() {
   const list = $("sessions");
   const { sessions } = await session.api("GET", "/api/sessions");
@@ -242,9 +270,14 @@ async function showSignedIn(message = "") {
     ? "Your vault is unlocked in this tab."
     : "Your vault is locked: open the vault and enter your password.";
   showProfile();
+  showRestriction();
   show("in");
   say($("account-status"), message);
-  await listSessions();
+  if (session.user.restricted_at) {
+    $("sessions").replaceChildren(el("li", { text: "Hidden while your account is restricted." }));
+  } else {
+    await listSessions();
+  }
   $("account-heading").focus();
 }
 

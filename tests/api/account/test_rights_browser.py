@@ -226,3 +226,48 @@ def test_the_vault_is_exported_decrypted_in_the_browser(
         context.close()
     sent = [body for body in bodies if any(word in body for word in PLAIN_WORDS)]
     assert sent == []  # the plain text never left the browser
+
+
+RESTRICTED = "restrict-walk@example.com"
+
+
+def test_the_account_is_restricted_and_lifted_from_the_account_page(
+    server: RunningApi, chromium: Browser
+) -> None:
+    context = chromium.new_context(base_url=server.base_url)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        register(page, server, RESTRICTED)
+        page.goto("/account/")
+        form = page.locator("#signin-form")
+        form.get_by_label("Email").fill(RESTRICTED)
+        form.get_by_label("Password").fill(PASSWORD)
+        form.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#account-email")).to_have_text(RESTRICTED)
+
+        page.get_by_role("button", name="Restrict my account").click()
+        expect(page.locator("#account-status")).to_have_text("Your account is restricted.")
+        page.reload()  # the state is the server's, not the page's
+        expect(page.locator("#restrict-status")).to_contain_text("restricted since")
+        expect(page.get_by_role("button", name="Restrict my account")).to_be_hidden()
+        expect(page.locator("#sessions")).to_have_text("Hidden while your account is restricted.")
+        profile = page.locator("#profile-form")
+        profile.get_by_label("Display name").fill("Not while restricted")
+        profile.get_by_role("button", name="Save profile").click()
+        expect(page.locator("#profile-status")).to_contain_text("Your account is restricted")
+        row = server.services.db.call(
+            lambda c: c.one("SELECT display_name FROM users WHERE email = ?", (RESTRICTED,)),
+            write=False,
+        )
+        assert row is not None and row["display_name"] == ""  # nothing processed
+
+        page.get_by_role("button", name="Lift the restriction").click()
+        expect(page.locator("#account-status")).to_have_text("The restriction is lifted.")
+        expect(page.get_by_role("button", name="Restrict my account")).to_be_visible()
+        expect(page.locator("#sessions li")).to_have_count(1)  # listed again
+        assert errors == []
+    finally:
+        context.close()
