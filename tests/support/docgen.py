@@ -20,6 +20,7 @@ and NAME is one of `GENERATORS`:
 - `serving-rules`: how each kind of site file is served and deployed (sorastats/serving.py).
 - `retention`: how long each kind of data is kept and what deletes it
   (sorastats/retention.py); also in content/privacy.md, whose page shows it.
+- `privacy-clauses`: each clause of the privacy policy and its tests (tests/privacy/clauses.py).
 - `browser-storage`: every cookie and browser storage entry (sorastats/browser_storage.py);
   in content/privacy/cookies.md (the page `/privacy/cookies/`) and docs/privacy.md.
 
@@ -257,6 +258,21 @@ def browser_storage() -> str:
     return markdown_table()
 
 
+def privacy_clauses() -> str:
+    from tests.privacy.clauses import CLAUSES
+
+    rows = [
+        (
+            c.key,
+            c.promise,
+            "<br>".join(f"`{t}`" for t in c.tests) or "none",
+            f"**{c.gap}**" if c.gap else c.limits,
+        )
+        for c in CLAUSES
+    ]
+    return table(["clause", "promise", "tests", "limits, gaps"], rows)
+
+
 def serving_rules() -> str:
     from sorastats import serving
 
@@ -290,6 +306,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "serving-rules": serving_rules,
     "retention": retention,
     "browser-storage": browser_storage,
+    "privacy-clauses": privacy_clauses,
 }
 
 
