@@ -75,6 +75,7 @@ class CaptureArchive:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._made: set[Path] = set()  # folders known to exist (one mkdir each, not per file)
 
     # -- naming ----------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class CaptureArchive:
         if path.is_file():
             return Stored(key, path, len(data), path.stat().st_size, new=False)
         packed = compress(data)
-        _write_new(path, packed)
+        self._write_new(path, packed)
         return Stored(key, path, len(data), len(packed), new=True)
 
     def json_writer(self) -> JsonWriter:
@@ -117,7 +118,7 @@ class CaptureArchive:
         path = self.media_path(key, suffix)
         if path.is_file():
             return Stored(key, path, len(data), len(data), new=False)
-        _write_new(path, data)
+        self._write_new(path, data)
         return Stored(key, path, len(data), len(data), new=True)
 
     def replace_json(self, old_key: str, data: bytes) -> Stored:
@@ -128,6 +129,18 @@ class CaptureArchive:
         if stored.key != old_key:
             self.remove_json(old_key)
         return stored
+
+    def _write_new(self, path: Path, data: bytes) -> None:
+        """Write `data` at `path` whole or not at all: a temporary name in the same
+        folder, then a rename (a file under an archive name is always complete). Reaching
+        the disk is `sync`'s job, once per batch rather than once per file."""
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
 
     def sync(self) -> None:
         """Make every file written so far durable: called before a database commit that
@@ -228,17 +241,6 @@ class JsonWriter:
 def _check_key(key: str) -> None:
     if not _KEY.fullmatch(key):
         raise ArchiveError(f"not an archive key (64 lowercase hex digits): {key[:80]!r}")
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write `data` at `path` whole or not at all: a temporary name in the same folder,
-    then a rename (a file under an archive name is always complete). Reaching the disk is
-    `sync`'s job, once per batch rather than once per file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as out:
-        out.write(data)
-    os.replace(tmp, path)
 
 
 def _syncfs(folder: Path) -> None:

@@ -241,16 +241,12 @@ class Applier:
             raise
         finally:
             batch.discard()
-        self.drop_purged()
         self.totals.add(counts)
         return counts
 
     def _apply_captures(self) -> None:
-        """Index this batch's archive files, then purge every removed post from every
-        archive file that holds it: each such file is rewritten without it under its new
-        name, the index moves to the new name in this transaction, and the old file is
-        deleted after the commit (a crash in between leaves an unindexed file, which the
-        next run removes: see `drop_purged`)."""
+        """Index this batch's archive files and queue the removed posts for the purge of
+        the files that hold them (`purge_archive`)."""
         con = self.con
         con.execute(
             """
@@ -271,18 +267,44 @@ class Applier:
                 WHERE capture IN (SELECT capture FROM s_capture_posts))
             """
         )
+        # Removed posts leave the index now and the archive files when the run ends
+        # (`purge_archive`): a file is then rewritten once, however many of its posts went.
+        con.execute(
+            """
+            INSERT INTO capture_purge_queue
+            SELECT capture, post_id FROM capture_posts WHERE post_id IN (SELECT id FROM s_gone)
+            """
+        )
+        con.execute("DELETE FROM capture_posts WHERE post_id IN (SELECT id FROM s_gone)")
+
+    def purge_archive(self) -> int:
+        """Cut the queued removed posts from the archive files that hold them, in one
+        transaction (then delete the replaced files). Called when a run ends and when one
+        starts (a killed run's queue). Returns how many files were rewritten."""
+        con = self.con
         if self.archive is None:
-            return
-        rows = con.execute(
-            """
-            SELECT capture, list(post_id) FROM capture_posts
-            WHERE post_id IN (SELECT id FROM s_gone) GROUP BY capture
-            """
-        ).fetchall()
-        for old, gone in rows:
-            self._purge_capture(str(old), set(gone))
+            con.execute("DELETE FROM capture_purge_queue")
+            return 0
+        con.execute("BEGIN TRANSACTION")
+        try:
+            rows = con.execute(
+                "SELECT capture, list(DISTINCT post_id) FROM capture_purge_queue GROUP BY capture"
+            ).fetchall()
+            for old, gone in rows:
+                self._purge_capture(str(old), set(gone))
+            con.execute("DELETE FROM capture_purge_queue")
+            self.archive.sync()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.drop_purged()
+        return len(rows)
 
     def _purge_capture(self, old: str, gone: set[str]) -> None:
+        """Rewrite one archive file without the posts in `gone`, under its new name; the
+        index moves to it in the caller's transaction and the old file is listed for
+        deletion after the commit (`drop_purged`)."""
         assert self.archive is not None
         con = self.con
         if old == EMPTY_KEY or not self.archive.has_json(old):

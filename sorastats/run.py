@@ -182,6 +182,7 @@ class IngestRun:
             # What a killed run left: purged files not yet deleted, unfinished temporary
             # files (the lock is held: no other run writes to this archive).
             self._applier.drop_purged()
+            self._applier.purge_archive()
             self.archive.remove_unfinished()
         except BaseException:
             self.close()
@@ -209,8 +210,12 @@ class IngestRun:
             return Counts()
         return self.applier.apply(batch, pages=pages, checkpoint=state)
 
-    def finish(self, status: str, message: str | None = None) -> None:
-        """Close the run's row with its status (`ok`, `failed` or `interrupted`)."""
+    def finish(self, status: str, message: str | None = None, *, purge: bool = True) -> None:
+        """Cut the run's removed posts from the archive (unless `purge` is false: a run
+        ending on an error leaves its queue to the next run), then close the run's row
+        with its status (`ok`, `failed` or `interrupted`)."""
+        if purge:
+            self.applier.purge_archive()
         finish_run(self.con, self.run_id, status, message[:MESSAGE_CHARS] if message else None)
         self.finished = True
 
@@ -238,7 +243,7 @@ class IngestRun:
         try:
             if exc is not None and not self.finished and self._con is not None:
                 status, message = failure_status(exc, resumable=self.resumable)
-                self.finish(status, message)
+                self.finish(status, message, purge=False)
         finally:
             self.close()
 

@@ -257,6 +257,14 @@ CREATE TABLE capture_posts (
     post_id TEXT NOT NULL
 );
 
+-- Posts removed during a run, to be cut from the archive files that hold them: a run
+-- rewrites each such file once, when it ends (or, after a kill, when the next starts),
+-- however many of its posts went.
+CREATE TABLE capture_purge_queue (
+    capture TEXT NOT NULL,
+    post_id TEXT NOT NULL
+);
+
 -- Archive files a committed purge replaced, deleted right after the commit; a run
 -- killed in between deletes them when the next run starts. Only these files are ever
 -- deleted: an archive file this database does not index (a new database beside an old

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from sorastats import parse
-from sorastats.archive import CaptureArchive
+from sorastats.archive import CaptureArchive, JsonWriter
 
 _SORT = orjson.OPT_SORT_KEYS
 SPOOL_BUFFER = 1 << 20  # bytes buffered per spool file before a write
@@ -147,12 +147,20 @@ def capture_line(doc: Any, tombstoned: frozenset[str] | set[str]) -> bytes | Non
     return line
 
 
+# A capture's kept text is held in memory up to this size, then streamed to a file (a
+# large JSONL export); most captures are one page of a few hundred KiB.
+CAPTURE_MEMORY_BYTES = 64 << 20
+
+
 class CaptureBuilder:
     """One capture on its way into the archive: its documents, one line each."""
 
     def __init__(self, stager: Stager, archive: CaptureArchive) -> None:
         self.stager = stager
-        self.writer = archive.json_writer()
+        self.archive = archive
+        self.lines: list[bytes] = []
+        self.held = 0
+        self.writer: JsonWriter | None = None
         self.post_ids: set[str] = set()
         self.documents = 0
 
@@ -162,21 +170,33 @@ class CaptureBuilder:
         line = capture_line(doc, self.stager.tombstoned)
         if line is None:
             return
-        self.writer.write(line + b"\n")
         self.post_ids.update(m.decode() for m in POST_ID.findall(line))
         self.documents += 1
+        self.lines.append(line)
+        self.held += len(line) + 1
+        if self.held > CAPTURE_MEMORY_BYTES:
+            if self.writer is None:
+                self.writer = self.archive.json_writer()
+            self.writer.write(b"\n".join(self.lines) + b"\n")
+            self.lines, self.held = [], 0
 
     def finish(self, source: str, captured_at: datetime, input_key: str) -> KeptCapture:
         """Name the file and stage its index rows with the current batch."""
-        if self.documents:
-            stored = self.writer.finish()
+        if not self.documents:
+            kept = KeptCapture(EMPTY_KEY, 0, 0, 0, frozenset())
+        else:
+            tail = b"\n".join(self.lines) + b"\n" if self.lines else b""
+            if self.writer is None:
+                stored = self.archive.put_json(tail)
+            else:
+                if tail:
+                    self.writer.write(tail)
+                stored = self.writer.finish()
             kept = KeptCapture(
                 stored.key, self.documents, stored.size, stored.stored_size,
                 frozenset(self.post_ids),
             )  # fmt: skip
-        else:
-            self.writer.abort()
-            kept = KeptCapture(EMPTY_KEY, 0, 0, 0, frozenset())
+        self.lines = []
         batch = self.stager.batch
         batch.captures.append(
             orjson.dumps(
@@ -196,7 +216,9 @@ class CaptureBuilder:
         return kept
 
     def abort(self) -> None:
-        self.writer.abort()
+        if self.writer is not None:
+            self.writer.abort()
+        self.lines = []
 
 
 class Stager:
