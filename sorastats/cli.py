@@ -502,6 +502,9 @@ def _with_progress(command: str, run: Callable[[OnProgress], RunResult]) -> int:
     finally:
         progress.done()
     print(summary(command, result.counts, result.seconds))
+    skipped = getattr(result, "skipped", 0)
+    if skipped:
+        print(f"{command}: {skipped:,} file(s) skipped: their bytes were ingested before")
     return run_exit_code(result)
 
 

@@ -222,6 +222,19 @@ def test_a_second_import_of_the_same_folder_reads_no_capture_twice(
     assert third.skipped == first.files and third.counts.new_posts == 1
 
 
+def test_the_import_command_says_what_it_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sorastats.cli import main
+
+    write(tmp_path / "in/1.json", page(wrapper("s_a")))
+    args = ["import", "--db", str(tmp_path / "s.duckdb"), str(tmp_path / "in")]
+    assert main(args) == 0
+    assert "skipped" not in capsys.readouterr().out
+    assert main(args) == 0
+    assert "import: 1 file(s) skipped: their bytes were ingested before" in capsys.readouterr().out
+
+
 def test_a_tombstone_purges_the_post_from_every_archived_file(tmp_path: Path) -> None:
     dbp = tmp_path / "s.duckdb"
     captures = default_captures_dir(dbp)
