@@ -307,8 +307,8 @@ def test_a_killed_import_then_a_rerun_gives_the_tables_and_archive_of_one_import
 ) -> None:
     source = tmp_path / "feed"
     subprocess.run(
-        [sys.executable, str(ROOT / "build.py"), "synth", "--posts", "3000", "--creators",
-         "300", "--days", "3", "--out", str(source)],
+        [sys.executable, str(ROOT / "build.py"), "synth", "--posts", "1500", "--creators",
+         "150", "--days", "3", "--no-profile-feeds", "--out", str(source)],
         check=True, capture_output=True,
     )  # fmt: skip
     reference = tmp_path / "ref" / "s.duckdb"
