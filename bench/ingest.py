@@ -118,13 +118,36 @@ def main() -> int:
         load = os.getloadavg()[0]
         seconds, cpu, rss, line = run_import(capture, db_path)
         db_size = db_path.stat().st_size
+        kept, packed, on_disk = archive_sizes(db_path)
+        # The same set again: every file is known, so each is read once and skipped.
+        again_s, again_cpu, _, _ = run_import(capture, db_path)
     print(line)
     print(f"input: {files:,} files, {size / 2**20:,.0f} MiB; database {db_size / 2**20:,.0f} MiB")
+    print(
+        f"capture archive: {kept / 2**20:,.0f} MiB of JSON kept in {packed / 2**20:,.0f} MiB "
+        f"of zstd ({kept / max(packed, 1):.1f}x), {on_disk / 2**20:,.0f} MiB on disk"
+    )
     print(f"posts: {args.posts:,} in {seconds:.1f} s = {args.posts / seconds:,.0f} posts/s")
     print(f"CPU of the import process: {cpu:.1f} s (user + system)")
     print(f"peak RSS of the import process: {rss / 2**20:,.0f} MiB")
     print(f"load average (1 min) before the run: {load:.2f}")
+    print(f"no-change re-import: {again_s:.1f} s, {again_cpu:.1f} CPU s")
     return 0
+
+
+def archive_sizes(db_path: Path) -> tuple[int, int, int]:
+    """(JSON bytes kept, zstd bytes, bytes on disk) of the database's capture archive."""
+    import duckdb
+
+    from sorastats.run import default_captures_dir
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    row = con.execute("SELECT sum(bytes), sum(stored_bytes) FROM captures").fetchone()
+    con.close()
+    on_disk = sum(
+        p.stat().st_blocks * 512 for p in default_captures_dir(db_path).rglob("*") if p.is_file()
+    )
+    return int(row[0] or 0) if row else 0, int(row[1] or 0) if row else 0, on_disk
 
 
 if __name__ == "__main__":

@@ -89,6 +89,17 @@ def _add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_captures_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--captures",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the capture archive, where every input file and fetched page is kept "
+        "(default: captures/<database name>/ beside the database; never published)",
+    )
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -144,10 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many HTTP requests (retries included)",
     )
     _add_db_option(fetch)
+    _add_captures_option(fetch)
 
     imp = commands.add_parser("import", help="import Sora-format JSON files or folders")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     _add_db_option(imp)
+    _add_captures_option(imp)
 
     syn = commands.add_parser("synth", help="write deterministic synthetic feed pages")
     syn.add_argument("--posts", type=_positive, required=True, help="number of posts")
@@ -216,6 +229,7 @@ def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "a failed deploy exits 1 and the bucket keeps serving a consistent site",
     )
     _add_bucket_options(nightly)
+    _add_captures_option(nightly)
     check = commands.add_parser("check", help="check a built site: links, titles, canonicals")
     check.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site folder")
     check.add_argument("--base-url", default=None, help="expected canonical URL prefix")
@@ -397,6 +411,7 @@ def cmd_nightly(args: argparse.Namespace, deploy: Deploy | None = None) -> int:
         render=cfg,
         reports=nightly.reports_dir(cfg.out),
         secrets=nightly.secret_values(os.environ),
+        captures=args.captures,
     )
     with _sigterm_interrupts():
         report = nightly.run_nightly(plan, deploy=deploy, log=_stderr, on_message=_print_message)
@@ -489,28 +504,41 @@ def _with_progress(command: str, run: Callable[[OnProgress], RunResult]) -> int:
     finally:
         progress.done()
     print(summary(command, result.counts, result.seconds))
+    skipped = getattr(result, "skipped", 0)
+    if skipped:
+        print(f"{command}: {skipped:,} file(s) skipped: their bytes were ingested before")
     return run_exit_code(result)
 
 
-def import_and_report(db_path: Path, paths: list[Path]) -> int:
+def import_and_report(db_path: Path, paths: list[Path], captures: Path | None = None) -> int:
     from sorastats.importer import import_paths
 
     return _with_progress(
         "import",
         lambda on_progress: import_paths(
-            db_path, paths, on_message=_print_message, on_progress=on_progress, log=_stderr
+            db_path,
+            paths,
+            on_message=_print_message,
+            on_progress=on_progress,
+            log=_stderr,
+            captures=captures,
         ),
     )
 
 
-def fetch_and_report(db_path: Path, options: FetchOptions) -> int:
+def fetch_and_report(db_path: Path, options: FetchOptions, captures: Path | None = None) -> int:
     from sorastats.fetch import fetch
 
     try:
         return _with_progress(
             "fetch",
             lambda on_progress: fetch(
-                db_path, options, on_message=_print_message, on_progress=on_progress, log=_stderr
+                db_path,
+                options,
+                on_message=_print_message,
+                on_progress=on_progress,
+                log=_stderr,
+                captures=captures,
             ),
         )
     except ConfigError as exc:
@@ -519,7 +547,7 @@ def fetch_and_report(db_path: Path, options: FetchOptions) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    return import_and_report(args.db, args.paths)
+    return import_and_report(args.db, args.paths, args.captures)
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -531,7 +559,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         refresh_creators=args.refresh_creators,
         max_requests=args.max_requests,
     )
-    return fetch_and_report(args.db, options)
+    return fetch_and_report(args.db, options, args.captures)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

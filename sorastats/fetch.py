@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 
 from sorastats import config as config_module
 from sorastats import parse
+from sorastats.archive import content_key
 from sorastats.client import (
     FetchFailedError,
     RequestBudgetSpentError,
@@ -106,7 +108,7 @@ class FeedWalk:
         self.con = run.con
         self.client = client
         self.options = options
-        self.stager = Stager(run.staging_dir)
+        self.stager = Stager(run.staging_dir, run.archive, run.tombstoned())
         self.clock = clock
         self.on_progress = on_progress
 
@@ -125,7 +127,18 @@ class FeedWalk:
         return doc
 
     def _apply(self, doc: Any, source: str, checkpoint: dict[str, Any]) -> None:
-        self.stager.add_document(doc, source, self.clock())
+        # Each page is a capture of its own in the archive, indexed with its records.
+        captured_at = self.clock()
+        input_key = content_key(orjson.dumps(doc))
+        capture = self.stager.capture()
+        try:
+            self.stager.add_document(doc, source, captured_at, capture)
+        except BaseException:
+            if capture is not None:
+                capture.abort()
+            raise
+        if capture is not None:
+            capture.finish(source, captured_at, input_key)
         self.ingest.checkpoint(self.stager.batch, pages=1, state=checkpoint)
         self.stager.new_batch()
         if self.on_progress is not None:
@@ -194,18 +207,22 @@ def fetch(
     on_message: OnMessage | None = None,
     on_progress: OnProgress | None = None,
     log: Log | None = None,
+    captures: Path | None = None,
 ) -> FetchResult:
     """Run (or resume) one fetch and return what it did.
 
     A failed request (after its retries) or an unexpected response ends the run as
     `failed` with an error in the result; pages committed before stay. Raises
     `config.ConfigError` for an invalid `SORASTATS_*` setting (before anything is
-    touched) and `RunLockedError` if another run holds the database."""
+    touched) and `RunLockedError` if another run holds the database. Every page is kept
+    in the capture archive `captures` (default: beside the database)."""
     settings = config_module.load()
     fixed_now = settings.now
     clock: Callable[[], datetime] = (lambda: fixed_now) if fixed_now is not None else utcnow
     reporter = Reporter(on_message)
-    with IngestRun(db_path, "fetch", options.run_source(), resumable=True, log=log) as run:
+    with IngestRun(
+        db_path, "fetch", options.run_source(), resumable=True, log=log, captures=captures
+    ) as run:
         if run.resumed:
             checkpoint = run.state
             reporter.info(f"resuming fetch run #{run.run_id} from its checkpoint")

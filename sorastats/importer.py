@@ -8,6 +8,7 @@ that cannot be read gets an error naming it; the other files still go in.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from sorastats import parse
+from sorastats.archive import content_key
 from sorastats.ingest import Counts, utcnow
 from sorastats.run import IngestRun, Log, OnMessage, OnProgress, Reporter, RunResult
 from sorastats.staging import Stager
@@ -37,6 +39,7 @@ class ImportResult(RunResult):
     still went in), and any of them makes the run `failed`."""
 
     files: int = 0  # files found under the given paths
+    skipped: int = 0  # of them, ingested before (the same bytes): skipped after one read
 
 
 def find_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -94,7 +97,9 @@ class FileImporter:
 
     def __init__(self, run: IngestRun) -> None:
         self.run = run
-        self.stager = Stager(run.staging_dir)
+        self.stager = Stager(run.staging_dir, run.archive, run.tombstoned())
+        self.known = run.known_inputs()  # files ingested before: skipped unread
+        self.skipped = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sorastats-apply")
         self._pending: Future[Counts] | None = None
         self.pages = 0
@@ -102,30 +107,54 @@ class FileImporter:
         self.started_at = utcnow()
 
     def import_file(self, path: Path) -> None:
-        """Stage one file; raises parse.BadRecord naming what is wrong with it."""
+        """Stage one file; raises parse.BadRecord naming what is wrong with it. A file
+        whose bytes were ingested before is skipped after one read (its hash)."""
         source = str(path)
         if path.suffix.lower() in JSONL_SUFFIXES:
-            self._import_lines(path, source)
+            input_key = _file_key(path)
+            if self._seen(input_key):
+                return
+            self._import_lines(path, source, input_key)
             return
         if path.stat().st_size > MAX_JSON_BYTES:
             raise parse.BadRecord(
                 f"larger than {MAX_JSON_BYTES // 2**20} MiB; export it as JSONL instead"
             )
         data = path.read_bytes()
+        input_key = content_key(data)
+        if self._seen(input_key):
+            return
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             if _looks_like_jsonl(data):
                 del data
-                self._import_lines(path, source)
+                self._import_lines(path, source, input_key)
                 return
             raise parse.BadRecord(f"not JSON ({exc})") from None
         del data
         parse.detect_shape(doc)  # a whole file of unknown shape is the file's error
-        self._stage(doc, source, capture_time(doc, self.started_at))
+        captured_at = capture_time(doc, self.started_at)
+        capture = self.stager.capture()
+        try:
+            self.stager.add_document(doc, source, captured_at, capture)
+        except BaseException:
+            if capture is not None:
+                capture.abort()
+            raise
+        if capture is not None:
+            capture.finish(source, captured_at, input_key)
+        self.known.add(input_key)
+        self._after_stage()
         self.pages += 1
 
-    def _import_lines(self, path: Path, source: str) -> None:
+    def _seen(self, input_key: str) -> bool:
+        if input_key in self.known:
+            self.skipped += 1
+            return True
+        return False
+
+    def _import_lines(self, path: Path, source: str, input_key: str) -> None:
         fallback = self.started_at
         newest: float | None = None
         for _, doc in _read_lines(path):  # first pass: the file's capture time
@@ -134,25 +163,41 @@ class FileImporter:
                 newest = stamp
         if newest is not None:
             fallback = parse.unix_to_utc(newest) or fallback
-        for number, doc in _read_lines(path):
-            where = f"{source}:{number}"
-            if doc is None:
-                self.stager.quarantine_document(_line_text(path, number), "line is not JSON", where)
-                continue
-            try:
-                self._stage(
-                    doc,
-                    where,
-                    capture_time(doc, fallback)
-                    if isinstance(doc, dict) and doc.get("captured_at") is not None
-                    else fallback,
-                )
-            except parse.BadRecord as exc:
-                self.stager.quarantine_document(doc, str(exc), where)
+        # The whole file is one capture in the archive; the batch it is indexed with is
+        # the one its last line lands in (a file's lines may span batches).
+        capture = self.stager.capture()
+        try:
+            for number, doc in _read_lines(path):
+                where = f"{source}:{number}"
+                if doc is None:
+                    self.stager.quarantine_document(
+                        _line_text(path, number), "line is not JSON", where
+                    )
+                    continue
+                try:
+                    self.stager.add_document(
+                        doc,
+                        where,
+                        capture_time(doc, fallback)
+                        if isinstance(doc, dict) and doc.get("captured_at") is not None
+                        else fallback,
+                        capture,
+                    )
+                except parse.BadRecord as exc:
+                    self.stager.quarantine_document(doc, str(exc), where)
+                if len(self.stager.batch) >= BATCH_RECORDS:
+                    self.flush()
+        except BaseException:
+            if capture is not None:
+                capture.abort()
+            raise
+        if capture is not None:
+            capture.finish(source, fallback, input_key)
+        self.known.add(input_key)
         self.pages += 1
+        self._after_stage()
 
-    def _stage(self, doc: Any, source: str, captured_at: datetime) -> None:
-        self.stager.add_document(doc, source, captured_at)
+    def _after_stage(self) -> None:
         if len(self.stager.batch) >= BATCH_RECORDS:
             self.flush()
 
@@ -180,6 +225,15 @@ class FileImporter:
         finally:
             self._pool.shutdown(wait=True)
             self.stager.batch.discard()  # empty, or never applied after an error
+
+
+def _file_key(path: Path) -> str:
+    """The archive key of a file's bytes, read in blocks (a JSONL file may be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _looks_like_jsonl(data: bytes) -> bool:
@@ -219,18 +273,21 @@ def import_paths(
     on_message: OnMessage | None = None,
     on_progress: OnProgress | None = None,
     log: Log | None = None,
+    captures: Path | None = None,
 ) -> ImportResult:
     """Import files and folders into the database at `db_path` as one run.
 
     A file that cannot be read is an error in the result (and to `on_message` as it is
     found); the other files still go in. `on_progress(pages, items)` follows the run;
-    `log` gets database upgrade notices (see `db.migrate`). Raises `RunLockedError` if
-    another run holds the database."""
+    `log` gets database upgrade notices (see `db.migrate`); `captures` is the capture
+    archive (default: beside the database, see `run.default_captures_dir`). Raises
+    `RunLockedError` if another run holds the database."""
     reporter = Reporter(on_message)
     files, missing = find_files(paths)
     for message in missing:
         reporter.error(message)
-    with IngestRun(db_path, "import", " ".join(str(p) for p in paths), log=log) as run:
+    source = " ".join(str(p) for p in paths)
+    with IngestRun(db_path, "import", source, log=log, captures=captures) as run:
         importer = FileImporter(run)
         try:
             for path in files:
@@ -250,7 +307,13 @@ def import_paths(
                 importer.close()
             raise
         result = ImportResult(
-            "import", run.run_id, run.totals, run.seconds(), reporter.messages, files=len(files)
+            "import",
+            run.run_id,
+            run.totals,
+            run.seconds(),
+            reporter.messages,
+            files=len(files),
+            skipped=importer.skipped,
         )
         errors = result.errors
         note = f"{len(errors)} file error(s); first: {errors[0]}" if errors else None

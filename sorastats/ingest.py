@@ -21,9 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import orjson
 
+from sorastats import parse
+from sorastats.archive import CaptureArchive
 from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
-from sorastats.staging import SPOOL_LINE_LIMIT, StagedBatch
+from sorastats.staging import EMPTY_KEY, POST_ID, SPOOL_LINE_LIMIT, StagedBatch
 from sorastats.tempdirs import owned_tempdir
 
 _POST_STRUCT = (
@@ -60,6 +63,16 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "record": "VARCHAR",
         "entity_id": "VARCHAR",
     },
+    "captures": {
+        "sha256": "VARCHAR",
+        "input_sha256": "VARCHAR",
+        "source": "VARCHAR",
+        "cap": "TIMESTAMP",
+        "documents": "BIGINT",
+        "bytes": "BIGINT",
+        "stored_bytes": "BIGINT",
+    },
+    "capture_posts": {"capture": "VARCHAR", "post_id": "VARCHAR"},
 }
 
 _POST_PLAIN = (
@@ -168,9 +181,15 @@ STAGING_PREFIX = "sorastats-stage-"
 class Applier:
     """Applies staged batches of one run to the database."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_id: int,
+        archive: CaptureArchive | None = None,
+    ) -> None:
         self.con = con
         self.run_id = run_id
+        self.archive = archive
         self.totals = load_counts(con, run_id)
         self.staging_dir = owned_tempdir(STAGING_PREFIX)
 
@@ -212,7 +231,10 @@ class Applier:
                 else:
                     con.execute(f"CREATE OR REPLACE TEMP TABLE s_{name} AS SELECT * FROM {source}")
             self._apply_sql(counts)
+            self._apply_captures()
             self._record(counts, checkpoint)
+            if self.archive is not None:
+                self.archive.sync()  # the index never names a file a power cut could lose
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -221,6 +243,111 @@ class Applier:
             batch.discard()
         self.totals.add(counts)
         return counts
+
+    def _apply_captures(self) -> None:
+        """Index this batch's archive files and queue the removed posts for the purge of
+        the files that hold them (`purge_archive`)."""
+        con = self.con
+        con.execute(
+            """
+            INSERT INTO captures
+            SELECT sha256, input_sha256, source, ?, cap, documents, bytes, stored_bytes
+            FROM s_captures
+            WHERE input_sha256 NOT IN (SELECT input_sha256 FROM captures)
+            QUALIFY row_number() OVER (PARTITION BY input_sha256 ORDER BY sha256) = 1
+            """,
+            [self.run_id],
+        )
+        con.execute(
+            """
+            INSERT INTO capture_posts
+            SELECT DISTINCT capture, post_id FROM s_capture_posts
+            WHERE capture NOT IN (
+                SELECT capture FROM capture_posts
+                WHERE capture IN (SELECT capture FROM s_capture_posts))
+            """
+        )
+        # Removed posts leave the index now and the archive files when the run ends
+        # (`purge_archive`): a file is then rewritten once, however many of its posts went.
+        con.execute(
+            """
+            INSERT INTO capture_purge_queue
+            SELECT capture, post_id FROM capture_posts WHERE post_id IN (SELECT id FROM s_gone)
+            """
+        )
+        con.execute("DELETE FROM capture_posts WHERE post_id IN (SELECT id FROM s_gone)")
+
+    def purge_archive(self) -> int:
+        """Cut the queued removed posts from the archive files that hold them, in one
+        transaction (then delete the replaced files). Called when a run ends and when one
+        starts (a killed run's queue). Returns how many files were rewritten."""
+        con = self.con
+        if self.archive is None:
+            con.execute("DELETE FROM capture_purge_queue")
+            return 0
+        con.execute("BEGIN TRANSACTION")
+        try:
+            rows = con.execute(
+                "SELECT capture, list(DISTINCT post_id) FROM capture_purge_queue GROUP BY capture"
+            ).fetchall()
+            for old, gone in rows:
+                self._purge_capture(str(old), set(gone))
+            con.execute("DELETE FROM capture_purge_queue")
+            self.archive.sync()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.drop_purged()
+        return len(rows)
+
+    def _purge_capture(self, old: str, gone: set[str]) -> None:
+        """Rewrite one archive file without the posts in `gone`, under its new name; the
+        index moves to it in the caller's transaction and the old file is listed for
+        deletion after the commit (`drop_purged`)."""
+        assert self.archive is not None
+        con = self.con
+        if old == EMPTY_KEY or not self.archive.has_json(old):
+            con.execute("DELETE FROM capture_posts WHERE capture = ?", [old])
+            return
+        builder_lines: list[bytes] = []
+        for line in self.archive.read_json(old).splitlines():
+            doc, _ = parse.without_posts(orjson.loads(line), lambda post: post.get("id") in gone)
+            if doc is not None:
+                builder_lines.append(orjson.dumps(doc))
+        if builder_lines:
+            text = b"\n".join(builder_lines) + b"\n"
+            stored = self.archive.put_json(text)
+            new, size, stored_size = stored.key, stored.size, stored.stored_size
+        else:
+            text, new, size, stored_size = b"", EMPTY_KEY, 0, 0
+        con.execute(
+            "UPDATE captures SET sha256 = ?, documents = ?, bytes = ?, stored_bytes = ? "
+            "WHERE sha256 = ?",
+            [new, len(builder_lines), size, stored_size, old],
+        )
+        con.execute("DELETE FROM capture_posts WHERE capture = ?", [old])
+        kept = sorted({m.decode() for m in POST_ID.findall(text)})
+        if kept:
+            con.execute("INSERT INTO capture_posts SELECT ?, unnest(?::VARCHAR[])", [new, kept])
+        if new != old:
+            con.execute("INSERT INTO capture_purges VALUES (?)", [old])
+
+    def drop_purged(self) -> int:
+        """Outside a transaction: delete the archive files committed purges replaced
+        (unless a capture names one again: the same content came back), then forget them.
+        Runs after each apply and when a run starts (a run killed between its commit and
+        this leaves them listed). Returns how many files went."""
+        if self.archive is None:
+            return 0
+        con = self.con
+        listed = con.execute(
+            "SELECT DISTINCT sha256 FROM capture_purges "
+            "WHERE sha256 NOT IN (SELECT sha256 FROM captures)"
+        ).fetchall()
+        removed = sum(self.archive.remove_json(str(r[0])) for r in listed)
+        con.execute("DELETE FROM capture_purges")
+        return removed
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
         row = self.con.execute(sql, params or []).fetchone()

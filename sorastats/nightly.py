@@ -92,6 +92,7 @@ class NightlyPlan:
     reports: Path  # the reports folder (see `reports_dir`)
     # Values never written to a report or an alert (tokens, the webhook URL).
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    captures: Path | None = None  # the capture archive (default: beside the database)
 
 
 def reports_dir(out: Path) -> Path:
@@ -352,11 +353,21 @@ class _Nightly:
             try:
                 if isinstance(source, Path):
                     result = import_paths(
-                        db_path, [source], on_message=self.on_message, log=self.log
+                        db_path,
+                        [source],
+                        on_message=self.on_message,
+                        log=self.log,
+                        captures=self.plan.captures,
                     )
                 else:
                     options = FetchOptions(base_url=source, refresh_creators=True)
-                    result = fetch(db_path, options, on_message=self.on_message, log=self.log)
+                    result = fetch(
+                        db_path,
+                        options,
+                        on_message=self.on_message,
+                        log=self.log,
+                        captures=self.plan.captures,
+                    )
             except (Exception, KeyboardInterrupt):
                 self.log(
                     f"nightly: {item.source} failed; not rendering, the live site is unchanged"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -216,6 +216,50 @@ def is_public(post: dict[str, Any]) -> bool:
     if not isinstance(permissions, dict):
         return False
     return permissions.get("share_setting") == "public"
+
+
+def is_visible(post: dict[str, Any]) -> bool:
+    """A post that may be kept anywhere: public and not deleted."""
+    return is_public(post) and post.get("tombstoned_at") is None
+
+
+def _is_wrapper(value: Any) -> bool:
+    return type(value) is dict and type(value.get("post")) is dict
+
+
+def without_posts(doc: Any, drop: Callable[[dict[str, Any]], bool]) -> tuple[Any, int]:
+    """`doc` without every {post, profile} wrapper whose post `drop` says must go, at any
+    depth (feed items, parent_post, remix_posts, ancestors, children, a manifest item's
+    `_raw`: the whole manifest item goes, as its other fields describe the same post).
+    In place; returns (the document, or None when it is itself such a wrapper, and how
+    many wrappers went)."""
+    if _is_wrapper(doc) and drop(doc["post"]):
+        return None, 1
+
+    def goes(value: Any) -> bool:
+        if type(value) is not dict:
+            return False
+        if _is_wrapper(value) and drop(value["post"]):
+            return True
+        inner = value.get("_raw")
+        return type(inner) is dict and _is_wrapper(inner) and bool(drop(inner["post"]))
+
+    removed = 0
+    stack = [doc]
+    while stack:
+        current = stack.pop()
+        if type(current) is dict:
+            for key in [k for k, v in current.items() if goes(v)]:
+                del current[key]
+                removed += 1
+            stack.extend(v for v in current.values() if type(v) in (dict, list))
+        elif type(current) is list:
+            kept = [v for v in current if not goes(v)]
+            if len(kept) != len(current):
+                removed += len(current) - len(kept)
+                current[:] = kept
+            stack.extend(v for v in current if type(v) in (dict, list))
+    return doc, removed
 
 
 def _type_name(value: Any) -> str:

@@ -30,7 +30,7 @@ class Deleter(StrEnum):
     """What deletes a kind of data once its period is over."""
 
     MAINTENANCE = "maintenance"  # `python -m api maintenance` (hourly timer, and API start)
-    INGEST = "ingest"  # every `build.py import`, `fetch` and `nightly` run, at its start
+    INGEST = "ingest"  # every `build.py import`, `fetch` and `nightly` run
     NIGHTLY = "nightly"  # `build.py nightly`, when it writes its report
     LOGROTATE = "logrotate"  # the system's log rotation, configured by deploy/
 
@@ -41,7 +41,7 @@ class Deleter(StrEnum):
 
 DELETER_TEXT: Final[dict[Deleter, str]] = {
     Deleter.MAINTENANCE: "`python -m api maintenance`, every hour and at each API start",
-    Deleter.INGEST: "each `build.py import`, `fetch` or `nightly` run, as it starts",
+    Deleter.INGEST: "each `build.py import`, `fetch` or `nightly` run",
     Deleter.NIGHTLY: "`build.py nightly`, as it writes each report",
     Deleter.LOGROTATE: "logrotate and journald, as configured by `deploy/`",
 }
@@ -55,13 +55,17 @@ class Retention:
     since: str  # what the period is counted from
     deleted_by: Deleter
     keep: int | None = None  # the newest `keep` are kept (reports), instead of a period
+    until: str = ""  # kept until an event, not for a time (the capture archive)
 
     def __post_init__(self) -> None:
-        if (self.seconds is None) == (self.keep is None):
-            raise ValueError(f"{self.key}: give a period in seconds or a count, not both")
+        given = [self.seconds is not None, self.keep is not None, bool(self.until)]
+        if given.count(True) != 1:
+            raise ValueError(f"{self.key}: give one of a period, a count or an event, not both")
 
     @property
     def period(self) -> str:
+        if self.until:
+            return self.until
         if self.keep is not None:
             return f"the newest {self.keep}"
         assert self.seconds is not None
@@ -144,6 +148,15 @@ RETENTION: Final[tuple[Retention, ...]] = (
         Deleter.INGEST,
     ),
     Retention(
+        "capture archive",
+        "Captures of public Sora pages as they were imported (never published; no viewer fields)",
+        None,
+        "the capture",
+        Deleter.INGEST,
+        until="while the post is public: cut from every capture by the run that finds it "
+        "deleted or private",
+    ),
+    Retention(
         "nightly reports",
         "Reports of the nightly build (counts and errors; no personal data)",
         None,
@@ -167,14 +180,14 @@ def seconds(key: str) -> int:
     """The period of a row that has one (a KeyError names a row that does not exist)."""
     value = BY_KEY[key].seconds
     if value is None:
-        raise ValueError(f"{key} keeps a count, not a period")
+        raise ValueError(f"{key} keeps a count or until an event, not a period")
     return value
 
 
 def keep(key: str) -> int:
     value = BY_KEY[key].keep
     if value is None:
-        raise ValueError(f"{key} has a period, not a count")
+        raise ValueError(f"{key} has a period or an event, not a count")
     return value
 
 

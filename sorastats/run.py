@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from sorastats import db, retention
+from sorastats.archive import CaptureArchive
 from sorastats.ingest import (
     Applier,
     Counts,
@@ -125,6 +126,13 @@ def _resumable_run(
     return int(row[0]), checkpoint
 
 
+def default_captures_dir(db_path: Path) -> Path:
+    """`captures/<database name>/` beside the database: `data/sorastats.duckdb` keeps
+    `data/captures/sorastats/`. One archive per database, as its index is in it."""
+    path = Path(db_path)
+    return path.parent / "captures" / path.stem
+
+
 class IngestRun:
     """One row of `runs` and the database session that fills it.
 
@@ -140,8 +148,13 @@ class IngestRun:
         *,
         resumable: bool = False,
         log: Log | None = None,
+        captures: Path | None = None,
     ) -> None:
         self.db_path = db_path
+        # The capture archive: beside the database unless given (never under the site).
+        self.archive = CaptureArchive(
+            captures if captures is not None else default_captures_dir(db_path)
+        )
         self.command = command
         self.source = source
         self.resumable = resumable
@@ -174,7 +187,12 @@ class IngestRun:
                 con.execute("UPDATE runs SET status = 'running' WHERE id = ?", [run_id])
             else:
                 run_id = start_run(con, self.command, self.source)
-            self._applier = Applier(con, run_id)
+            self._applier = Applier(con, run_id, self.archive)
+            # What a killed run left: purged files not yet deleted, unfinished temporary
+            # files (the lock is held: no other run writes to this archive).
+            self._applier.drop_purged()
+            self._applier.purge_archive()
+            self.archive.remove_unfinished()
         except BaseException:
             self.close()
             raise
@@ -201,8 +219,12 @@ class IngestRun:
             return Counts()
         return self.applier.apply(batch, pages=pages, checkpoint=state)
 
-    def finish(self, status: str, message: str | None = None) -> None:
-        """Close the run's row with its status (`ok`, `failed` or `interrupted`)."""
+    def finish(self, status: str, message: str | None = None, *, purge: bool = True) -> None:
+        """Cut the run's removed posts from the archive (unless `purge` is false: a run
+        ending on an error leaves its queue to the next run), then close the run's row
+        with its status (`ok`, `failed` or `interrupted`)."""
+        if purge:
+            self.applier.purge_archive()
         finish_run(self.con, self.run_id, status, message[:MESSAGE_CHARS] if message else None)
         self.finished = True
 
@@ -230,7 +252,7 @@ class IngestRun:
         try:
             if exc is not None and not self.finished and self._con is not None:
                 status, message = failure_status(exc, resumable=self.resumable)
-                self.finish(status, message)
+                self.finish(status, message, purge=False)
         finally:
             self.close()
 
@@ -260,6 +282,16 @@ class IngestRun:
     def totals(self) -> Counts:
         """Counts committed so far (a resumed run's earlier ones included)."""
         return self.applier.totals
+
+    def known_inputs(self) -> set[str]:
+        """The hashes of every file and page already ingested: the same bytes again are
+        skipped without parsing."""
+        rows = self.con.execute("SELECT input_sha256 FROM captures").fetchall()
+        return {r[0] for r in rows}
+
+    def tombstoned(self) -> set[str]:
+        rows = self.con.execute("SELECT post_id FROM tombstones").fetchall()
+        return {r[0] for r in rows}
 
     def seconds(self) -> float:
         return time.monotonic() - self._started

@@ -234,6 +234,47 @@ CREATE TABLE quarantine (
     ),
 )
 
+# 3: the capture archive's index (sorastats.archive). Every captured document is kept
+# once as a compressed file named by its content's hash; `captures` says where each came
+# from, and `capture_posts` which posts each holds, so a purge finds the files to rewrite.
+# No primary keys, for the reason of migration 2: the ingest keeps them unique.
+MIGRATIONS += (
+    """
+CREATE TABLE captures (
+    sha256 TEXT NOT NULL,                -- the archive file: SHA-256 of what it keeps
+    input_sha256 TEXT NOT NULL,          -- unique: of the bytes as read or received; a
+                                         -- re-import of the same file skips it at once
+    source TEXT NOT NULL,                -- URL or file path it came from
+    run_id BIGINT NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    documents BIGINT NOT NULL,           -- JSON documents kept (a JSONL file: its lines)
+    bytes BIGINT NOT NULL,               -- of the kept JSON
+    stored_bytes BIGINT NOT NULL         -- on disk, compressed
+);
+
+CREATE TABLE capture_posts (
+    capture TEXT NOT NULL,               -- captures.sha256
+    post_id TEXT NOT NULL
+);
+
+-- Posts removed during a run, to be cut from the archive files that hold them: a run
+-- rewrites each such file once, when it ends (or, after a kill, when the next starts),
+-- however many of its posts went.
+CREATE TABLE capture_purge_queue (
+    capture TEXT NOT NULL,
+    post_id TEXT NOT NULL
+);
+
+-- Archive files a committed purge replaced, deleted right after the commit; a run
+-- killed in between deletes them when the next run starts. Only these files are ever
+-- deleted: an archive file this database does not index (a new database beside an old
+-- archive, a run killed before its commit) is kept.
+CREATE TABLE capture_purges (
+    sha256 TEXT NOT NULL
+);
+""",
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables the site reads; a post that leaves `posts` leaves each of these too.

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import orjson
 
 from sorastats import parse
+from sorastats.archive import CaptureArchive, JsonWriter
 
 _SORT = orjson.OPT_SORT_KEYS
 SPOOL_BUFFER = 1 << 20  # bytes buffered per spool file before a write
@@ -51,7 +54,7 @@ class Spool:
 class StagedBatch:
     """Rows waiting for one set-based apply: a spool file per staging table."""
 
-    TABLES = ("posts", "profiles", "raw", "raw_keys", "quarantine")
+    TABLES = ("posts", "profiles", "raw", "raw_keys", "quarantine", "captures", "capture_posts")
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True)
@@ -63,6 +66,9 @@ class StagedBatch:
         # reads this small file, not the batch's whole JSON a second time.
         self.raw_keys = Spool(directory / "raw_keys.txt")
         self.quarantine = Spool(directory / "quarantine.ndjson")
+        # The archive files this batch's documents went to, and the posts each holds.
+        self.captures = Spool(directory / "captures.ndjson")
+        self.capture_posts = Spool(directory / "capture_posts.ndjson")
         self.seen: set[bytes] = set()  # canonical hashes staged already
         self.records = 0  # wrappers and bare profiles looked at (after flattening)
         self.quarantined = 0
@@ -103,13 +109,139 @@ def _too_large(canonical: bytes) -> str:
     )
 
 
-class Stager:
-    """Stages the records of documents into a `StagedBatch` spooled under `directory`."""
+# Markers of a wrapper the archive must not keep (deleted or not public), found in the
+# compact JSON without parsing it again; only documents that have one are walked.
+_NOT_KEPT = re.compile(
+    rb'"tombstoned_at":(?!null)|"posted_to_public":(?!true)|"share_setting":(?!"public")'
+)
+POST_ID = re.compile(rb'"id":"(s_[0-9A-Za-z_-]{1,100})"')
 
-    def __init__(self, directory: Path) -> None:
+
+EMPTY_KEY = hashlib.sha256(b"").hexdigest()  # a capture of which nothing may be kept
+
+
+@dataclass(frozen=True)
+class KeptCapture:
+    key: str  # the archive file (EMPTY_KEY: nothing of the capture may be kept)
+    documents: int
+    size: int
+    stored_size: int
+    post_ids: frozenset[str]
+
+
+def capture_line(doc: Any, tombstoned: frozenset[str] | set[str]) -> bytes | None:
+    """What the archive keeps of one document (viewer fields already stripped): compact
+    JSON without the wrappers of posts that are deleted, not public, or tombstoned
+    before; None when nothing is left. Pure: no I/O."""
+    line = orjson.dumps(doc)
+    if _NOT_KEPT.search(line) or (
+        tombstoned and any(m.decode() in tombstoned for m in POST_ID.findall(line))
+    ):
+        pruned, _ = parse.without_posts(
+            orjson.loads(line),
+            lambda post: not parse.is_visible(post) or post.get("id") in tombstoned,
+        )
+        if pruned is None:
+            return None
+        line = orjson.dumps(pruned)
+    return line
+
+
+# A capture's kept text is held in memory up to this size, then streamed to a file (a
+# large JSONL export); most captures are one page of a few hundred KiB.
+CAPTURE_MEMORY_BYTES = 64 << 20
+
+
+class CaptureBuilder:
+    """One capture on its way into the archive: its documents, one line each."""
+
+    def __init__(self, stager: Stager, archive: CaptureArchive) -> None:
+        self.stager = stager
+        self.archive = archive
+        self.lines: list[bytes] = []
+        self.held = 0
+        self.writer: JsonWriter | None = None
+        self.post_ids: set[str] = set()
+        self.documents = 0
+
+    def add(self, doc: Any) -> None:
+        """Call before `Stager.add_document` flattens `doc` (flattening cuts nested
+        wrappers out of their parents) and after its viewer fields are stripped."""
+        line = capture_line(doc, self.stager.tombstoned)
+        if line is None:
+            return
+        self.post_ids.update(m.decode() for m in POST_ID.findall(line))
+        self.documents += 1
+        self.lines.append(line)
+        self.held += len(line) + 1
+        if self.held > CAPTURE_MEMORY_BYTES:
+            if self.writer is None:
+                self.writer = self.archive.json_writer()
+            self.writer.write(b"\n".join(self.lines) + b"\n")
+            self.lines, self.held = [], 0
+
+    def finish(self, source: str, captured_at: datetime, input_key: str) -> KeptCapture:
+        """Name the file and stage its index rows with the current batch."""
+        if not self.documents:
+            kept = KeptCapture(EMPTY_KEY, 0, 0, 0, frozenset())
+        else:
+            tail = b"\n".join(self.lines) + b"\n" if self.lines else b""
+            if self.writer is None:
+                stored = self.archive.put_json(tail)
+            else:
+                if tail:
+                    self.writer.write(tail)
+                stored = self.writer.finish()
+            kept = KeptCapture(
+                stored.key, self.documents, stored.size, stored.stored_size,
+                frozenset(self.post_ids),
+            )  # fmt: skip
+        self.lines = []
+        batch = self.stager.batch
+        batch.captures.append(
+            orjson.dumps(
+                {
+                    "sha256": kept.key,
+                    "input_sha256": input_key,
+                    "source": source,
+                    "cap": _time(captured_at).decode(),
+                    "documents": kept.documents,
+                    "bytes": kept.size,
+                    "stored_bytes": kept.stored_size,
+                }
+            )
+        )
+        for post_id in sorted(kept.post_ids):
+            batch.capture_posts.append(orjson.dumps({"capture": kept.key, "post_id": post_id}))
+        return kept
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+        self.lines = []
+
+
+class Stager:
+    """Stages the records of documents into a `StagedBatch` spooled under `directory`.
+
+    With an `archive`, `capture()` keeps each capture there (see sorastats.archive) and
+    stages its index rows with the batch, so the index commits with the records."""
+
+    def __init__(
+        self,
+        directory: Path,
+        archive: CaptureArchive | None = None,
+        tombstoned: set[str] | None = None,
+    ) -> None:
         self.directory = directory
+        self.archive = archive
+        self.tombstoned: set[str] = tombstoned if tombstoned is not None else set()
         self._batches = 0
         self.batch = self.new_batch()
+
+    def capture(self) -> CaptureBuilder | None:
+        """Start keeping one capture in the archive (None without an archive)."""
+        return CaptureBuilder(self, self.archive) if self.archive is not None else None
 
     def new_batch(self) -> StagedBatch:
         """Start a new batch (the current one belongs to whoever applies it)."""
@@ -117,11 +249,20 @@ class Stager:
         self.batch = StagedBatch(self.directory / f"batch-{self._batches}")
         return self.batch
 
-    def add_document(self, doc: Any, source: str, captured_at: datetime) -> parse.Shape:
-        """Stage every record of one parsed document. Raises parse.BadRecord if the
-        document as a whole has no known shape (the caller reports the file)."""
+    def add_document(
+        self,
+        doc: Any,
+        source: str,
+        captured_at: datetime,
+        capture: CaptureBuilder | None = None,
+    ) -> parse.Shape:
+        """Stage every record of one parsed document (and keep it in `capture`). Raises
+        parse.BadRecord if the document as a whole has no known shape (the caller
+        reports the file)."""
         shape = parse.detect_shape(doc)
         parse.strip_viewer_fields(doc)
+        if capture is not None:
+            capture.add(doc)
         for record in parse.top_records(doc, shape):
             if shape is parse.Shape.PROFILE_LIST:
                 self.add_profile_record(record, source, captured_at)

@@ -47,6 +47,9 @@ def test_a_row_has_a_period_or_a_count() -> None:
         Retention("x", "x", 60, "x", Deleter.MAINTENANCE, keep=3)
     with pytest.raises(ValueError, match="not both"):
         Retention("x", "x", None, "x", Deleter.MAINTENANCE)
+    with pytest.raises(ValueError, match="not both"):
+        Retention("x", "x", 60, "x", Deleter.MAINTENANCE, until="the end")
+    assert retention.BY_KEY["capture archive"].period.startswith("while the post is public")
     with pytest.raises(ValueError, match="count"):
         retention.seconds("nightly reports")
     with pytest.raises(ValueError, match="period"):

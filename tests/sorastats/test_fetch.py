@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from sorastats import db, synth
+from sorastats.archive import CaptureArchive
 from sorastats.cli import run_exit_code
 from sorastats.fetch import FetchOptions, fetch
 from sorastats.importer import import_paths
+from sorastats.run import default_captures_dir
 from sorastats.runlock import RunLock
 from tests.support.ingest import count, dump
 from tests.support.paths import ROOT
@@ -311,6 +313,13 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(
     assert b.execute("SELECT count(*), min(status) FROM runs").fetchone() == (1, "ok")
     counts = "SELECT pages, items, new_posts, updated_posts, snapshots, removed_posts FROM runs"
     assert a.execute(counts).fetchall() == b.execute(counts).fetchall()
+    # and the same capture archive: every page kept once, nothing a kill left behind
+    index = "SELECT sha256, input_sha256, documents FROM captures ORDER BY ALL"
+    assert a.execute(index).fetchall() == b.execute(index).fetchall()
+    archived = [
+        set(CaptureArchive(default_captures_dir(p)).json_keys()) for p in (reference, killed)
+    ]
+    assert archived[0] == archived[1] == {r[0] for r in a.execute(index).fetchall()}
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com/backend", "http://"])
