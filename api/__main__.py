@@ -1,5 +1,5 @@
-"""`python -m api COMMAND`: migrate, maintain, serve, settings. Every command and option is
-documented in docs/api.md (a test checks it)."""
+"""`python -m api COMMAND`: migrate, maintenance (or maintain), serve, settings. Every
+command and option is documented in docs/api.md (a test checks it)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser(
-        "maintain",
-        help="purge expired sessions, links and other data once, print the counts "
-        "(schedule it: docs/deploy.md)",
+        "maintenance",
+        aliases=["maintain"],
+        help="apply the retention table once: delete expired sessions, links and other "
+        "data, print the counts (alias: maintain; schedule it: docs/deploy.md)",
     )
     commands.add_parser("settings", help="list the settings (environment variables)")
     serve = commands.add_parser(
@@ -67,7 +68,7 @@ def main(argv: list[str]) -> int:
             applied = db.migrate(log=print)
             print(f"schema at version {db.current_version()} ({len(applied)} applied)")
             return 0
-        if args.command == "maintain":
+        if args.command in ("maintenance", "maintain"):
             db.check_schema()
             result = maintain(db)
             for kind, count in result.removed.items():

@@ -68,6 +68,10 @@ class Endpoint:
     responses: dict[int, str]
     description: str = ""
     tag: str = ""
+    # Allowed while the account restricts processing (privacy policy section 8): only
+    # what lifts the restriction, deletes the account, shows or exports what is stored,
+    # and signs out. Every other signed-in endpoint answers 403 `account_restricted`.
+    while_restricted: bool = False
 
 
 @dataclass
@@ -86,6 +90,7 @@ class EndpointGroup:
         query: dict[str, Schema] | None = None,
         responses: dict[int, str] | None = None,
         description: str = "",
+        while_restricted: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -100,6 +105,7 @@ class EndpointGroup:
                     responses or {200: "OK"},
                     description,
                     self.tag,
+                    while_restricted,
                 )
             )
             return handler
@@ -135,6 +141,17 @@ def starlette_route(endpoint: Endpoint) -> Route:
         session = session_of(request)
         if endpoint.auth != "public" and session is None:
             raise ApiError(401, "not_signed_in", "Sign in first.")
+        if (
+            endpoint.auth != "public"
+            and session is not None
+            and session["restricted_at"] is not None
+            and not endpoint.while_restricted
+        ):
+            raise ApiError(
+                403,
+                "account_restricted",
+                "Your account is restricted: lift the restriction on your account page first.",
+            )
         recent = session is not None and now - int(session["auth_at"]) <= RECENT_SECONDS
         if endpoint.auth == "recent" and not recent:
             raise ApiError(

@@ -156,6 +156,7 @@ def user_json(row: Row) -> dict[str, Any]:
         # Tolerant: a value stored before the parser refused it must not lock anyone out.
         "settings": load_stored(row["settings"], {}),
         "created_at": row["created_at"],
+        "restricted_at": row["restricted_at"],  # set while processing is restricted (§8)
     }
 
 

@@ -18,6 +18,11 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Server-to-server callbacks that cannot carry a session or CSRF token (e.g. the Stripe
 # webhook, which proves itself by its signature). Add paths here, never prefixes.
 CSRF_EXEMPT_PATHS: frozenset[str] = frozenset({"/api/billing/webhook"})
+# Confirmations of mailed links: the mailed token in the body is the proof, and the pages
+# that send it (api/pages/confirm.js) hold no session's CSRF token. A signed-in browser
+# sends its cookie all the same (an email change is confirmed while signed in), so these
+# need no X-CSRF-Token; the cross-site checks still apply.
+MAILED_TOKEN_PATHS: frozenset[str] = frozenset({"/api/auth/verify", "/api/auth/link/confirm"})
 
 
 class BodyLimitMiddleware:
@@ -133,6 +138,7 @@ class SessionMiddleware:
         if (
             unsafe
             and row is not None
+            and scope["path"] not in MAILED_TOKEN_PATHS
             and not csrf_ok(
                 settings.SECRET_KEY, str(row["token_hash"]), conn.headers.get("x-csrf-token")
             )

@@ -181,4 +181,13 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        4,
+        "restriction",
+        (
+            # Privacy policy section 8, restriction: set while the owner has frozen the
+            # account (storage only; api/endpoints.py refuses everything else).
+            "ALTER TABLE users ADD COLUMN restricted_at BIGINT",
+        ),
+    ),
 ]

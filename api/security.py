@@ -14,8 +14,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from sorastats import retention
+
 KDF_NAME = "pbkdf2-sha256"
-LINK_MAX_AGE = 15 * 60
+LINK_MAX_AGE = retention.seconds("email links")
 
 
 def b64url(data: bytes) -> str:

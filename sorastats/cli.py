@@ -194,6 +194,7 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-search", dest="search", action="store_false", help=_site_help("--no-search")
     )
+    parser.add_argument("--contact", default="", help=_site_help("--contact"))
 
 
 def _site_help(option: str) -> str:
@@ -315,6 +316,7 @@ def _render_config(args: argparse.Namespace) -> RenderConfig:
         jobs=args.jobs,
         full=args.full,
         search=args.search,
+        contact=args.contact,
     )
 
 

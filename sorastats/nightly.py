@@ -29,6 +29,7 @@ import duckdb
 import httpx
 
 import sorastats
+from sorastats import retention
 from sorastats.client import public_url
 from sorastats.config import SECRET_SETTINGS, AlertConfig, ConfigError, webhook_host
 from sorastats.run import Log, OnMessage, RunResult
@@ -38,7 +39,7 @@ from sorastats.site.config import RenderConfig
 if TYPE_CHECKING:
     from sorastats.deploy.deploy import DeployOptions
 
-REPORTS_KEEP = 30
+REPORTS_KEEP = retention.keep("nightly reports")  # sorastats/retention.py
 STEPS = ("sources", "render", "check", "deploy")  # `check` runs inside `render`
 # Report files are named by their start time (UTC, microseconds), so names sort by time.
 REPORT_NAME = re.compile(r"\d{4}-\d\d-\d\dT\d{6}\.\d{6}Z\.json")

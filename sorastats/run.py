@@ -24,9 +24,16 @@ from typing import Any
 
 import duckdb
 
-from sorastats import db
+from sorastats import db, retention
 from sorastats.archive import CaptureArchive
-from sorastats.ingest import Applier, Counts, close_stale_runs, finish_run, start_run
+from sorastats.ingest import (
+    Applier,
+    Counts,
+    close_stale_runs,
+    finish_run,
+    start_run,
+    utcnow,
+)
 from sorastats.runlock import RunLock
 from sorastats.staging import StagedBatch
 
@@ -155,6 +162,7 @@ class IngestRun:
         self.resumed = False
         self.state: dict[str, Any] = {}
         self.finished = False
+        self.quarantine_purged = 0  # records past their period, removed as the run starts
         self._lock: RunLock | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._applier: Applier | None = None
@@ -171,6 +179,7 @@ class IngestRun:
             con = db.configure(db.connect(self.db_path, log=self.log))
             self._con = con
             close_stale_runs(con, self.command, self.source if self.resumable else None)
+            self.quarantine_purged = retention.purge_quarantine(con, utcnow())
             resumed = _resumable_run(con, self.command, self.source) if self.resumable else None
             if resumed is not None:
                 run_id, self.state = resumed

@@ -59,6 +59,7 @@ SETTINGS_SCHEMA = {
     "/api/me",
     "The signed-in user and the CSRF token",
     responses={200: "The user", 401: "Not signed in"},
+    while_restricted=True,
 )
 async def me(ctx: Ctx) -> Any:
     session = ctx.user
@@ -155,6 +156,7 @@ async def _mail_email_change(ctx: Ctx, old_email: str, new_email: str) -> None:
         403: "Sign in again first",
         502: "Stripe could not delete the billing customer; nothing was deleted, try again",
     },
+    while_restricted=True,
 )
 async def delete_me(ctx: Ctx) -> Any:
     db = ctx.services.db
@@ -171,6 +173,7 @@ async def delete_me(ctx: Ctx) -> Any:
     "/api/me/export",
     "Everything stored about the account, as JSON",
     responses={200: "The export", 401: "Not signed in"},
+    while_restricted=True,
 )
 async def export_me(ctx: Ctx) -> Response:
     data = await ctx.services.db.run(service.export_account, ctx.user_id, ctx.services, write=False)
@@ -178,6 +181,39 @@ async def export_me(ctx: Ctx) -> Response:
     return JSONResponse(
         data, headers={"Content-Disposition": 'attachment; filename="sorastats-account.json"'}
     )
+
+
+@group.route(
+    "POST",
+    "/api/me/restriction",
+    "Restrict processing: freeze the account",
+    responses={200: "Restricted (or already)", 401: "Not signed in"},
+    description="Privacy policy section 8. Everything stays stored; until the restriction "
+    "is lifted, signed-in requests other than lifting it, deleting the account, reading "
+    "or exporting it, unlocking the export and signing out answer 403 "
+    "`account_restricted`. Sign-in still works.",
+    while_restricted=True,
+)
+async def restrict_me(ctx: Ctx) -> Any:
+    user = await ctx.services.db.run(service.set_restriction, ctx.user_id, ctx.now, True)
+    return {"user": user_json(user)}
+
+
+@group.route(
+    "DELETE",
+    "/api/me/restriction",
+    "Lift the restriction",
+    auth="recent",
+    responses={
+        200: "Lifted (or was not restricted)",
+        401: "Not signed in",
+        403: "Sign in again first",
+    },
+    while_restricted=True,
+)
+async def lift_restriction(ctx: Ctx) -> Any:
+    user = await ctx.services.db.run(service.set_restriction, ctx.user_id, ctx.now, False)
+    return {"user": user_json(user)}
 
 
 @group.route(

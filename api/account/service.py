@@ -36,6 +36,20 @@ def update_profile(
     return user
 
 
+def set_restriction(conn: Conn, user_id: str, now: int, restricted: bool) -> Row:
+    """Freeze (restrict processing) or lift it; the account as it is now. Restricting an
+    account already restricted keeps the first date."""
+    user = auth_service.user_by_id(conn, user_id)
+    assert user is not None
+    if restricted and user["restricted_at"] is None:
+        store.set_restricted(conn, user_id, now, now)
+    elif not restricted and user["restricted_at"] is not None:
+        store.set_restricted(conn, user_id, None, now)
+    user = auth_service.user_by_id(conn, user_id)
+    assert user is not None
+    return user
+
+
 def delete_account(conn: Conn, user_id: str, throttle_keys: list[str]) -> None:
     """Every user table cascades from users(id); `throttle_keys` (rows keyed on the
     email) go too."""
@@ -75,8 +89,9 @@ def export_account(conn: Conn, user_id: str, services: Services) -> dict[str, An
 
 # --- housekeeping -----------------------------------------------------------------------
 
-# What each domain forgets once it expires: each returns the rows it removed, by kind. Run
-# at API start (api/app.py) and by `python -m api maintain` (api/maintenance.py).
+# What each domain forgets once it expires: each returns the rows it removed, by the key of
+# its row in the retention table (sorastats/retention.py). Run at API start (api/app.py)
+# and by `python -m api maintenance` (api/maintenance.py, which checks every row is there).
 PURGES: list[Callable[[Conn, int], dict[str, int]]] = [
     auth_service.purge_expired,
     vault_service.purge_expired,

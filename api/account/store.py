@@ -24,6 +24,13 @@ def update_profile(
         )
 
 
+def set_restricted(conn: Conn, user_id: str, restricted_at: int | None, now: int) -> None:
+    conn.execute(
+        "UPDATE users SET restricted_at = ?, updated_at = ? WHERE id = ?",
+        (restricted_at, now, user_id),
+    )
+
+
 def delete_user(conn: Conn, user_id: str, throttle_keys: list[str]) -> None:
     """Every user table cascades from users(id); the throttle rows keyed on the email go
     too so nothing derived from the account remains."""

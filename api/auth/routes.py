@@ -232,6 +232,7 @@ async def login(ctx: Ctx) -> Any:
     "/api/auth/logout",
     "Sign out (ends this session)",
     responses={200: "Signed out", 401: "Not signed in"},
+    while_restricted=True,
 )
 async def logout(ctx: Ctx) -> Any:
     await ctx.services.db.run(service.delete_session, ctx.user_id, str(ctx.user["session_id"]))

@@ -14,6 +14,7 @@ from api.db import Conn, Row
 from api.errors import ApiError
 from api.security import backoff_seconds
 from api.services import Services
+from sorastats import retention
 
 SESSION_MAX_SECONDS = store.SESSION_MAX_SECONDS
 TOUCH_EVERY_SECONDS = store.TOUCH_EVERY_SECONDS
@@ -81,7 +82,7 @@ def recover_password(
 
 # --- emailed links ----------------------------------------------------------------------
 
-LINK_SECONDS = 15 * 60
+LINK_SECONDS = retention.seconds("email links")
 
 
 def save_link(

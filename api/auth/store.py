@@ -11,16 +11,19 @@ from typing import Any
 
 from api.db import Conn, Row
 from api.strict_json import load_stored
+from sorastats import retention
 
-SESSION_IDLE_SECONDS = 7 * 24 * 3600
-SESSION_MAX_SECONDS = 30 * 24 * 3600
-UNVERIFIED_TTL_SECONDS = 7 * 24 * 3600
+# Periods come from the retention table (sorastats/retention.py), as the privacy page does.
+SESSION_IDLE_SECONDS = retention.seconds("idle sessions")
+SESSION_MAX_SECONDS = retention.seconds("sessions")
+UNVERIFIED_TTL_SECONDS = retention.seconds("unverified accounts")
+THROTTLE_KEEP_SECONDS = retention.seconds("sign-in throttle")
 TOUCH_EVERY_SECONDS = 60  # last_seen is refreshed at most once a minute: keeps GETs read-only
 
 USER_COLUMNS = (
     "id, email, email_verified_at, pending_email, display_name, settings, kdf, "
     "wrapped_user_key, recovery_kdf, recovery_wrapped_user_key, created_at, updated_at, "
-    "password_changed_at"
+    "password_changed_at, restricted_at"
 )
 
 # --- users ------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ def session_by_token_hash(conn: Conn, token_hash: str, now: int) -> Row | None:
     return conn.one(
         "SELECT s.id AS session_id, s.token_hash, s.method, s.created_at AS session_created_at, "
         "s.last_seen_at, s.auth_at, u.id, u.email, u.email_verified_at, u.pending_email, "
-        "u.display_name, u.settings, u.created_at "
+        "u.display_name, u.settings, u.created_at, u.restricted_at "
         "FROM sessions s JOIN users u ON u.id = s.user_id "
         "WHERE s.token_hash = ? AND s.last_seen_at > ? AND s.created_at > ?",
         (token_hash, now - SESSION_IDLE_SECONDS, now - SESSION_MAX_SECONDS),
@@ -255,20 +258,20 @@ def clear_failures(conn: Conn, key: str) -> None:
 
 
 def purge_expired(conn: Conn, now: int) -> dict[str, int]:
-    """Rows removed, by what they were."""
+    """Rows removed, by the retention table's key (sorastats/retention.py)."""
     return {
-        "expired sessions": conn.execute(
-            "DELETE FROM sessions WHERE last_seen_at <= ? OR created_at <= ?",
-            (now - SESSION_IDLE_SECONDS, now - SESSION_MAX_SECONDS),
+        "sessions": conn.execute(
+            "DELETE FROM sessions WHERE created_at <= ?", (now - SESSION_MAX_SECONDS,)
         ),
-        "expired email links": conn.execute(
-            "DELETE FROM email_tokens WHERE expires_at < ?", (now,)
+        "idle sessions": conn.execute(
+            "DELETE FROM sessions WHERE last_seen_at <= ?", (now - SESSION_IDLE_SECONDS,)
         ),
-        "stale throttle rows": conn.execute(
+        "email links": conn.execute("DELETE FROM email_tokens WHERE expires_at < ?", (now,)),
+        "sign-in throttle": conn.execute(
             "DELETE FROM throttle WHERE blocked_until < ? AND last_failure_at < ?",
-            (now, now - 86400),
+            (now, now - THROTTLE_KEEP_SECONDS),
         ),
-        "unverified registrations": conn.execute(
+        "unverified accounts": conn.execute(
             "DELETE FROM users WHERE email_verified_at IS NULL AND created_at < ?",
             (now - UNVERIFIED_TTL_SECONDS,),
         ),

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from api.db import Conn, Row
+from sorastats import retention
 
-EVENT_RETENTION_SECONDS = 30 * 86400  # Stripe retries a delivery for up to 3 days
+# Stripe retries a delivery for up to 3 days (period: sorastats/retention.py).
+EVENT_RETENTION_SECONDS = retention.seconds("stripe events")
 
 SUBSCRIPTION_COLUMNS = (
     "subscription_id, customer_id, status, price_id, current_period_end, "
@@ -105,7 +107,7 @@ def purge_stripe_events(conn: Conn, now: int) -> dict[str, int]:
     removed = conn.execute(
         "DELETE FROM stripe_events WHERE received_at < ?", (now - EVENT_RETENTION_SECONDS,)
     )
-    return {"old Stripe events": removed}
+    return {"stripe events": removed}
 
 
 def export_subscription(conn: Conn, user_id: str) -> Any:

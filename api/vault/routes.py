@@ -77,6 +77,7 @@ async def vault_config(ctx: Ctx) -> Any:
     responses={200: "{user_id, kdf, wrapped_user_key}", 401: "Not signed in"},
     description="For a signed-in browser that lost its keys (a reload): the password "
     "derives the kek in the browser, which unwraps the key. Nothing here decrypts alone.",
+    while_restricted=True,  # unlocks the decrypted export (portability) of a frozen account
 )
 async def vault_keys(ctx: Ctx) -> Any:
     return await ctx.services.db.run(service.user_keys, ctx.user_id, write=False)

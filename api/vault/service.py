@@ -20,9 +20,10 @@ from api.services import Services
 from api.strict_json import load_stored
 from api.vault import store
 from api.vault.rules import ID_PATTERN, envelope_problem
+from sorastats import retention
 from sorastats.tiers import Tier, check_limit
 
-RESERVATION_SECONDS = 24 * 3600
+RESERVATION_SECONDS = retention.seconds("vault reservations")
 MAX_OPEN_RESERVATIONS = 200
 MAX_BULK = 200
 ID_RE = re.compile(ID_PATTERN.strip("^$"))

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from api.db import Conn, Row
+from sorastats import retention
 
-TOMBSTONE_SECONDS = 90 * 24 * 3600  # a device offline longer than this resyncs fully
+# A device offline longer than this resyncs fully (period: sorastats/retention.py).
+TOMBSTONE_SECONDS = retention.seconds("vault tombstones")
 VERSION_COLUMNS = "version, title, body, notes, restored_from, created_at"
 
 
@@ -349,10 +351,10 @@ def list_favorites(conn: Conn, user_id: str) -> list[Row]:
 
 def purge_vault(conn: Conn, now: int) -> dict[str, int]:
     return {
-        "expired vault reservations": conn.execute(
+        "vault reservations": conn.execute(
             "DELETE FROM vault_reservations WHERE expires_at < ?", (now,)
         ),
-        "old prompt tombstones": conn.execute(
+        "vault tombstones": conn.execute(
             "DELETE FROM prompt_tombstones WHERE deleted_at < ?", (now - TOMBSTONE_SECONDS,)
         ),
     }

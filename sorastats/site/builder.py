@@ -318,7 +318,9 @@ class SiteBuild:
         self.dirs = SiteDirs(cfg.out)
         self.assets = asset_map(cfg.templates / "static")
         self.con = open_db(cfg.db, spill_dir)
-        setup = worker.WorkerSetup(cfg.templates, cfg.base_url, self.assets, self.dirs.staging)
+        setup = worker.WorkerSetup(
+            cfg.templates, cfg.base_url, self.assets, self.dirs.staging, cfg.contact
+        )
         self.queue = RenderQueue(cfg, setup, self.report)
         self.ledger = Ledger(self.con, cfg.fetch_size)
         # Filled in by the phases.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("--jobs", "render processes (default: the number of cores)"),
     Setting("--full", "ignore the manifest and re-render every page"),
     Setting("--no-search", "skip the Pagefind search index (quick local or test builds)"),
+    Setting(
+        "--contact",
+        "how to reach the team (an email address or an https:// URL): the Contact link in "
+        "every page's footer, where the privacy policy sends privacy requests",
+    ),
 )
+
+CONTACT_EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
+CONTACT_URL = re.compile(r"https://[^\s<>\"]+")
+
+
+def contact_href(contact: str) -> str:
+    """The link of the footer's Contact entry ("" when there is none)."""
+    if not contact:
+        return ""
+    return f"mailto:{contact}" if CONTACT_EMAIL.fullmatch(contact) else contact
 
 
 # Settings that change no page's output (paths, parallelism, what to rebuild or build).
@@ -53,9 +69,16 @@ class RenderConfig:
     sitemap_max_urls: int = 50_000
     batch_size: int = 256
     fetch_size: int = 2_000
+    contact: str = ""  # an email address or https URL; "" shows no Contact link
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
+        if self.contact and not (
+            CONTACT_EMAIL.fullmatch(self.contact) or CONTACT_URL.fullmatch(self.contact)
+        ):
+            raise ValueError(
+                f"--contact must be an email address or an https:// URL, not {self.contact!r}"
+            )
         if self.jobs < 1:
             raise ValueError("--jobs must be at least 1")
         if not 1 <= self.sitemap_max_urls <= 50_000:

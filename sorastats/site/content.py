@@ -1,14 +1,20 @@
 """Markdown pages from `content/` (privacy, terms, about, about/ranking).
 
 A page starts with a small header of `key: value` lines between `---` lines (title and
-description are required), then Markdown. Raw HTML in Markdown is disabled."""
+description are required), then Markdown. Raw HTML in Markdown is disabled; the lines
+that mark a generated table (`<!-- generated: NAME -->`, `<!-- /generated -->`: the
+privacy page's retention table, written by tests/support/docgen.py) are dropped."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from markdown_it import MarkdownIt
+
+# A whole line that opens or closes a generated block (tests/support/docgen.py's BLOCK).
+GENERATED_MARKER = re.compile(r"^<!-- (?:generated: [^>]*|/generated) -->\n", re.M)
 
 
 class ContentError(ValueError):
@@ -53,6 +59,11 @@ def load_content(content_dir: Path) -> list[ContentPage]:
             if not meta.get(key):
                 raise ContentError(f"{rel}: missing '{key}' in the header")
         pages.append(
-            ContentPage(content_url(rel), meta["title"], meta["description"], md.render(body))
+            ContentPage(
+                content_url(rel),
+                meta["title"],
+                meta["description"],
+                md.render(GENERATED_MARKER.sub("", body)),
+            )
         )
     return pages

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from sorastats import headers
 from sorastats.site import charts, stats, urls
+from sorastats.site.config import contact_href
 
 # Bump when rendering code changes output without a template change.
 RENDER_CODE_VERSION = "1"
@@ -93,7 +94,9 @@ class _ProcessBytecodeCache(BytecodeCache):
 _BYTECODE = _ProcessBytecodeCache()
 
 
-def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Environment:
+def make_env(
+    templates_dir: Path, base_url: str, assets: dict[str, str], contact: str = ""
+) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=select_autoescape(
@@ -121,6 +124,7 @@ def make_env(templates_dir: Path, base_url: str, assets: dict[str, str]) -> Envi
 
     env.globals.update(
         base_url=base_url,
+        contact_href=contact_href(contact),
         asset=asset,
         absolute=lambda u: urls.absolute(base_url, u),
         creator_url=urls.creator_url,

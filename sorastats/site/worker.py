@@ -25,6 +25,7 @@ class WorkerSetup:
     base_url: str
     assets: dict[str, str]
     root: Path
+    contact: str = ""  # RenderConfig.contact: the footer's Contact link
 
 
 # One page to render: (output path, template name, JSON document of its inputs).
@@ -36,7 +37,7 @@ _root: Path | None = None
 
 def init(setup: WorkerSetup) -> None:
     global _env, _root
-    _env = make_env(setup.templates, setup.base_url, setup.assets)
+    _env = make_env(setup.templates, setup.base_url, setup.assets, setup.contact)
     _root = setup.root
 
 

@@ -37,7 +37,7 @@ def test_every_setting_documented(name: str) -> None:
     assert f"| `{name}` |" in API_SECTION
 
 
-@pytest.mark.parametrize("command", ["migrate", "maintain", "serve", "settings"])
+@pytest.mark.parametrize("command", ["migrate", "maintenance", "maintain", "serve", "settings"])
 def test_every_command_documented(command: str) -> None:
     assert f"python -m api {command}" in API_SECTION
 

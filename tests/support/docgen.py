@@ -18,6 +18,11 @@ and NAME is one of `GENERATORS`:
 - `file PATH`: a file of the repository as a fenced block (deploy/'s configs in
   docs/deploy.md: the docs show exactly what the tests run).
 - `serving-rules`: how each kind of site file is served and deployed (sorastats/serving.py).
+- `retention`: how long each kind of data is kept and what deletes it
+  (sorastats/retention.py); also in content/privacy.md, whose page shows it.
+- `privacy-clauses`: each clause of the privacy policy and its tests (tests/privacy/clauses.py).
+- `browser-storage`: every cookie and browser storage entry (sorastats/browser_storage.py);
+  in content/privacy/cookies.md (the page `/privacy/cookies/`) and docs/privacy.md.
 
 Rewrite every block, or only report stale ones (exit status 1), with
 
@@ -140,7 +145,7 @@ def api_commands() -> str:
     from api.__main__ import build_parser
 
     parser = build_parser()
-    return command_tables("python -m api", parser, list(_subcommands(parser)))
+    return command_tables("python -m api", parser, list(_summaries(parser)))  # aliases: no row
 
 
 def _default(value: str | None) -> str:
@@ -218,6 +223,8 @@ def include_file(path: str) -> str:
     """A repository file, fenced, with its syntax named by its suffix (or folder)."""
     text = (ROOT / path).read_text()
     lang = {".conf": "nginx", ".service": "ini", ".timer": "ini"}.get(Path(path).suffix, "")
+    if path.startswith("deploy/journald/"):
+        lang = "ini"
     return f"```{lang}\n{text}```\n"
 
 
@@ -237,6 +244,33 @@ def cdn_headers() -> str:
     from sorastats.headers import cdn_headers as lines
 
     return f"```\n{lines()}```\n"
+
+
+def retention() -> str:
+    from sorastats.retention import markdown_table
+
+    return markdown_table()
+
+
+def browser_storage() -> str:
+    from sorastats.browser_storage import markdown_table
+
+    return markdown_table()
+
+
+def privacy_clauses() -> str:
+    from tests.privacy.clauses import CLAUSES
+
+    rows = [
+        (
+            c.key,
+            c.promise,
+            "<br>".join(f"`{t}`" for t in c.tests) or "none",
+            f"**{c.gap}**" if c.gap else c.limits,
+        )
+        for c in CLAUSES
+    ]
+    return table(["clause", "promise", "tests", "limits, gaps"], rows)
 
 
 def serving_rules() -> str:
@@ -270,6 +304,9 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "security-headers": security_headers,
     "cdn-headers": cdn_headers,
     "serving-rules": serving_rules,
+    "retention": retention,
+    "browser-storage": browser_storage,
+    "privacy-clauses": privacy_clauses,
 }
 
 
@@ -295,13 +332,17 @@ def regenerate(text: str) -> str:
 
 
 def documents() -> list[Path]:
-    return sorted(DOCS.glob("*.md"))
+    """The documents with generated blocks: docs/*.md, and the content pages whose tables
+    the site shows (sorastats/site/content.py drops the markers)."""
+    content = ROOT / "content"
+    return [*sorted(DOCS.glob("*.md")), content / "privacy.md", content / "privacy" / "cookies.md"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.support.docgen",
-        description="Rewrite the generated tables in docs/*.md from the code.",
+        description="Rewrite the generated tables in docs/*.md and content/privacy*.md "
+        "from the code.",
     )
     parser.add_argument("--check", action="store_true", help="only report stale files; exit 1")
     args = parser.parse_args(argv)

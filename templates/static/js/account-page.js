@@ -1,9 +1,11 @@
-// /account/: register (recovery code shown once), sign in/out, sessions, password change,
-// recovery, export, deletion. Every key is derived here; the server gets only auth keys
+// /account/: register (recovery code shown once), sign in/out, profile (display name and
+// email: correction of every field), sessions, password change, recovery, export (also
+// decrypted here), restriction (freeze and lift), deletion. Every key is derived here; the server gets only auth keys
 // and wrapped keys.
 const root = document.getElementById("vault-app");
 const vc = await import(root.dataset.crypto);
 const { Session, el, say, describe } = await import(root.dataset.session);
+const { decryptExport, toMarkdown } = await import(root.dataset.export);
 
 const session = new Session(vc);
 const $ = (id) => document.getElementById(id);
@@ -98,24 +100,98 @@ handle($("password-form"), $("password-status"), async (data) => {
   }
 });
 
+function showProfile() {
+  const form = $("profile-form");
+  form.elements.display_name.value = session.user.display_name;
+  form.elements.email.value = session.user.email;
+  const pending = $("pending-email");
+  pending.hidden = !session.user.pending_email;
+  pending.textContent = session.user.pending_email
+    ? `Waiting for confirmation: ${session.user.pending_email} (open the link we sent to it).`
+    : "";
+}
+
+handle($("profile-form"), $("profile-status"), async (data) => {
+  const f = fieldsOf(data);
+  const changes = {};
+  if (f.display_name !== session.user.display_name) changes.display_name = f.display_name;
+  const email = f.email.trim().toLowerCase();
+  if (email !== session.user.email) changes.email = email;
+  if (Object.keys(changes).length === 0) {
+    say($("profile-status"), "Nothing to change.");
+    return;
+  }
+  const answer = await session.api("PATCH", "/api/me", changes);
+  session.user = answer.user;
+  showProfile();
+  say(
+    $("profile-status"),
+    changes.email
+      ? `Saved. Your email changes once you open the link we sent to ${email}.`
+      : "Saved.",
+  );
+});
+
 $("signout").addEventListener("click", async () => {
   await session.signOut();
   show("out");
   say($("signin-status"), "Signed out.");
 });
 
+function download(name, type, text) {
+  const link = el("a", { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 $("export").addEventListener("click", async () => {
   try {
     const data = await session.api("GET", "/api/me/export");
-    const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
-    const link = el("a", { href: URL.createObjectURL(blob), download: "sorastats-account.json" });
-    document.body.append(link);
-    link.click();
-    link.remove();
+    download("sorastats-account.json", "application/json", JSON.stringify(data, null, 2));
     say($("export-status"), "Downloaded sorastats-account.json (prompts stay encrypted in it).");
   } catch (error) {
     say($("export-status"), describe(error), "error");
   }
+});
+
+// Portability: the vault decrypted here, with the key in this tab (the password unlocks
+// it when the tab is locked); only ciphertext ever comes from, or goes to, the server.
+async function downloadDecrypted(shape) {
+  const status = $("export-plain-status");
+  const unlockForm = $("export-unlock-form");
+  try {
+    if (!session.unlocked) {
+      const password = unlockForm.elements.password.value;
+      if (unlockForm.hidden || !password) {
+        unlockForm.hidden = false;
+        unlockForm.elements.password.focus();
+        throw new Error("Enter your password to decrypt your prompts in this browser.");
+      }
+      say(status, "Decrypting…");
+      await session.unlock(password, false);
+      unlockForm.reset();
+      unlockForm.hidden = true;
+    }
+    say(status, "Decrypting…");
+    const doc = await decryptExport(session.vc, session.userKey, await session.api("GET", "/api/me/export"));
+    if (shape === "json") {
+      download("sorastats-vault-decrypted.json", "application/json", JSON.stringify(doc, null, 2));
+    } else {
+      download("sorastats-vault-decrypted.md", "text/markdown", toMarkdown(doc));
+    }
+    const name = shape === "json" ? "sorastats-vault-decrypted.json" : "sorastats-vault-decrypted.md";
+    say(status, `Downloaded ${name} (${doc.prompts.length} prompts, decrypted in this browser).`);
+  } catch (error) {
+    say(status, describe(error), "error");
+  }
+}
+
+$("export-json").addEventListener("click", () => downloadDecrypted("json"));
+$("export-markdown").addEventListener("click", () => downloadDecrypted("markdown"));
+$("export-unlock-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  downloadDecrypted("json");
 });
 
 handle($("delete-form"), $("delete-status"), async (data) => {
@@ -134,6 +210,33 @@ handle($("delete-form"), $("delete-status"), async (data) => {
   show("out");
   say($("signin-status"), "Your account and everything in it were deleted.");
 });
+
+function showRestriction() {
+  const since = session.user.restricted_at;
+  $("restrict").hidden = Boolean(since);
+  $("lift").hidden = !since;
+  say(
+    $("restrict-status"),
+    since ? `Your account is restricted since ${new Date(since * 1000).toLocaleString()}.` : "",
+  );
+}
+
+async function setRestriction(on) {
+  try {
+    const answer = await session.api(on ? "POST" : "DELETE", "/api/me/restriction", on ? {} : undefined);
+    session.user = answer.user;
+    await showSignedIn(on ? "Your account is restricted." : "The restriction is lifted.");
+  } catch (error) {
+    const message =
+      error.code === "reauthentication_required"
+        ? "For safety, sign out and in again (within 10 minutes) to do this."
+        : describe(error);
+    say($("restrict-status"), message, "error");
+  }
+}
+
+$("restrict").addEventListener("click", () => setRestriction(true));
+$("lift").addEventListener("click", () => setRestriction(false));
 
 async function listSessions() {
   const list = $("sessions");
@@ -166,9 +269,15 @@ async function showSignedIn(message = "") {
   $("lock-state").textContent = session.unlocked
     ? "Your vault is unlocked in this tab."
     : "Your vault is locked: open the vault and enter your password.";
+  showProfile();
+  showRestriction();
   show("in");
   say($("account-status"), message);
-  await listSessions();
+  if (session.user.restricted_at) {
+    $("sessions").replaceChildren(el("li", { text: "Hidden while your account is restricted." }));
+  } else {
+    await listSessions();
+  }
   $("account-heading").focus();
 }
 

@@ -189,3 +189,22 @@ def test_link_request_answers_the_same_for_unknown_email(api: RunningApi) -> Non
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()
     assert api.outbox.wait_for("unknown@example.com", timeout=0.5) == []
+
+
+def test_a_mailed_link_is_confirmed_from_a_signed_in_browser(api: RunningApi) -> None:
+    """The email-change link opens in the browser that asked for it, signed in: its page
+    posts the mailed token with the session cookie but no CSRF token (it has none)."""
+    client = api.client().signed_up(Account("mover@example.com", "pw"))
+    token, client.csrf = client.csrf, ""
+    moved = client.request("PATCH", "/api/me", json={"email": "moved@example.com"},
+                           headers={"X-CSRF-Token": token})  # fmt: skip
+    assert moved.status_code == 200
+    _page, link = api.outbox.last_link("moved@example.com")
+    cross = client.post(
+        "/api/auth/verify", {"token": link}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert cross.status_code == 403 and cross.json()["error"]["code"] == "cross_site"
+    confirmed = client.post("/api/auth/verify", {"token": link})  # no X-CSRF-Token
+    assert confirmed.status_code == 200, confirmed.text
+    assert client.get("/api/me").json()["user"]["email"] == "moved@example.com"
+    assert client.post("/api/auth/logout").status_code == 403  # elsewhere, still required

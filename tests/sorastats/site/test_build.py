@@ -220,7 +220,7 @@ def test_pages_have_precompressed_siblings(site: Path) -> None:
 
 def test_privacy_and_content_pages(site: Path) -> None:
     privacy = visible_text(load(page(site, "/privacy/")))
-    assert "Last updated: March 3, 2026" in privacy
+    assert "Last updated: December 7, 2026" in privacy
     for n in range(1, 12):
         assert f"{n}. " in privacy
     for promise in ("AES-256-GCM", "do not", "train AI models", "sell", "private by default"):
