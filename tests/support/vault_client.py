@@ -12,7 +12,7 @@ import httpx
 
 from api.billing import store as billing_store
 from tests.support import vault_crypto as vc
-from tests.support.api_client import Account, Client
+from tests.support.api_client import Account, Client, Keys
 from tests.support.api_server import RunningApi
 
 
@@ -137,7 +137,16 @@ def make_pro(api: RunningApi, user_id: str) -> None:
     api.services.db.call(lambda conn: billing_store.save_subscription(conn, user_id, sub, now))
 
 
-def vault_user(client: Client, email: str, password: str = "pw") -> VaultUser:
+BROWSER_ITERATIONS = 100_000  # the least vault-crypto.js accepts (MIN_ITERATIONS)
+
+
+def vault_user(
+    client: Client, email: str, password: str = "pw", *, browser: bool = False
+) -> VaultUser:
+    """A signed-up vault user; `browser=True` derives its keys with the iterations a
+    browser accepts, so the pages can sign in as this user too."""
     account = Account(email, password)
+    if browser:
+        account.keys = Keys.new(password, BROWSER_ITERATIONS)
     client.signed_up(account)
     return VaultUser(client, account)

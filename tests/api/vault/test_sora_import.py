@@ -298,7 +298,7 @@ def test_unknown_formats_and_unreadable_files(page: Page) -> None:
         sample("unknown-format.json"),
         as_file("empty.json", b""),
         as_file("list.json", b"[1, 2, 3]"),
-        as_file("notes.txt", "just words, not JSON\nat all".encode()),
+        as_file("notes.txt", b"just words, not JSON\nat all"),
         as_file("drafts.jsonl", b'{"kind": "draft"}\n{"x": 1}\n'),
     ]
     for found in read(page, *cases):
