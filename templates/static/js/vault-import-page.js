@@ -12,7 +12,6 @@ const session = new Session(vc);
 const $ = (id) => document.getElementById(id);
 const RUN_KEY = "sorastats.import.run"; // {userId, files, total, done}: counts, no text
 const POOL_KEY = "sorastats.import.ids"; // reserved, still unused prompt ids
-const CHUNK = 200; // prompts encrypted together (the bulk limit)
 const state = { records: [], plan: null, problems: [], limits: null, running: false, cancel: false };
 const SOURCE_ORDER = Object.keys(si.FORMATS);
 
@@ -267,6 +266,9 @@ async function runImport(event) {
   try {
     const tagList = await tagIds($("import-tags").value);
     progress(0, records.length);
+    // One chunk is sent while the next is encrypted; both hold reserved ids, and an
+    // account may hold at most `bulk` (200) unused ids, so a chunk is half of that.
+    const CHUNK = Math.max(1, Math.floor(state.limits.bulk / 2));
     let next = encryptChunk(records.slice(0, CHUNK));
     for (let start = 0; start < records.length; start += CHUNK) {
       const items = await next;
