@@ -164,12 +164,18 @@ def run(prompts: int) -> None:
             total = time.perf_counter() - start
             stored = len(user.client.get("/api/prompts").json()["prompts"])
             print(f"import: {done:.1f} s; file to done {total:.1f} s; {stored} prompts stored")
-            print(f"peak during the import: JS heap {peak.heap:.0f} MB, renderer RSS {peak.rss:.0f} MB")
+            print(
+                f"peak during the import: JS heap {peak.heap:.0f} MB, renderer RSS {peak.rss:.0f} MB"
+            )
 
             page.reload()
             page.locator("#vault-app[data-ready]").wait_for(state="attached")
             page.locator("#import-main").wait_for(state="visible")
             second = Peak(page)
+            second.sample()
+            print(
+                f"after the reload: JS heap {second.heap:.0f} MB, renderer RSS {second.rss:.0f} MB"
+            )
             page.locator("#import-files").set_input_files(archive)
             again = wait_for(page, second, "!document.getElementById('import-preview').hidden")
             button = page.locator("#import-start").inner_text()

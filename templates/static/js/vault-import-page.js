@@ -48,12 +48,12 @@ const ids = (promptId, version = 1) => ({ userId: session.user.id, promptId, ver
 
 // --- what the vault holds -----------------------------------------------------------------
 
-async function openExisting(row) {
+async function openExisting(row, fields) {
   const itemKey = await vc.unwrapItemKey(session.userKey, row.wrapped_item_key, ids(row.id));
   const open = (field) =>
     vc.decryptField(itemKey, row.latest.fields[field], { ...ids(row.id, row.latest.version), field });
-  const [body, notes] = await Promise.all([open("body"), open("notes")]);
-  return { postId: row.post_id, body, notes };
+  const [notes, body] = await Promise.all(fields.map(open));
+  return { postId: row.post_id, notes, body: body || "" };
 }
 
 async function inParallel(items, work, width = 256) {
@@ -66,15 +66,26 @@ async function inParallel(items, work, width = 256) {
   return out;
 }
 
-async function vaultContents() {
-  const data = await session.api("GET", "/api/prompts");
-  const existing = await inParallel(data.prompts, openExisting);
+/** The vault as `plan` needs it. Notes (with the generation and post ids) first; the
+ * bodies only when some record is not matched by an id, since they are needed only to
+ * match by text (a second import of the same files never needs them: half the work). */
+async function planAgainstVault(records) {
+  const rows = (await session.api("GET", "/api/prompts")).prompts;
+  let plan = si.plan(records, await inParallel(rows, (row) => openExisting(row, ["notes"])));
+  if (plan.fresh.length && rows.length) {
+    plan = si.plan(records, await inParallel(rows, (row) => openExisting(row, ["notes", "body"])));
+  }
+  return plan;
+}
+
+/** Your tags by decrypted name. */
+async function vaultTags() {
   const tags = new Map();
-  for (const tag of data.tags) {
+  for (const tag of (await session.api("GET", "/api/tags")).tags) {
     const name = await vc.decryptTagName(session.userKey, tag.name, { userId: session.user.id, tagId: tag.id });
     tags.set(name, tag.id);
   }
-  return { existing, tags };
+  return tags;
 }
 
 // --- reading the files --------------------------------------------------------------------
@@ -111,10 +122,9 @@ async function preview(files) {
   if (state.running) return;
   const { records, problems } = await readFiles(files);
   say($("pick-status"), "Comparing with your vault…");
-  const { existing } = await vaultContents();
+  state.plan = await planAgainstVault(records);
   state.records = records;
   state.problems = problems;
-  state.plan = si.plan(records, existing);
   state.files = files.map((f) => f.name);
   renderPreview();
   say($("pick-status"), `Found ${records.length} prompt${records.length === 1 ? "" : "s"} in ${files.length} file${files.length === 1 ? "" : "s"}.`);
@@ -161,7 +171,7 @@ function updateStartButton() {
 async function tagIds(text) {
   const names = [...new Set(text.split(",").map((t) => t.trim()).filter(Boolean))];
   if (names.length === 0) return [];
-  const { tags } = await vaultContents();
+  const tags = await vaultTags();
   const out = [];
   for (const name of names) {
     if (tags.has(name)) {
@@ -303,9 +313,9 @@ async function runImport(event) {
     claimed.clear(); // unsent ids stay pooled for the next run
     $("import-cancel").hidden = true;
     // What is in the vault now: a second click imports only what is still missing.
-    const { existing } = await vaultContents().catch(() => ({ existing: null }));
-    if (existing) {
-      state.plan = si.plan(state.records, existing);
+    const plan = await planAgainstVault(state.records).catch(() => null);
+    if (plan) {
+      state.plan = plan;
       renderPreview();
     }
     root.dataset.imported = String(done);
