@@ -32,11 +32,12 @@ from tests.support.vault_client import PRO_ENV, make_pro, vault_user
 
 EMAIL = "bench-import@example.com"
 PASSWORD = "bench import password"
-WORDS = (
+VOCABULARY = (
     "cinematic drone shot over misty pine forest at dawn slow pan golden light reflections "
     "on a calm lake a fox walking through snow neon city rain at night handheld close-up "
     "of a clockmaker's hands tiny gears macro lens shallow depth of field volumetric fog"
-).split()
+)
+WORDS = VOCABULARY.split()
 
 
 def make_archive(folder: Path, prompts: int, seed: int = 7) -> Path:
@@ -165,7 +166,8 @@ def run(prompts: int) -> None:
             stored = len(user.client.get("/api/prompts").json()["prompts"])
             print(f"import: {done:.1f} s; file to done {total:.1f} s; {stored} prompts stored")
             print(
-                f"peak during the import: JS heap {peak.heap:.0f} MB, renderer RSS {peak.rss:.0f} MB"
+                f"peak during the import: JS heap {peak.heap:.0f} MB, "
+                f"renderer RSS {peak.rss:.0f} MB"
             )
 
             page.reload()

@@ -5,6 +5,7 @@ leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -134,17 +135,13 @@ BAD_BODIES: list[tuple[str, Callable[[dict[str, Any]], Any], int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "mutate", "status", "says"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES]
-)
-def test_bad_bodies_are_refused_and_add_nothing(
-    alice: VaultUser,
-    case: str,
-    mutate: Callable[[dict[str, Any]], Any],
-    status: int,
-    says: str,
-) -> None:
-    refused(alice, mutate(alice.bulk_body(["first", "second"])), status, says)
+def test_bad_bodies_are_refused_and_add_nothing(alice: VaultUser) -> None:
+    # One batch of reserved ids for every case: a refused request leaves them unused.
+    good = alice.bulk_body(["first", "second"])
+    for case, mutate, status, says in BAD_BODIES:
+        body = json.loads(json.dumps(good))
+        error = refused(alice, mutate(body), status, says)
+        assert error["code"] != "internal_error", case
 
 
 def test_oversize_fields_and_bodies(alice: VaultUser) -> None:
