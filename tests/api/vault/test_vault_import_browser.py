@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from sorastats.site.builder import render_site
@@ -82,6 +83,13 @@ def archive(folder: Path) -> list[Path]:
     return [zipped, SAMPLES / "creator-tools-array.json", SAMPLES / "unknown-format.json"]
 
 
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's violations on the page as it is now (WCAG 2.1 A and AA rules)."""
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    results = Axe().run(page, options=options).response
+    return [f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in results["violations"]]
+
+
 def sign_in(page: Page, path: str) -> None:
     page.goto(path)
     page.locator("#vault-app[data-ready]").wait_for(state="attached")
@@ -130,6 +138,7 @@ def test_import_a_mixed_archive(server: RunningApi, chromium: Browser, tmp_path:
     sign_in(page, "/vault/import/")
     expect(page.locator("#import-main")).to_be_visible()
     expect(page.locator("#import-resume")).to_be_hidden()
+    assert accessibility_problems(page) == []
 
     # The preview: counts per source and kind, what the vault has, what was not read.
     choose(page, files)
@@ -147,6 +156,7 @@ def test_import_a_mixed_archive(server: RunningApi, chromium: Browser, tmp_path:
     expect(start).to_have_text("Import 4 prompts")
     page.get_by_label("Published only").check()
     expect(start).to_have_text("Import 6 prompts")
+    assert accessibility_problems(page) == []  # the preview, its table and form
 
     # Import the published ones, with two tags (one new name with a comma-separated twin).
     page.get_by_label("Tags for the imported prompts").fill(f"{TAGS[0]}, {TAGS[1]}, {TAGS[0]}")
@@ -155,6 +165,7 @@ def test_import_a_mixed_archive(server: RunningApi, chromium: Browser, tmp_path:
     expect(page.locator("#import-open-vault")).to_be_visible()
     expect(start).to_have_text("Import 0 prompts")  # the preview now knows they are in
     expect(start).to_be_disabled()
+    assert accessibility_problems(page) == []  # progress and the finished state
     prompts = listed(user)
     assert len(prompts) == 7
     linked = {str(p["post_id"]) for p in prompts if p["post_id"]}
@@ -228,6 +239,7 @@ def test_import_page_signed_out(server: RunningApi, chromium: Browser) -> None:
     page.locator("#vault-app[data-ready]").wait_for(state="attached")
     expect(page.locator("#vault-signin")).to_be_visible()
     expect(page.locator("#import-main")).to_be_hidden()
+    assert accessibility_problems(page) == []
     context.close()
 
 
