@@ -2,8 +2,10 @@
 API): a mixed archive (a ZIP of three formats plus loose files, one of an unknown format)
 is previewed with its counts, imported with tags, published prompts linked to their
 posts; the vault search finds an imported prompt; an import whose answer is lost after
-the server stored it resumes after a reload without adding anything twice; and no request
-ever carried a word of a prompt, a caption or a tag name."""
+the server stored it resumes after a reload without adding anything twice; no request
+ever carried a word of a prompt, a caption or a tag name; axe-core finds nothing. Cancel
+stops after the batch on its way and the same file finishes the rest; a tier limit
+stops the import with the reason and stores nothing of the refused batch."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from sorastats.site.config import RenderConfig
 from tests.support import sitedata
 from tests.support.api_server import RunningApi, run_api
 from tests.support.paths import ROOT
-from tests.support.vault_client import VaultUser, vault_user
+from tests.support.vault_client import PRO_ENV, VaultUser, make_pro, vault_user
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +65,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     site = tmp / "site"
     dbp = sitedata.hand_made(tmp / "h.duckdb")
     render_site(RenderConfig(db=dbp, out=site, jobs=1, search=False), log=lambda _m: None)
-    with run_api(f"sqlite:///{tmp / 'accounts.sqlite3'}", tmp, site=site) as api:
+    db_url = f"sqlite:///{tmp / 'accounts.sqlite3'}"
+    with run_api(db_url, tmp, site=site, env=PRO_ENV) as api:  # billing on: Pro exists
         yield api
 
 
@@ -249,3 +252,82 @@ def test_sample_zip_is_read_like_the_files(tmp_path: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(zipped.read_bytes())) as opened:
         names = opened.namelist()
     assert "sora-backup/harvest.jsonl" in names and len(names) == 6
+
+
+def drafts_file(folder: Path, count: int, name: str = "drafts.jsonl") -> Path:
+    path = folder / name
+    lines = [
+        json.dumps({"id": f"gen_many{n:08d}", "kind": "draft", "prompt": f"draft number {n}",
+                    "generation_id": f"gen_many{n:08d}", "created_at": "2026-03-01T00:00:00Z"})
+        for n in range(count)
+    ]  # fmt: skip
+    path.write_text("\n".join(lines), "utf-8")
+    return path
+
+
+def signed_in_page(
+    chromium: Browser, server: RunningApi, email: str, pro: bool = False
+) -> tuple[Page, VaultUser]:
+    user = vault_user(server.client(), email, PASSWORD, browser=True)
+    if pro:
+        make_pro(server, user.uid)
+    page = chromium.new_context(base_url=server.base_url).new_page()
+    page.set_default_timeout(20_000)
+    page.goto("/vault/import/")
+    page.locator("#vault-app[data-ready]").wait_for(state="attached")
+    form = page.locator("#vault-signin-form")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#import-main")).to_be_visible()
+    return page, user
+
+
+def test_cancel_then_finish(server: RunningApi, chromium: Browser, tmp_path: Path) -> None:
+    """Cancel while the first batch (100 prompts) is on its way: it lands, nothing after
+    it is sent; importing the same file again adds exactly the other 150."""
+    page, user = signed_in_page(chromium, server, "cancel@example.com", pro=True)
+    file = drafts_file(tmp_path, 250)
+    held: list[Route] = []
+    page.route("**/api/prompts/bulk", lambda route: held.append(route))  # held, not sent
+    choose(page, [file])
+    start = page.locator("#import-start")
+    expect(start).to_have_text("Import 250 prompts")
+    start.click()
+    page.wait_for_function("() => document.getElementById('import-cancel').offsetParent !== null")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    page.locator("#import-cancel").click()
+    held[0].continue_()
+    expect(page.locator("#import-status")).to_have_text(
+        "100 of 250 imported: cancelled. Choose the same files again to import the other "
+        "150; nothing is added twice."
+    )
+    page.unroute("**/api/prompts/bulk")
+    assert len(held) == 1 and len(listed(user)) == 100
+    expect(start).to_have_text("Import 150 prompts")  # the preview knows the first 100
+    choose(page, [file])
+    assert preview_rows(page) == {"creator-tools/draft": ["250", "100", "0", "150"]}
+    start.click()
+    expect(page.locator("#import-status")).to_have_text("150 of 150 imported. Done.")
+    prompts = listed(user)
+    bodies = {user.decrypt(p, p["latest"])["body"] for p in prompts}  # type: ignore[arg-type]
+    assert len(prompts) == 250 and bodies == {f"draft number {n}" for n in range(250)}
+    page.context.close()
+
+
+def test_a_tier_limit_stops_the_import_and_says_why(
+    server: RunningApi, chromium: Browser, tmp_path: Path
+) -> None:
+    page, user = signed_in_page(chromium, server, "free@example.com")
+    choose(page, [drafts_file(tmp_path, 60)])
+    page.locator("#import-start").click()
+    status = page.locator("#import-status")
+    expect(status).to_contain_text("0 of 60 imported; stopped: ")
+    expect(status).to_contain_text("50")
+    expect(status).to_contain_text("Import the same files again to go on")
+    assert listed(user) == []
+    page.context.close()
