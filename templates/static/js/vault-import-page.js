@@ -10,8 +10,9 @@ const si = await import(root.dataset.import);
 
 const session = new Session(vc);
 const $ = (id) => document.getElementById(id);
-const RUN_KEY = "sorastats.import.run"; // {userId, files, total, done}: counts, no text
-const POOL_KEY = "sorastats.import.ids"; // reserved, still unused prompt ids
+// Both keys are rows of sorastats/browser_storage.py; vault-session.js drops them at sign-out.
+const RUN_KEY = "sorastats.import.run"; // {userId, total, done}: counts, no names, no text
+const POOL_KEY = "sorastats.import.ids"; // {userId, ids: [{id, expires}]}: reserved, unused
 const state = { records: [], plan: null, problems: [], limits: null, running: false, cancel: false };
 const SOURCE_ORDER = Object.keys(si.FORMATS);
 
@@ -125,7 +126,6 @@ async function preview(files) {
   state.plan = await planAgainstVault(records);
   state.records = records;
   state.problems = problems;
-  state.files = files.map((f) => f.name);
   renderPreview();
   say($("pick-status"), `Found ${records.length} prompt${records.length === 1 ? "" : "s"} in ${files.length} file${files.length === 1 ? "" : "s"}.`);
   $("import-preview").hidden = false;
@@ -271,7 +271,7 @@ async function runImport(event) {
   $("import-cancel").hidden = false;
   $("import-open-vault").hidden = true;
   let done = 0;
-  const run = { files: state.files, total: records.length, done: 0 };
+  const run = { total: records.length, done: 0 };
   store.set(RUN_KEY, run);
   try {
     const tagList = await tagIds($("import-tags").value);
@@ -332,7 +332,7 @@ function showResume() {
     return;
   }
   note.textContent =
-    `An import of ${run.files.join(", ")} stopped after ${run.done} of ${run.total} prompts. ` +
+    `Your last import stopped after ${run.done} of ${run.total} prompts. ` +
     "Choose the same files again to finish it: the prompts already in your vault are recognised and skipped.";
   note.hidden = false;
 }
