@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import CDPSession, Page
+from playwright.sync_api import Browser, CDPSession, Page
 
 from sorastats.site.builder import render_site
 from sorastats.site.config import RenderConfig
@@ -125,6 +125,20 @@ def wait_for(page: Page, peak: Peak, condition: str, timeout: float = 600) -> fl
     return time.perf_counter() - start
 
 
+def signed_in_tab(browser: Browser, base_url: str) -> Page:
+    page = browser.new_context(base_url=base_url).new_page()
+    page.set_default_timeout(600_000)
+    page.goto("/vault/import/")
+    page.locator("#vault-app[data-ready]").wait_for(state="attached")
+    form = page.locator("#vault-signin-form")
+    form.get_by_label("Email").fill(EMAIL)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_label("Stay unlocked on this device").check()  # survives the reload
+    form.get_by_role("button", name="Sign in").click()
+    page.locator("#import-main").wait_for(state="visible")
+    return page
+
+
 def run(prompts: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp_name:
         tmp = Path(tmp_name)
@@ -138,16 +152,7 @@ def run(prompts: int) -> None:
         with run_api(db_url, tmp, site=site, env=env) as api, launch_chromium() as browser:
             user = vault_user(api.client(), EMAIL, PASSWORD, browser=True)
             make_pro(api, user.uid)
-            page = browser.new_context(base_url=api.base_url).new_page()
-            page.set_default_timeout(600_000)
-            page.goto("/vault/import/")
-            page.locator("#vault-app[data-ready]").wait_for(state="attached")
-            form = page.locator("#vault-signin-form")
-            form.get_by_label("Email").fill(EMAIL)
-            form.get_by_label("Password").fill(PASSWORD)
-            form.get_by_label("Stay unlocked on this device").check()  # survives the reload
-            form.get_by_role("button", name="Sign in").click()
-            page.locator("#import-main").wait_for(state="visible")
+            page = signed_in_tab(browser, api.base_url)
             peak = Peak(page)
             peak.sample()
             print(f"signed in: JS heap {peak.heap:.0f} MB, renderer RSS {peak.rss:.0f} MB")
@@ -185,6 +190,16 @@ def run(prompts: int) -> None:
             print(f"peak then: JS heap {second.heap:.0f} MB, renderer RSS {second.rss:.0f} MB")
             if button != "Import 0 prompts":
                 raise SystemExit("the second import would add prompts")
+
+            # The same in a new tab (its own renderer), as after closing the browser.
+            page.context.close()
+            page = signed_in_tab(browser, api.base_url)
+            fresh = Peak(page)
+            fresh.sample()
+            page.locator("#import-files").set_input_files(archive)
+            again = wait_for(page, fresh, "!document.getElementById('import-preview').hidden")
+            print(f"second import in a new tab: {again:.1f} s")
+            print(f"peak then: JS heap {fresh.heap:.0f} MB, renderer RSS {fresh.rss:.0f} MB")
 
 
 def main() -> None:
