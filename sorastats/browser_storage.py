@@ -84,6 +84,26 @@ BROWSER_STORAGE: Final[tuple[StoredEntry, ...]] = (
         Category.ESSENTIAL,
         "templates/static/js/vault-session.js",
     ),
+    StoredEntry(
+        ("sorastats.import.run",),
+        Kind.LOCAL_STORAGE,
+        "While an import from a Sora backup runs on /vault/import/, and after it stopped "
+        "unfinished: your account id and two numbers (prompts imported, prompts chosen), so "
+        "the page can say after a reload that the import stopped. No file name, no text.",
+        "until the import finishes or you sign out",
+        Category.ESSENTIAL,
+        "templates/static/js/vault-import-page.js",
+    ),
+    StoredEntry(
+        ("sorastats.import.ids",),
+        Kind.LOCAL_STORAGE,
+        "Prompt ids the server reserved for an import and that are not used yet (random ids "
+        "with their expiry, and your account id), so the next import uses them instead of "
+        "reserving more than the server allows.",
+        "until they are used or you sign out (the server lets them expire after a day)",
+        Category.ESSENTIAL,
+        "templates/static/js/vault-import-page.js",
+    ),
 )
 
 

@@ -1,6 +1,7 @@
 """Everything the browser stores is in the table (sorastats/browser_storage.py) that
 `/privacy/cookies/` shows: chromium walks every page type signed out, then registration,
-sign-in, the vault ("stay unlocked", a prompt saved), a favorite, pricing and sign-out
+sign-in, the vault ("stay unlocked", a prompt saved), an import from a Sora backup, a
+favorite, pricing and sign-out
 against the built site and the API on a real server; after every page it collects every
 cookie, localStorage and sessionStorage key and IndexedDB database. Anything missing
 from the table fails, so does a row never seen, and so does any storage on a public page
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from api.config import Settings
 from sorastats.browser_storage import BROWSER_STORAGE, Kind, entry_for
@@ -39,7 +40,8 @@ PUBLIC_PAGES = [
     "/pricing/",
     "/no-such-page/",
 ]
-ACCOUNT_PAGES = ["/account/", "/vault/", "/vault/favorites/"]
+ACCOUNT_PAGES = ["/account/", "/vault/", "/vault/favorites/", "/vault/import/"]
+SORA_BACKUP = Path(__file__).parent / "fixtures" / "sora_import" / "creator-tools-array.json"
 
 Found = set[tuple[Kind, str]]
 
@@ -143,6 +145,27 @@ def vault_with_a_prompt(walk: Walk) -> None:
     walk.note()
 
 
+def import_a_backup(walk: Walk) -> None:
+    """An import, noted while its batch is held on the way (what a reload would find)."""
+    page = walk.page
+    page.goto("/vault/import/")
+    page.locator("#vault-app[data-ready]").wait_for(state="attached")
+    page.locator("#import-files").set_input_files(SORA_BACKUP)
+    start = page.locator("#import-start")
+    expect(start).to_have_text("Import 2 prompts")
+    held: list[Route] = []
+    page.route("**/api/prompts/bulk", lambda route: held.append(route))
+    start.click()
+    page.wait_for_function("() => localStorage.getItem('sorastats.import.run') !== null")
+    while not held:
+        page.wait_for_timeout(50)
+    walk.note()
+    held[0].continue_()
+    expect(page.locator("#import-status")).to_have_text("2 of 2 imported. Done.")
+    page.unroute("**/api/prompts/bulk")
+    walk.note()
+
+
 def walk_signed_in(walk: Walk) -> None:
     page = walk.page
     for path in [*PUBLIC_PAGES, *ACCOUNT_PAGES]:
@@ -155,7 +178,8 @@ def walk_signed_in(walk: Walk) -> None:
     page.goto("/account/")
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#signin-form")).to_be_visible()
-    walk.note()
+    left = walk.note()
+    assert not {name for _kind, name in left if name.startswith("sorastats.import.")}
 
 
 @pytest.mark.browser
@@ -168,6 +192,7 @@ def test_everything_the_browser_stores_is_in_the_table(
         walk_signed_out(walk)
         register_and_verify(walk, server)
         vault_with_a_prompt(walk)
+        import_a_backup(walk)
         walk_signed_in(walk)
         assert walk.errors == []
     finally:

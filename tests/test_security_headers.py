@@ -131,6 +131,7 @@ def test_every_site_response_carries_the_policy(served: Served) -> None:
         "/account/": 200,
         "/vault/": 200,
         "/vault/favorites/": 200,
+        "/vault/import/": 200,
         "/pricing/": 200,
         "/about/": 200,  # content pages
         "/privacy/": 200,
@@ -275,6 +276,7 @@ def test_pages_work_under_the_csp(served: Served, chromium: Browser) -> None:
             "/account/",
             "/vault/",
             "/vault/favorites/",
+            "/vault/import/",
         ]
         for path in paths:
             page.goto(path)

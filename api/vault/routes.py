@@ -14,7 +14,7 @@ from typing import Any
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError
 from api.security import new_id
-from api.validation import Schema, integer, obj, optional, string
+from api.validation import Schema, integer, obj, optional, string, validate
 from api.vault import service
 from api.vault.rules import (
     FIELD_LIMITS,
@@ -66,6 +66,7 @@ async def vault_config(ctx: Ctx) -> Any:
             "versions": s.VAULT_MAX_VERSIONS,
             "tags": s.VAULT_MAX_TAGS,
             "bulk": MAX_BULK,
+            "body_bytes": s.MAX_BODY_BYTES,
         },
     }
 
@@ -90,7 +91,7 @@ async def vault_keys(ctx: Ctx) -> Any:
     body=obj(
         {
             "kind": {"type": "string", "enum": ["prompt", "tag"]},
-            "count": integer(1, 20, "How many ids (default 1)"),
+            "count": integer(1, MAX_BULK, "How many ids (default 1)"),
         },
         required=["kind"],
     ),
@@ -157,6 +158,91 @@ async def create_prompt(ctx: Ctx) -> Any:
         ctx.services.stripe,
     )
     return 201, {"prompt": created}
+
+
+BULK_PROMPT = obj(
+    {
+        "id": VAULT_ID,
+        "wrapped_item_key": envelope_schema("item_key", "The item key wrapped by the user key"),
+        "fields": FIELDS_SCHEMA,
+        "post_id": POST_ID,
+        "favorite": {"type": "boolean"},
+    },
+    required=["id", "wrapped_item_key", "fields"],
+)
+MAX_IMPORT_TAGS = 20
+
+
+@group.route(
+    "POST",
+    "/api/prompts/bulk",
+    f"Create up to {MAX_BULK} private prompts at once (an import)",
+    body=obj(
+        {
+            "prompts": {
+                "type": "array",
+                "items": BULK_PROMPT,
+                "minItems": 1,
+                "maxItems": MAX_BULK,
+                "description": f"1 to {MAX_BULK} prompts, each as POST /api/prompts takes it",
+            },
+            "tag_ids": {
+                "type": "array",
+                "items": VAULT_ID,
+                "maxItems": MAX_IMPORT_TAGS,
+                "description": f"Up to {MAX_IMPORT_TAGS} of your tags to put on every prompt",
+            },
+        },
+        required=["prompts"],
+    ),
+    responses={
+        201: "{created, ids}",
+        400: "Invalid input, or an id not reserved by you",
+        402: "Tier limit (prompts, or tags per prompt)",
+        404: "A tag not yours",
+        409: "Account limit reached",
+        413: "A field is too large",
+    },
+    description="All or nothing, with the checks, limits and tier rules of `POST "
+    "/api/prompts` counted for the whole batch; the request body must also fit "
+    "`MAX_BODY_BYTES`. Published Sora prompts carry their `post_id`.",
+)
+async def create_prompts(ctx: Ctx) -> Any:
+    b = ctx.body
+    items = b["prompts"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BULK:
+        raise ApiError(400, "invalid_request", f"body.prompts: 1 to {MAX_BULK} prompts")
+    tag_ids = b.get("tag_ids", [])
+    if not isinstance(tag_ids, list) or len(tag_ids) > MAX_IMPORT_TAGS:
+        raise ApiError(400, "invalid_request", f"body.tag_ids: at most {MAX_IMPORT_TAGS} ids")
+    for index, tag_id in enumerate(tag_ids):
+        validate(VAULT_ID, tag_id, f"body.tag_ids[{index}]")
+    prompts: list[tuple[dict[str, Any], dict[str, str]]] = []
+    for index, item in enumerate(items):
+        where = f"body.prompts[{index}]"
+        validate(BULK_PROMPT, item, where)
+        service.check_envelope(item["wrapped_item_key"], "item_key", f"{where}.wrapped_item_key")
+        fields = service.check_fields(item["fields"], f"{where}.fields")
+        prompt = {
+            "id": item["id"],
+            "wrapped_item_key": item["wrapped_item_key"],
+            "post_id": item.get("post_id"),
+            "favorite": bool(item.get("favorite", False)),
+        }
+        prompts.append((prompt, fields))
+    if len({p["id"] for p, _ in prompts}) != len(prompts):
+        raise ApiError(400, "invalid_request", "body.prompts: the same id twice")
+    tier = await service.current_tier(ctx.services, ctx.user_id)
+    ids = await ctx.services.db.run(
+        service.create_prompts,
+        ctx.user_id,
+        prompts,
+        list(dict.fromkeys(tag_ids)),
+        tier,
+        ctx.services.settings.VAULT_MAX_PROMPTS,
+        ctx.now,
+    )
+    return 201, {"created": len(ids), "ids": ids}
 
 
 @group.route(

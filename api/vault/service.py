@@ -64,9 +64,9 @@ def check_envelope(value: str, kind: str, where: str) -> None:
         raise ApiError(413 if code == "too_large" else 400, code, f"{where} {problem}")
 
 
-def check_fields(fields: dict[str, str]) -> dict[str, str]:
+def check_fields(fields: dict[str, str], where: str = "body.fields") -> dict[str, str]:
     for name in ("title", "body", "notes"):
-        check_envelope(fields[name], name, f"body.fields.{name}")
+        check_envelope(fields[name], name, f"{where}.{name}")
     return fields
 
 
@@ -79,10 +79,12 @@ def id_list(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def _take_reservation(conn: Conn, user_id: str, kind: str, reserved_id: str, now: int) -> None:
+def _take_reservation(
+    conn: Conn, user_id: str, kind: str, reserved_id: str, now: int, where: str = "body.id"
+) -> None:
     if not store.take_reservation(conn, user_id, kind, reserved_id, now):
         raise ApiError(
-            400, "id_not_reserved", "body.id: use an unused id from POST /api/vault/ids."
+            400, "id_not_reserved", f"{where}: use an unused id from POST /api/vault/ids."
         )
 
 
@@ -194,6 +196,42 @@ def create_prompt(
     _take_reservation(conn, user_id, "prompt", prompt["id"], now)
     store.insert_prompt(conn, prompt, fields)
     return _existing_prompt(conn, user_id, prompt["id"], stripe)
+
+
+def create_prompts(
+    conn: Conn,
+    user_id: str,
+    prompts: list[tuple[dict[str, Any], dict[str, str]]],
+    tag_ids: list[str],
+    tier: Tier,
+    cap: int,
+    now: int,
+) -> list[str]:
+    """Bulk create (an import): every (prompt, fields) at version 1 with the tags `tag_ids`,
+    all of them or, on any refusal, none. The same rules as create_prompt, counted for the
+    whole batch: the tier's prompt count (402), the account cap (409), one reserved id
+    each (400), and the tier's tags per prompt (402); a tag not yours is 404."""
+    existing = store.count_prompts(conn, user_id)
+    enforce_tier_limit(tier, "private_prompts", existing, len(prompts))
+    if existing + len(prompts) > cap:
+        raise ApiError(
+            409,
+            "limit_reached",
+            f"An account holds at most {cap} prompts; this one holds {existing}, "
+            f"so {max(0, cap - existing)} more fit.",
+        )
+    for tag_id in tag_ids:
+        if store.tag_row(conn, user_id, tag_id) is None:
+            raise not_found("No such tag.")
+    if tag_ids:
+        enforce_tier_limit(tier, "tags_per_prompt", 0, len(tag_ids))
+    for index, (prompt, fields) in enumerate(prompts):
+        where = f"body.prompts[{index}].id"
+        _take_reservation(conn, user_id, "prompt", prompt["id"], now, where)
+        store.insert_prompt(conn, {**prompt, "user_id": user_id, "now": now}, fields)
+        for tag_id in tag_ids:
+            store.assign_tag(conn, user_id, tag_id, prompt["id"], now)
+    return [prompt["id"] for prompt, _ in prompts]
 
 
 def list_prompts(conn: Conn, user_id: str, since: int | None, now: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ SHELLS = (
     ("account/index.html", "account.html", "/account/"),
     ("vault/index.html", "vault.html", "/vault/"),
     ("vault/favorites/index.html", "favorites.html", "/vault/favorites/"),
+    ("vault/import/index.html", "vault-import.html", "/vault/import/"),
 )
 _REPO_LINK = re.compile(r"\[([^\]]+)\]\(\.\./([^)#\s]+)\)")
 

@@ -4,13 +4,16 @@ vault_crypto.py) and talks to the real API through tests.support.api_client.Clie
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from api.billing import store as billing_store
 from tests.support import vault_crypto as vc
-from tests.support.api_client import Account, Client
+from tests.support.api_client import Account, Client, Keys
+from tests.support.api_server import RunningApi
 
 
 @dataclass
@@ -61,6 +64,12 @@ class VaultUser:
         assert response.status_code == expect, response.text
         return response
 
+    def bulk_body(self, bodies: list[str], **extra: Any) -> dict[str, Any]:
+        """A POST /api/prompts/bulk body: one reserved prompt per text (`extra`: tag_ids...)."""
+        ids = self.reserve(count=len(bodies)) if bodies else []
+        prompts = [self.create_body(pid, body=text) for pid, text in zip(ids, bodies, strict=True)]
+        return {"prompts": prompts, **extra}
+
     def create_id(self, *, title: str = "", body: str = "", notes: str = "") -> str:
         created = self.create(title=title, body=body, notes=notes)
         prompt_id: str = created.json()["prompt"]["id"]
@@ -101,7 +110,43 @@ class VaultUser:
         return tag_id
 
 
-def vault_user(client: Client, email: str, password: str = "pw") -> VaultUser:
+# Billing on without a Stripe server: nothing here calls Stripe; `make_pro` stores the
+# subscription row its webhook would have stored, so the user is on Pro (no 50 cap).
+PRO_ENV = {
+    "STRIPE_SECRET_KEY": "sk_test_vault_import",
+    "STRIPE_WEBHOOK_SECRET": "whsec_vault_import",
+    "STRIPE_PRICE_PRO_MONTHLY": "price_vault_pro_monthly",
+    "STRIPE_PRICE_PRO_YEARLY": "price_vault_pro_yearly",
+}
+
+
+def make_pro(api: RunningApi, user_id: str) -> None:
+    """Put `user_id` on Pro, as an active subscription to PRO_ENV's monthly price."""
+    now = int(time.time())
+    sub = {
+        "subscription_id": f"sub_{user_id[:12]}",
+        "customer_id": f"cus_{user_id[:12]}",
+        "status": "active",
+        "price_id": PRO_ENV["STRIPE_PRICE_PRO_MONTHLY"],
+        "current_period_end": now + 30 * 86400,
+        "cancel_at_period_end": False,
+        "cancel_at": None,
+        "created": now,
+        "as_of": now,
+    }
+    api.services.db.call(lambda conn: billing_store.save_subscription(conn, user_id, sub, now))
+
+
+BROWSER_ITERATIONS = 100_000  # the least vault-crypto.js accepts (MIN_ITERATIONS)
+
+
+def vault_user(
+    client: Client, email: str, password: str = "pw", *, browser: bool = False
+) -> VaultUser:
+    """A signed-up vault user; `browser=True` derives its keys with the iterations a
+    browser accepts, so the pages can sign in as this user too."""
     account = Account(email, password)
+    if browser:
+        account.keys = Keys.new(password, BROWSER_ITERATIONS)
     client.signed_up(account)
     return VaultUser(client, account)

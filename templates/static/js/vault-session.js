@@ -49,6 +49,20 @@ export function randomHexId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// What /vault/import/ keeps between page loads (counts and unused reserved ids, never
+// text): it belongs to the account, so it goes at sign-out.
+const IMPORT_KEYS = ["sorastats.import.run", "sorastats.import.ids"];
+
+function forgetImport() {
+  for (const key of IMPORT_KEYS) {
+    try {
+      localStorage.removeItem(key);
+    } catch {
+      // Storage disabled: nothing was kept.
+    }
+  }
+}
+
 export function hintedSignedIn() {
   try {
     return localStorage.getItem(SIGNED_IN_HINT) === "1";
@@ -181,6 +195,7 @@ export class Session {
       await this.api("POST", "/api/auth/logout", {});
     } finally {
       await forgetAllKeys();
+      forgetImport();
       setHint(false);
       this.user = null;
       this.userKey = null;

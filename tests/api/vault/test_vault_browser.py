@@ -394,7 +394,7 @@ def test_word_diff(
 def test_vault_pages_run_only_this_sites_code(server: RunningApi) -> None:
     import httpx
 
-    for path in ("/account/", "/vault/", "/vault/favorites/"):
+    for path in ("/account/", "/vault/", "/vault/favorites/", "/vault/import/"):
         html = httpx.get(server.base_url + path).text
         assert "script-src 'self'" in html and "connect-src 'self'" in html, path
         assert 'content="noindex"' in html

@@ -30,6 +30,7 @@ def test_pages() -> None:
         "account/index.html",
         "vault/index.html",
         "vault/favorites/index.html",
+        "vault/import/index.html",
         "about/encryption/index.html",
     }
     assert not pages["vault/index.html"].sitemap and pages["about/encryption/index.html"].sitemap
