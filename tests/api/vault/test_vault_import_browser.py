@@ -331,3 +331,35 @@ def test_a_tier_limit_stops_the_import_and_says_why(
     expect(status).to_contain_text("Import the same files again to go on")
     assert listed(user) == []
     page.context.close()
+
+
+def test_files_dropped_on_the_zone_are_previewed_like_picked_ones(
+    server: RunningApi, chromium: Browser, tmp_path: Path
+) -> None:
+    """Drag and drop: a DataTransfer holding two files, dropped on the drop zone with the
+    browser's own dragover and drop events, gives the same preview as picking them."""
+    page, _user = signed_in_page(chromium, server, "dropper@example.com")
+    first = drafts_file(tmp_path, 3, "first.jsonl")
+    second = drafts_file(tmp_path, 2, "second.jsonl")
+    text = second.read_text("utf-8").replace("gen_many", "gen_more")
+    second.write_text(text.replace("draft number", "another draft"), "utf-8")
+    files = [{"name": p.name, "text": p.read_text("utf-8")} for p in (first, second)]
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                transfer.items.add(new File([f.text], f.name, {type: "application/json"}));
+            }
+            return transfer;
+        }""",
+        files,
+    )
+    zone = page.locator("#drop-zone")
+    zone.dispatch_event("dragover", {"dataTransfer": transfer})
+    assert zone.get_attribute("data-over") == "1"  # the zone shows it will take the files
+    zone.dispatch_event("drop", {"dataTransfer": transfer})
+    expect(page.locator("#import-preview")).to_be_visible(timeout=30_000)
+    assert zone.get_attribute("data-over") is None
+    assert preview_rows(page) == {"creator-tools/draft": ["5", "0", "0", "5"]}
+    expect(page.locator("#import-start")).to_have_text("Import 5 prompts")
+    page.context.close()
