@@ -11,8 +11,9 @@ paid write-ahead log for every byte of them). Layout:
 JSON is compressed with zstd (DuckDB's `read_json(..., compression='zstd')` and the
 `zstd` tool read it); media files (thumbnails, profile pictures) are compressed already
 and are kept as they came. Either kind is written once: a file whose name exists is not
-written again, so storing is O(1) for content the archive holds. Files change only by
-`replace` (a purge): the new content goes to a new name first, then the old file goes.
+written again, so storing is O(1) for content the archive holds. Files change only by a
+purge (`sorastats.ingest.Applier.purge_archive`): the new content goes to a new name
+first, then the old file goes.
 
 Library only: nothing here prints, and the database's index of the archive (`captures`)
 is the ingest's business (`sorastats.ingest`)."""
@@ -77,6 +78,20 @@ class CaptureArchive:
         self.root = Path(root)
         self._made: set[Path] = set()  # folders known to exist (one mkdir each, not per file)
 
+    def prepare(self) -> None:
+        """Make the archive's folder, or raise ArchiveError saying why it cannot be used
+        (called before a run touches anything: no record goes in without its capture)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".probe.{os.getpid()}.tmp"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ArchiveError(
+                f"capture archive {self.root}: cannot write there: {reason}"
+            ) from None
+
     # -- naming ----------------------------------------------------------------------
 
     def json_path(self, key: str) -> Path:
@@ -120,15 +135,6 @@ class CaptureArchive:
             return Stored(key, path, len(data), len(data), new=False)
         self._write_new(path, data)
         return Stored(key, path, len(data), len(data), new=True)
-
-    def replace_json(self, old_key: str, data: bytes) -> Stored:
-        """A purge: keep `data` (the old document without what must go), then remove the
-        old file. The new file is complete under its own name before the old one goes,
-        so a crash leaves the old file, the new one, or both, never a partial one."""
-        stored = self.put_json(data)
-        if stored.key != old_key:
-            self.remove_json(old_key)
-        return stored
 
     def _write_new(self, path: Path, data: bytes) -> None:
         """Write `data` at `path` whole or not at all: a temporary name in the same
@@ -190,12 +196,6 @@ class CaptureArchive:
     def json_glob(self) -> str:
         """A glob over every JSON document, for DuckDB's readers."""
         return str(self.root / "json" / "*" / f"*{JSON_SUFFIX}")
-
-    def size_on_disk(self) -> int:
-        total = 0
-        for dirpath, _dirs, files in os.walk(self.root):
-            total += sum(os.stat(os.path.join(dirpath, name)).st_size for name in files)
-        return total
 
 
 class JsonWriter:

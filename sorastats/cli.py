@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 from sorastats import db, stats, synth
+from sorastats.archive import ArchiveError
 from sorastats.config import FETCH_SETTINGS, ConfigError
 from sorastats.ingest import Counts
 from sorastats.progress import Progress, summary
@@ -624,6 +625,8 @@ def error_exit(command: str, exc: BaseException) -> tuple[int, str] | None:
         return EXIT_USAGE, f"{command}: error: {exc}"
     if isinstance(exc, RunLockedError):
         return EXIT_LOCKED, f"error: {exc}"
+    if isinstance(exc, ArchiveError):
+        return EXIT_USAGE, f"{command}: error: {exc}"
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "interrupted"
     return None

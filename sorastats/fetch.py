@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import orjson
 
 from sorastats import config as config_module
 from sorastats import parse
-from sorastats.archive import content_key
 from sorastats.client import (
     FetchFailedError,
     RequestBudgetSpentError,
@@ -128,17 +126,7 @@ class FeedWalk:
 
     def _apply(self, doc: Any, source: str, checkpoint: dict[str, Any]) -> None:
         # Each page is a capture of its own in the archive, indexed with its records.
-        captured_at = self.clock()
-        input_key = content_key(orjson.dumps(doc))
-        capture = self.stager.capture()
-        try:
-            self.stager.add_document(doc, source, captured_at, capture)
-        except BaseException:
-            if capture is not None:
-                capture.abort()
-            raise
-        if capture is not None:
-            capture.finish(source, captured_at, input_key)
+        self.stager.add_capture(doc, source, self.clock(), None)
         self.ingest.checkpoint(self.stager.batch, pages=1, state=checkpoint)
         self.stager.new_batch()
         if self.on_progress is not None:

@@ -134,16 +134,7 @@ class FileImporter:
             raise parse.BadRecord(f"not JSON ({exc})") from None
         del data
         parse.detect_shape(doc)  # a whole file of unknown shape is the file's error
-        captured_at = capture_time(doc, self.started_at)
-        capture = self.stager.capture()
-        try:
-            self.stager.add_document(doc, source, captured_at, capture)
-        except BaseException:
-            if capture is not None:
-                capture.abort()
-            raise
-        if capture is not None:
-            capture.finish(source, captured_at, input_key)
+        self.stager.add_capture(doc, source, capture_time(doc, self.started_at), input_key)
         self.known.add(input_key)
         self._after_stage()
         self.pages += 1

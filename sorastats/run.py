@@ -172,6 +172,7 @@ class IngestRun:
 
     def start(self) -> IngestRun:
         """Lock the database, open it and record (or re-open) the run's row."""
+        self.archive.prepare()  # an unusable archive stops the run before it starts
         lock = RunLock(self.db_path)
         lock.__enter__()  # raises RunLockedError if another run holds it
         self._lock = lock

@@ -129,14 +129,13 @@ class KeptCapture:
     post_ids: frozenset[str]
 
 
-def capture_line(doc: Any, tombstoned: frozenset[str] | set[str]) -> bytes | None:
+def capture_line(doc: Any, tombstoned: frozenset[str] | set[str]) -> tuple[bytes, set[str]] | None:
     """What the archive keeps of one document (viewer fields already stripped): compact
     JSON without the wrappers of posts that are deleted, not public, or tombstoned
-    before; None when nothing is left. Pure: no I/O."""
+    before, and the post ids it holds; None when nothing is left. Pure: no I/O."""
     line = orjson.dumps(doc)
-    if _NOT_KEPT.search(line) or (
-        tombstoned and any(m.decode() in tombstoned for m in POST_ID.findall(line))
-    ):
+    ids = {m.decode() for m in POST_ID.findall(line)}
+    if _NOT_KEPT.search(line) or not ids.isdisjoint(tombstoned):
         pruned, _ = parse.without_posts(
             orjson.loads(line),
             lambda post: not parse.is_visible(post) or post.get("id") in tombstoned,
@@ -144,7 +143,8 @@ def capture_line(doc: Any, tombstoned: frozenset[str] | set[str]) -> bytes | Non
         if pruned is None:
             return None
         line = orjson.dumps(pruned)
-    return line
+        ids = {m.decode() for m in POST_ID.findall(line)}
+    return line, ids
 
 
 # A capture's kept text is held in memory up to this size, then streamed to a file (a
@@ -167,10 +167,11 @@ class CaptureBuilder:
     def add(self, doc: Any) -> None:
         """Call before `Stager.add_document` flattens `doc` (flattening cuts nested
         wrappers out of their parents) and after its viewer fields are stripped."""
-        line = capture_line(doc, self.stager.tombstoned)
-        if line is None:
+        kept = capture_line(doc, self.stager.tombstoned)
+        if kept is None:
             return
-        self.post_ids.update(m.decode() for m in POST_ID.findall(line))
+        line, ids = kept
+        self.post_ids |= ids
         self.documents += 1
         self.lines.append(line)
         self.held += len(line) + 1
@@ -180,8 +181,10 @@ class CaptureBuilder:
             self.writer.write(b"\n".join(self.lines) + b"\n")
             self.lines, self.held = [], 0
 
-    def finish(self, source: str, captured_at: datetime, input_key: str) -> KeptCapture:
-        """Name the file and stage its index rows with the current batch."""
+    def finish(self, source: str, captured_at: datetime, input_key: str | None) -> KeptCapture:
+        """Name the file and stage its index rows with the current batch. `input_key`
+        is the hash of the bytes as read, which a later import skips; None (a fetched
+        page, never re-imported) indexes the capture by what it keeps."""
         if not self.documents:
             kept = KeptCapture(EMPTY_KEY, 0, 0, 0, frozenset())
         else:
@@ -202,7 +205,7 @@ class CaptureBuilder:
             orjson.dumps(
                 {
                     "sha256": kept.key,
-                    "input_sha256": input_key,
+                    "input_sha256": input_key or kept.key,
                     "source": source,
                     "cap": _time(captured_at).decode(),
                     "documents": kept.documents,
@@ -242,6 +245,21 @@ class Stager:
     def capture(self) -> CaptureBuilder | None:
         """Start keeping one capture in the archive (None without an archive)."""
         return CaptureBuilder(self, self.archive) if self.archive is not None else None
+
+    def add_capture(
+        self, doc: Any, source: str, captured_at: datetime, input_key: str | None
+    ) -> None:
+        """Stage one document that is a capture of its own (a `.json` file, a fetched
+        page) and keep it in the archive; see `CaptureBuilder.finish` for `input_key`."""
+        capture = self.capture()
+        try:
+            self.add_document(doc, source, captured_at, capture)
+        except BaseException:
+            if capture is not None:
+                capture.abort()
+            raise
+        if capture is not None:
+            capture.finish(source, captured_at, input_key)
 
     def new_batch(self) -> StagedBatch:
         """Start a new batch (the current one belongs to whoever applies it)."""

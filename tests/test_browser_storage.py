@@ -17,10 +17,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from api.config import Settings
 from sorastats.browser_storage import BROWSER_STORAGE, Kind, entry_for
-from sorastats.site.builder import render_site
-from sorastats.site.config import RenderConfig
 from tests.support import sitedata
-from tests.support.api_server import RunningApi, run_api
+from tests.support.api_server import RunningApi, hand_made_site_and_api
 
 EMAIL = "storage-walk@example.com"
 PASSWORD = "storage walk password"
@@ -85,11 +83,7 @@ class Walk:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    tmp = tmp_path_factory.mktemp("storage-walk")
-    site = tmp / "site"
-    dbp = sitedata.hand_made(tmp / "h.duckdb")
-    render_site(RenderConfig(db=dbp, out=site, jobs=1, search=True), log=lambda _m: None)
-    with run_api(f"sqlite:///{tmp / 'accounts.sqlite3'}", tmp, site=site) as api:
+    with hand_made_site_and_api(tmp_path_factory.mktemp("storage-walk"), search=True) as api:
         yield api
 
 

@@ -77,13 +77,6 @@ def test_a_damaged_file_is_reported_not_returned(tmp_path: Path) -> None:
         archive.read_json(stored.key)
 
 
-def test_replace_writes_the_new_file_before_the_old_goes(tmp_path: Path) -> None:
-    archive = CaptureArchive(tmp_path)
-    old = archive.put_json(b'{"a":1}\n')
-    new = archive.replace_json(old.key, b'{"a":2}\n')
-    assert set(archive.json_keys()) == {new.key} and not old.path.exists()
-
-
 def test_unfinished_files_are_removed_and_named_ones_never(tmp_path: Path) -> None:
     archive = CaptureArchive(tmp_path)
     kept = archive.put_json(b"1\n")
@@ -151,14 +144,16 @@ KEEP_CASES: dict[str, tuple[Any, set[str], set[str] | None]] = {
 @pytest.mark.parametrize("case", KEEP_CASES)
 def test_what_the_archive_keeps_of_a_document(case: str) -> None:
     doc, tombstoned, expected = KEEP_CASES[case]
-    line = capture_line(json.loads(json.dumps(doc)), tombstoned)
+    result = capture_line(json.loads(json.dumps(doc)), tombstoned)
     if expected is None:
-        assert line is None
+        assert result is None
         return
-    assert line is not None and b"\n" not in line
+    assert result is not None
+    line, held = result
+    assert b"\n" not in line
     kept = json.loads(line)
     ids = {m.decode() for m in re.findall(rb'"id":"(s_[^"]*)"', line)}
-    assert ids == expected
+    assert ids == held == expected
     assert "secret" not in line.decode()
     if not tombstoned and expected == {"s_a", "s_b"}:
         assert kept == doc  # nothing to drop: the document as it came
@@ -220,6 +215,28 @@ def test_a_second_import_of_the_same_folder_reads_no_capture_twice(
     write(extra, page(wrapper("s_new"), captured_at=DAY2))
     third = importer.import_paths(dbp, [sample, extra.parent])
     assert third.skipped == first.files and third.counts.new_posts == 1
+
+
+@pytest.mark.parametrize("command", ["import", "nightly"])
+def test_an_archive_folder_that_cannot_be_written_stops_the_run_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    from sorastats.cli import main
+
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x")
+    write(tmp_path / "in/1.json", page(wrapper("s_a")))
+    dbp = tmp_path / "s.duckdb"
+    args = ["--db", str(dbp), "--captures", str(not_a_folder)]
+    if command == "nightly":
+        args += ["--out", str(tmp_path / "site")]
+    assert main([command, *args, str(tmp_path / "in")]) in (1, 2)
+    err = capsys.readouterr().err
+    assert f"capture archive {not_a_folder}: cannot write there" in err
+    assert "Traceback" not in err
+    if dbp.exists():  # nothing went in without its capture
+        con = db.connect(dbp, read_only=True)
+        assert count(con, "SELECT count(*) FROM posts") == 0
 
 
 def test_the_import_command_says_what_it_skipped(

@@ -162,3 +162,20 @@ def _settings(db_url: str, tmp_path: Path, base_url: str, env: Mapping[str, str]
             **env,
         }
     )
+
+
+@contextmanager
+def hand_made_site_and_api(
+    tmp: Path, *, search: bool = False, env: Mapping[str, str] | None = None
+) -> Iterator[RunningApi]:
+    """The browser tests' server: the hand-made sample rendered into `tmp/site` and served
+    with the API (SQLite in `tmp`) on one port, as `make run` serves them."""
+    from sorastats.site.builder import render_site
+    from sorastats.site.config import RenderConfig
+    from tests.support import sitedata
+
+    site = tmp / "site"
+    cfg = RenderConfig(db=sitedata.hand_made(tmp / "h.duckdb"), out=site, jobs=1, search=search)
+    render_site(cfg, log=lambda _m: None)
+    with run_api(f"sqlite:///{tmp / 'accounts.sqlite3'}", tmp, site=site, env=env) as api:
+        yield api

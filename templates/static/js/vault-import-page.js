@@ -5,7 +5,7 @@
 // same files add nothing and lets an interrupted import resume after a reload.
 const root = document.getElementById("vault-app");
 const vc = await import(root.dataset.crypto);
-const { Session, el, say, describe } = await import(root.dataset.session);
+const { Session, el, say, describe, openVault } = await import(root.dataset.session);
 const si = await import(root.dataset.import);
 
 const session = new Session(vc);
@@ -368,40 +368,5 @@ $("import-cancel").addEventListener("click", () => {
   say($("import-status"), "Cancelling after the batch being sent…");
 });
 
-$("vault-signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const f = Object.fromEntries(new FormData(event.target).entries());
-  try {
-    say($("vault-signin-status"), "Signing in…");
-    await session.signIn(f.email.trim(), f.password, f.stay === "on");
-    event.target.reset();
-    say($("vault-signin-status"), "");
-    await enter();
-  } catch (error) {
-    say($("vault-signin-status"), describe(error), "error");
-  }
-});
-
-$("unlock-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const f = Object.fromEntries(new FormData(event.target).entries());
-  try {
-    say($("unlock-status"), "Unlocking…");
-    await session.unlock(f.password, f.stay === "on");
-    event.target.reset();
-    say($("unlock-status"), "");
-    await enter();
-  } catch (error) {
-    say($("unlock-status"), describe(error), "error");
-  }
-});
-
-try {
-  if (!(await session.resume())) show("vault-signin");
-  else if (!session.unlocked) show("vault-unlock");
-  else await enter();
-} catch (error) {
-  show("vault-signin");
-  say($("vault-signin-status"), describe(error), "error");
-}
+await openVault(session, show, enter);
 root.dataset.ready = "1";

@@ -283,6 +283,41 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// The vault pages' gate (vault.html, vault-import.html share its forms): sign in, or
+// unlock a remembered session, then `enter()`; `show(view)` picks "vault-signin" or
+// "vault-unlock" while the page waits.
+export async function openVault(session, show, enter) {
+  const $ = (id) => document.getElementById(id);
+  const submit = (form, status, busy, act) =>
+    $(form).addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = Object.fromEntries(new FormData(event.target).entries());
+      try {
+        say($(status), busy);
+        await act(f);
+        event.target.reset();
+        say($(status), "");
+        await enter();
+      } catch (error) {
+        say($(status), describe(error), "error");
+      }
+    });
+  submit("vault-signin-form", "vault-signin-status", "Signing in…", (f) =>
+    session.signIn(f.email.trim(), f.password, f.stay === "on"),
+  );
+  submit("unlock-form", "unlock-status", "Unlocking…", (f) =>
+    session.unlock(f.password, f.stay === "on"),
+  );
+  try {
+    if (!(await session.resume())) show("vault-signin");
+    else if (!session.unlocked) show("vault-unlock");
+    else await enter();
+  } catch (error) {
+    show("vault-signin");
+    say($("vault-signin-status"), describe(error), "error");
+  }
+}
+
 export function say(target, message, kind = "info") {
   target.textContent = message;
   target.dataset.kind = kind;

@@ -18,10 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from sorastats.site.builder import render_site
-from sorastats.site.config import RenderConfig
-from tests.support import sitedata
-from tests.support.api_server import RunningApi, run_api
+from tests.support.api_server import RunningApi, hand_made_site_and_api
 
 pytestmark = pytest.mark.browser
 
@@ -32,11 +29,7 @@ PASSWORD = "profile walk password"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    tmp = tmp_path_factory.mktemp("profile")
-    site = tmp / "site"
-    dbp = sitedata.hand_made(tmp / "h.duckdb")
-    render_site(RenderConfig(db=dbp, out=site, jobs=1, search=False), log=lambda _m: None)
-    with run_api(f"sqlite:///{tmp / 'accounts.sqlite3'}", tmp, site=site) as api:
+    with hand_made_site_and_api(tmp_path_factory.mktemp("profile")) as api:
         yield api
 
 

@@ -19,10 +19,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
-from sorastats.site.builder import render_site
-from sorastats.site.config import RenderConfig
-from tests.support import sitedata
-from tests.support.api_server import RunningApi, run_api
+from tests.support.api_server import RunningApi, hand_made_site_and_api
 from tests.support.paths import ROOT
 from tests.support.vault_client import PRO_ENV, VaultUser, make_pro, vault_user
 
@@ -61,12 +58,8 @@ EXPECTED_ROWS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    tmp = tmp_path_factory.mktemp("vault-import")
-    site = tmp / "site"
-    dbp = sitedata.hand_made(tmp / "h.duckdb")
-    render_site(RenderConfig(db=dbp, out=site, jobs=1, search=False), log=lambda _m: None)
-    db_url = f"sqlite:///{tmp / 'accounts.sqlite3'}"
-    with run_api(db_url, tmp, site=site, env=PRO_ENV) as api:  # billing on: Pro exists
+    # billing on: Pro exists
+    with hand_made_site_and_api(tmp_path_factory.mktemp("vault-import"), env=PRO_ENV) as api:
         yield api
 
 
