@@ -35,6 +35,13 @@ except ImportError:  # pragma: no cover - Python < 3.14
 
 ZSTD_LEVEL = 3  # zstd's default: about 5x on capture JSON at several hundred MB/s
 JSON_SUFFIX = ".json.zst"
+EMPTY_CONTENT = hashlib.sha256(b"").hexdigest()  # the key of the file of no bytes
+# What `raw`'s JSON of a post leaves out, as the ingest does (sorastats.parse.flatten):
+# the wrappers nested in it, which have rows of their own. A merge patch's nulls remove.
+_NESTED_CUT = (
+    '{"children": null, "cursor": null, '
+    '"post": {"parent_post": null, "remix_posts": null, "ancestors": null}}'
+)
 # Media kinds the archive takes, by suffix (what a browser or image tool expects).
 MEDIA_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif"})
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -86,6 +93,9 @@ class CaptureArchive:
             probe = self.root / f".probe.{os.getpid()}.tmp"
             probe.write_bytes(b"")
             probe.unlink()
+            # The file of empty content: DuckDB's readers refuse a glob that matches no
+            # file, and the view `raw` reads the archive through one (raw_view_sql).
+            self.put_json(b"")
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ArchiveError(
@@ -171,7 +181,8 @@ class CaptureArchive:
         return data
 
     def json_keys(self) -> Iterator[str]:
-        """Every JSON document's key, in no particular order."""
+        """The key of every file that holds JSON, in no particular order (not the file of
+        empty content that `prepare` makes for DuckDB's globs)."""
         base = self.root / "json"
         if not base.is_dir():
             return
@@ -180,8 +191,9 @@ class CaptureArchive:
                 continue
             for entry in os.scandir(folder.path):
                 name = entry.name
-                if name.endswith(JSON_SUFFIX) and _KEY.fullmatch(name[: -len(JSON_SUFFIX)]):
-                    yield name[: -len(JSON_SUFFIX)]
+                key = name[: -len(JSON_SUFFIX)]
+                if name.endswith(JSON_SUFFIX) and _KEY.fullmatch(key) and key != EMPTY_CONTENT:
+                    yield key
 
     def remove_unfinished(self) -> int:
         """Remove temporary files a killed writer left (never a named file: a file under
@@ -196,6 +208,26 @@ class CaptureArchive:
     def json_glob(self) -> str:
         """A glob over every JSON document, for DuckDB's readers."""
         return str(self.root / "json" / "*" / f"*{JSON_SUFFIX}")
+
+    def raw_view_sql(self) -> str:
+        """The statement that makes the view `raw` read this archive: each `raw_index`
+        row with its record's JSON, found by file, line and JSON path (DuckDB numbers a
+        reader's rows in order, which gives each document's line in its file)."""
+        glob = str(self.root.resolve() / "json" / "*" / f"*{JSON_SUFFIX}").replace("'", "''")
+        return f"""
+            CREATE OR REPLACE VIEW raw AS
+            SELECT r.sha256, r.kind, r.entity_id, r.source, r.run_id, r.captured_at,
+                   CASE WHEN r.kind = 'profile' THEN json_extract(d.json, r.path)
+                        ELSE json_merge_patch(json_extract(d.json, r.path), '{_NESTED_CUT}')
+                   END::VARCHAR AS json
+            FROM raw_index r LEFT JOIN (
+                SELECT regexp_extract(filename, '([0-9a-f]{{64}})[.]json[.]zst$', 1) AS capture,
+                       ordinality - min(ordinality) OVER (PARTITION BY filename) AS line,
+                       json
+                FROM read_ndjson_objects('{glob}', filename = true, compression = 'zstd')
+                    WITH ORDINALITY
+            ) d ON d.capture = r.capture AND d.line = r.line
+            """
 
 
 class JsonWriter:

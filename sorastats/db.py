@@ -34,12 +34,17 @@ _logger = logging.getLogger(__name__)
 Log = Callable[[str], None]
 
 
+def log_upgrade(message: str) -> None:
+    """Where upgrade notices go by default: the `sorastats.db` logger at INFO."""
+    _logger.info(message)
+
+
 def migrate(con: duckdb.DuckDBPyConnection, log: Log | None = None) -> int:
     """Apply every migration the database lacks, each in its own transaction. Upgrading
     an existing database is reported to `log` (default: the `sorastats.db` logger at
     INFO, which the command line shows on stderr): a migration may copy big tables
     (version 2 copies `raw`), which takes a while on a large database."""
-    log = log or _logger.info
+    log = log or log_upgrade
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise SchemaTooNewError(

@@ -3,9 +3,10 @@ per batch together with the run's counts and checkpoint.
 
 Rules (the schema contract's promises):
 - A post's latest sighting decides. Tombstoned once means gone for good: it leaves
-  posts, post_snapshots, post_cameos, raw and quarantine, and only `tombstones` keeps
-  its id and deletion time. A latest sighting that is not public removes it likewise
-  (but it may come back when seen public again).
+  posts, post_snapshots, post_cameos, raw_index and quarantine (and the capture
+  archive's files, when the run ends), and only `tombstones` keeps its id and deletion
+  time. A latest sighting that is not public removes it likewise (but it may come back
+  when seen public again).
 - Snapshots: one row per entity per UTC capture day; a later capture that day wins.
 - Rows only move forward in capture time, ties broken by content hash, so applying the
   same input in any batching or order gives the same tables (resume == uninterrupted).
@@ -26,7 +27,13 @@ import orjson
 from sorastats import parse
 from sorastats.archive import CaptureArchive
 from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
-from sorastats.staging import EMPTY_KEY, POST_ID, SPOOL_LINE_LIMIT, StagedBatch
+from sorastats.staging import (
+    EMPTY_KEY,
+    POST_ID,
+    SPOOL_LINE_LIMIT,
+    StagedBatch,
+    archived_locations,
+)
 from sorastats.tempdirs import owned_tempdir
 
 _POST_STRUCT = (
@@ -53,7 +60,9 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "entity_id": "VARCHAR",
         "source": "VARCHAR",
         "cap": "TIMESTAMP",
-        "json": "VARCHAR",
+        "capture": "VARCHAR",
+        "line": "BIGINT",
+        "path": "VARCHAR",
     },
     "raw_keys": {"sha256": "VARCHAR"},
     "quarantine": {
@@ -65,6 +74,8 @@ _COLUMNS: dict[str, dict[str, str]] = {
     },
     "captures": {
         "sha256": "VARCHAR",
+        "token": "VARCHAR",
+        "spans": "BOOLEAN",
         "input_sha256": "VARCHAR",
         "source": "VARCHAR",
         "cap": "TIMESTAMP",
@@ -225,11 +236,7 @@ class Applier:
                     )
                 empty = ", ".join(f"NULL::{t} AS {c}" for c, t in columns_of.items())
                 source = reader if len(spool) else f"(SELECT {empty} WHERE false)"
-                if name == "raw":
-                    # The bulk of the bytes: read straight into the INSERT, never staged.
-                    con.execute(f"CREATE OR REPLACE TEMP VIEW s_raw AS SELECT * FROM {source}")
-                else:
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE s_{name} AS SELECT * FROM {source}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE s_{name} AS SELECT * FROM {source}")
             self._apply_sql(counts)
             self._apply_captures()
             self._record(counts, checkpoint)
@@ -267,6 +274,14 @@ class Applier:
                 WHERE capture IN (SELECT capture FROM s_capture_posts))
             """
         )
+        # A capture whose records went in with earlier batches (a large JSONL file):
+        # their `raw_index` rows still carry its token.
+        con.execute(
+            """
+            UPDATE raw_index SET capture = c.sha256 FROM s_captures c
+            WHERE c.spans AND raw_index.capture = c.token
+            """
+        )
         # Removed posts leave the index now and the archive files when the run ends
         # (`purge_archive`): a file is then rewritten once, however many of its posts went.
         con.execute(
@@ -290,8 +305,10 @@ class Applier:
             rows = con.execute(
                 "SELECT capture, list(DISTINCT post_id) FROM capture_purge_queue GROUP BY capture"
             ).fetchall()
+            moves: list[tuple[str, str, str, int, str]] = []
             for old, gone in rows:
-                self._purge_capture(str(old), set(gone))
+                moves.extend(self._purge_capture(str(old), set(gone)))
+            self._repoint_raw_index([str(r[0]) for r in rows], moves)
             con.execute("DELETE FROM capture_purge_queue")
             self.archive.sync()
             con.execute("COMMIT")
@@ -301,15 +318,16 @@ class Applier:
         self.drop_purged()
         return len(rows)
 
-    def _purge_capture(self, old: str, gone: set[str]) -> None:
+    def _purge_capture(self, old: str, gone: set[str]) -> list[tuple[str, str, str, int, str]]:
         """Rewrite one archive file without the posts in `gone`, under its new name; the
         index moves to it in the caller's transaction and the old file is listed for
-        deletion after the commit (`drop_purged`)."""
+        deletion after the commit (`drop_purged`). Returns where each record the new file
+        holds now sits: (old file, new file, record hash, line, JSON path)."""
         assert self.archive is not None
         con = self.con
         if old == EMPTY_KEY or not self.archive.has_json(old):
             con.execute("DELETE FROM capture_posts WHERE capture = ?", [old])
-            return
+            return []
         builder_lines: list[bytes] = []
         for line in self.archive.read_json(old).splitlines():
             doc, _ = parse.without_posts(orjson.loads(line), lambda post: post.get("id") in gone)
@@ -332,6 +350,43 @@ class Applier:
             con.execute("INSERT INTO capture_posts SELECT ?, unnest(?::VARCHAR[])", [new, kept])
         if new != old:
             con.execute("INSERT INTO capture_purges VALUES (?)", [old])
+        return [(old, new, key, line, path) for key, line, path in archived_locations(text)]
+
+    def _repoint_raw_index(
+        self, rewritten: list[str], moves: list[tuple[str, str, str, int, str]]
+    ) -> None:
+        """Point the `raw_index` rows of rewritten files at the record's place in the new
+        file (the cut wrappers shift lists); rows whose record the new file lacks go.
+        One statement each for all files: every one scans the whole index."""
+        if not rewritten:
+            return
+        con = self.con
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE s_moves "
+            "(old VARCHAR, new VARCHAR, sha256 VARCHAR, line BIGINT, path VARCHAR)"
+        )
+        if moves:
+            # One statement over five lists: executemany would be a statement per row.
+            columns = [list(column) for column in zip(*moves, strict=True)]
+            con.execute(
+                "INSERT INTO s_moves SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                "unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+                columns,
+            )
+        con.execute(
+            """
+            UPDATE raw_index SET capture = m.new, line = m.line, path = m.path FROM (
+                SELECT old, sha256, any_value(new) AS new,
+                       arg_min(line, (line, path)) AS line, arg_min(path, (line, path)) AS path
+                FROM s_moves GROUP BY old, sha256
+            ) m
+            WHERE raw_index.capture = m.old AND raw_index.sha256 = m.sha256
+            """
+        )
+        con.execute(
+            "DELETE FROM raw_index WHERE capture IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(set(rewritten) - {m[1] for m in moves})],
+        )
 
     def drop_purged(self) -> int:
         """Outside a transaction: delete the archive files committed purges replaced
@@ -392,7 +447,7 @@ class Applier:
         con.execute("DELETE FROM post_snapshots WHERE post_id IN (SELECT id FROM s_gone)")
         con.execute("DELETE FROM post_cameos WHERE post_id IN (SELECT id FROM s_gone)")
         con.execute(
-            "DELETE FROM raw WHERE kind IN ('post', 'comment') "
+            "DELETE FROM raw_index WHERE kind IN ('post', 'comment') "
             "AND entity_id IN (SELECT id FROM s_gone)"
         )
         con.execute(
@@ -464,24 +519,28 @@ class Applier:
             "creator_snapshots", "creator_id", "s_cr", "id", CREATOR_COUNTERS, "updated_at"
         )
 
-        # Raw wrappers, deduplicated by content hash (within a batch already by the
-        # stager, across batches here); nothing of a removed post. `raw` has no index:
-        # its keys are streamed past this batch's few keys, so the hash table holds
-        # the batch's keys, not the whole table's.
+        # Where each stored record sits in the archive, deduplicated by content hash
+        # (within a batch already by the stager, across batches here); nothing of a
+        # removed post. `raw_index` has no index: its keys are streamed past this
+        # batch's few keys, so the hash table holds the batch's keys, not the table's.
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE s_raw_stored AS
-            SELECT sha256 FROM raw WHERE sha256 IN (SELECT sha256 FROM s_raw_keys)
+            SELECT sha256 FROM raw_index WHERE sha256 IN (SELECT sha256 FROM s_raw_keys)
             """
         )
         con.execute(
             """
-            INSERT INTO raw (sha256, kind, entity_id, source, run_id, captured_at, json)
-            SELECT sha256, kind, entity_id, source, ?, cap, json FROM s_raw
-            WHERE NOT (kind IN ('post', 'comment') AND (
-                entity_id IN (SELECT id FROM s_gone)
-                OR entity_id IN (SELECT post_id FROM tombstones)))
-              AND sha256 NOT IN (SELECT sha256 FROM s_raw_stored)
+            INSERT INTO raw_index
+                (sha256, kind, entity_id, source, run_id, captured_at, capture, line, path)
+            SELECT r.sha256, r.kind, r.entity_id, r.source, ?, r.cap,
+                   coalesce(c.sha256, r.capture), r.line, r.path
+            FROM s_raw r LEFT JOIN (
+                SELECT DISTINCT token, sha256 FROM s_captures) c ON c.token = r.capture
+            WHERE NOT (r.kind IN ('post', 'comment') AND (
+                r.entity_id IN (SELECT id FROM s_gone)
+                OR r.entity_id IN (SELECT post_id FROM tombstones)))
+              AND r.sha256 NOT IN (SELECT sha256 FROM s_raw_stored)
             """,
             [run],
         )

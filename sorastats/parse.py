@@ -82,43 +82,101 @@ def detect_shape(doc: Any) -> Shape:
 
 def top_records(doc: dict[str, Any], shape: Shape) -> Iterator[Any]:
     """The top-level records of a document: wrappers, or bare profiles for listings."""
+    for _, record in located_records(doc, shape):
+        yield record
+
+
+Drop = Callable[[dict[str, Any]], bool]  # says whether a post's wrapper must go
+
+
+def keep_all(post: dict[str, Any]) -> bool:
+    """The `Drop` that cuts nothing."""
+    return False
+
+
+def located_records(
+    doc: dict[str, Any], shape: Shape, drop: Drop = keep_all
+) -> Iterator[tuple[str | None, Any]]:
+    """`top_records` with where each record sits in `doc` once `without_posts(doc, drop)`
+    has cut the wrappers `drop` names: a JSON path (`$.items[3]`, DuckDB's syntax), or
+    None for a record that is cut."""
     if shape in (Shape.WRAPPER, Shape.POST_TREE):
-        yield doc
-    elif shape is Shape.MANIFEST:
-        for item in doc["items"]:
-            yield item.get("_raw") if isinstance(item, dict) else item
-    else:
-        yield from doc["items"]
+        yield (None if wrapper_goes(doc, drop) else "$"), doc
+        return
+    items = doc["items"]
+    manifest = shape is Shape.MANIFEST
+    for path, item in _located_items(items, "$.items", drop):
+        if manifest:
+            yield (
+                (None if path is None else f"{path}._raw"),
+                (item.get("_raw") if isinstance(item, dict) else item),
+            )
+        else:
+            yield path, item
+
+
+def _located_items(
+    items: list[Any], where: str | None, drop: Drop
+) -> Iterator[tuple[str | None, Any]]:
+    """Each item of a list with its path once the items `drop` names are cut from it."""
+    kept = 0
+    for item in items:
+        if where is None or wrapper_goes(item, drop):
+            yield None, item
+        else:
+            yield f"{where}[{kept}]", item
+            kept += 1
 
 
 def flatten(wrapper: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The wrapper and every wrapper nested in it (parent_post, remix_posts.items,
     ancestors.items, children.items), depth first. Nested ones are cut from their
     parent, which keeps the ids (parent_post_id) that link them."""
-    stack = [wrapper]
+    for _, current in flatten_located(wrapper, "$"):
+        yield current
+
+
+def flatten_located(
+    wrapper: dict[str, Any], path: str | None, drop: Drop = keep_all
+) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    """`flatten` with each wrapper's JSON path below `path` (where `wrapper` sits) once
+    `without_posts(..., drop)` has cut what `drop` names; None for what is cut, and for
+    everything under a cut wrapper or under `path` None."""
+    stack: list[tuple[str | None, dict[str, Any]]] = [(path, wrapper)]
     while stack:
-        current = stack.pop()
+        where, current = stack.pop()
         post = current.get("post")
         if isinstance(post, dict):
             parent = post.pop("parent_post", None)
             if isinstance(parent, dict):
-                stack.append(parent)
+                gone = where is None or wrapper_goes(parent, drop)
+                stack.append((None if gone else f"{where}.post.parent_post", parent))
             for key in NESTED_LIST_KEYS:
                 nested = post.pop(key, None)
                 if isinstance(nested, dict):
-                    stack.extend(_wrappers_in(nested))
+                    stack.extend(_wrappers_in(nested, _under(where, f"post.{key}"), drop))
         children = current.pop("children", None)
         if isinstance(children, dict):
-            stack.extend(_wrappers_in(children))
+            stack.extend(_wrappers_in(children, _under(where, "children"), drop))
         current.pop("cursor", None)
-        yield current
+        yield where, current
 
 
-def _wrappers_in(listing: dict[str, Any]) -> list[dict[str, Any]]:
+def _under(where: str | None, key: str) -> str | None:
+    return None if where is None else f"{where}.{key}"
+
+
+def _wrappers_in(
+    listing: dict[str, Any], where: str | None, drop: Drop = keep_all
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """The wrappers of a nested listing with their paths, last first (for a stack)."""
     items = listing.get("items")
     if not isinstance(items, list):
         return []
-    return [i for i in reversed(items) if isinstance(i, dict)]
+    at = None if where is None else f"{where}.items"
+    located = [(p, i) for p, i in _located_items(items, at, drop) if isinstance(i, dict)]
+    located.reverse()
+    return located
 
 
 # Subtrees that hold media descriptions only; walking them is most of the cost.
@@ -227,7 +285,18 @@ def _is_wrapper(value: Any) -> bool:
     return type(value) is dict and type(value.get("post")) is dict
 
 
-def without_posts(doc: Any, drop: Callable[[dict[str, Any]], bool]) -> tuple[Any, int]:
+def wrapper_goes(value: Any, drop: Drop) -> bool:
+    """Whether `without_posts(..., drop)` cuts `value` where it sits: a wrapper whose
+    post `drop` names, or a manifest item whose `_raw` is one."""
+    if type(value) is not dict:
+        return False
+    if _is_wrapper(value) and drop(value["post"]):
+        return True
+    inner = value.get("_raw")
+    return type(inner) is dict and _is_wrapper(inner) and bool(drop(inner["post"]))
+
+
+def without_posts(doc: Any, drop: Drop) -> tuple[Any, int]:
     """`doc` without every {post, profile} wrapper whose post `drop` says must go, at any
     depth (feed items, parent_post, remix_posts, ancestors, children, a manifest item's
     `_raw`: the whole manifest item goes, as its other fields describe the same post).
@@ -237,12 +306,7 @@ def without_posts(doc: Any, drop: Callable[[dict[str, Any]], bool]) -> tuple[Any
         return None, 1
 
     def goes(value: Any) -> bool:
-        if type(value) is not dict:
-            return False
-        if _is_wrapper(value) and drop(value["post"]):
-            return True
-        inner = value.get("_raw")
-        return type(inner) is dict and _is_wrapper(inner) and bool(drop(inner["post"]))
+        return wrapper_goes(value, drop)
 
     removed = 0
     stack = [doc]

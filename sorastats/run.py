@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from sorastats import db, retention
+from sorastats import db, retention, unarchived
 from sorastats.archive import CaptureArchive
 from sorastats.ingest import (
     Applier,
@@ -189,11 +189,15 @@ class IngestRun:
             else:
                 run_id = start_run(con, self.command, self.source)
             self._applier = Applier(con, run_id, self.archive)
-            # What a killed run left: purged files not yet deleted, unfinished temporary
-            # files (the lock is held: no other run writes to this archive).
+            # What a killed run left: index rows of a capture it never finished, purged
+            # files not yet deleted, unfinished temporary files (the lock is held: no
+            # other run writes to this archive).
+            con.execute("DELETE FROM raw_index WHERE capture LIKE 'pending:%'")
             self._applier.drop_purged()
             self._applier.purge_archive()
             self.archive.remove_unfinished()
+            unarchived.move_into_archive(con, self.archive, run_id, self.log or db.log_upgrade)
+            con.execute(self.archive.raw_view_sql())
         except BaseException:
             self.close()
             raise

@@ -275,6 +275,30 @@ CREATE TABLE capture_purges (
 """,
 )
 
+# 4: `raw` keeps no JSON any more. Each stored record's JSON is in the capture archive
+# already, and `raw_index` says where: the archive file, the document's line in it and the
+# record's JSON path there. The view `raw` (made by each ingest run, which knows the
+# archive's folder: sorastats.archive.raw_view_sql) reads the JSON from the files. Rows of
+# older databases wait in `raw_unarchived` until the next run moves them into the archive
+# (sorastats.unarchived).
+MIGRATIONS += (
+    """
+ALTER TABLE raw RENAME TO raw_unarchived;
+
+CREATE TABLE raw_index (
+    sha256 TEXT NOT NULL,                -- unique: checked by the ingest, not an index
+    kind TEXT NOT NULL,                  -- 'post', 'comment' or 'profile', as `raw` had
+    entity_id TEXT,
+    source TEXT NOT NULL,
+    run_id BIGINT NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    capture TEXT NOT NULL,               -- captures.sha256: the archive file
+    line BIGINT NOT NULL,                -- the document's line in the file, from 0
+    path TEXT NOT NULL                   -- the record's JSON path in the document
+);
+""",
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables the site reads; a post that leaves `posts` leaves each of these too.

@@ -11,6 +11,8 @@ import dataclasses
 import hashlib
 import re
 import shutil
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 import orjson
 
 from sorastats import parse
-from sorastats.archive import CaptureArchive, JsonWriter
+from sorastats.archive import EMPTY_CONTENT, CaptureArchive, JsonWriter
 
 _SORT = orjson.OPT_SORT_KEYS
 SPOOL_BUFFER = 1 << 20  # bytes buffered per spool file before a write
@@ -61,15 +63,18 @@ class StagedBatch:
         self.directory = directory
         self.posts = Spool(directory / "posts.ndjson")
         self.profiles = Spool(directory / "profiles.ndjson")
+        # Where each stored wrapper sits in the archive (`raw_index`): no JSON, which
+        # stays in the archive file alone.
         self.raw = Spool(directory / "raw.txt")
-        # The hashes of `raw`'s lines again: deduplicating against stored rows then
-        # reads this small file, not the batch's whole JSON a second time.
         self.raw_keys = Spool(directory / "raw_keys.txt")
         self.quarantine = Spool(directory / "quarantine.ndjson")
         # The archive files this batch's documents went to, and the posts each holds.
         self.captures = Spool(directory / "captures.ndjson")
         self.capture_posts = Spool(directory / "capture_posts.ndjson")
         self.seen: set[bytes] = set()  # canonical hashes staged already
+        # Of them, those indexed in `raw_index`: a record may first come where the
+        # archive does not keep it (under a cut wrapper), then where it does.
+        self.indexed: set[bytes] = set()
         self.records = 0  # wrappers and bare profiles looked at (after flattening)
         self.quarantined = 0
 
@@ -89,6 +94,7 @@ class StagedBatch:
         """Remove the spool files (after the batch was applied, or given up)."""
         self.close()
         self.seen.clear()
+        self.indexed.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -117,7 +123,7 @@ _NOT_KEPT = re.compile(
 POST_ID = re.compile(rb'"id":"(s_[0-9A-Za-z_-]{1,100})"')
 
 
-EMPTY_KEY = hashlib.sha256(b"").hexdigest()  # a capture of which nothing may be kept
+EMPTY_KEY = EMPTY_CONTENT  # the key of a capture of which nothing may be kept
 
 
 @dataclass(frozen=True)
@@ -129,22 +135,67 @@ class KeptCapture:
     post_ids: frozenset[str]
 
 
-def capture_line(doc: Any, tombstoned: frozenset[str] | set[str]) -> tuple[bytes, set[str]] | None:
+def cut_from_archive(tombstoned: frozenset[str] | set[str]) -> parse.Drop:
+    """Which wrappers the archive never keeps: posts deleted, not public, or tombstoned."""
+    return lambda post: not parse.is_visible(post) or post.get("id") in tombstoned
+
+
+def capture_line(
+    doc: Any, tombstoned: frozenset[str] | set[str]
+) -> tuple[bytes, set[str], bool] | None:
     """What the archive keeps of one document (viewer fields already stripped): compact
     JSON without the wrappers of posts that are deleted, not public, or tombstoned
-    before, and the post ids it holds; None when nothing is left. Pure: no I/O."""
+    before, the post ids it holds, and whether anything was cut; None when nothing is
+    left. Pure: no I/O."""
     line = orjson.dumps(doc)
     ids = {m.decode() for m in POST_ID.findall(line)}
     if _NOT_KEPT.search(line) or not ids.isdisjoint(tombstoned):
-        pruned, _ = parse.without_posts(
-            orjson.loads(line),
-            lambda post: not parse.is_visible(post) or post.get("id") in tombstoned,
-        )
+        pruned, cut = parse.without_posts(orjson.loads(line), cut_from_archive(tombstoned))
         if pruned is None:
             return None
-        line = orjson.dumps(pruned)
-        ids = {m.decode() for m in POST_ID.findall(line)}
-    return line, ids
+        if cut:
+            line = orjson.dumps(pruned)
+            ids = {m.decode() for m in POST_ID.findall(line)}
+        return line, ids, bool(cut)
+    return line, ids, False
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a staged record sits in the archive: the capture (its token until the file
+    is named), the document's line in the file, and the JSON path in the document."""
+
+    capture: str
+    line: int
+    path: str | None  # None: the archive does not keep this record
+
+    def at(self, path: str | None) -> Location:
+        return Location(self.capture, self.line, path)
+
+
+def archived_locations(text: bytes) -> Iterator[tuple[str, int, str]]:
+    """(canonical hash, line, JSON path) of every record an archive file holds, hashed as
+    the stager hashes them (see `Stager.add_document`); the purge re-points `raw_index`
+    with these after rewriting a file. Pure: no I/O."""
+    for number, line in enumerate(text.splitlines()):
+        doc = orjson.loads(line)
+        try:
+            shape = parse.detect_shape(doc)
+        except parse.BadRecord:
+            continue
+        for path, record in parse.located_records(doc, shape):
+            if path is None or not isinstance(record, dict):
+                continue
+            if shape is parse.Shape.PROFILE_LIST:
+                canonical = orjson.dumps(record, option=_SORT)
+                yield hashlib.sha256(canonical).hexdigest(), number, path
+                continue
+            if not isinstance(record.get("post"), dict):
+                continue
+            for where, wrapper in parse.flatten_located(record, path):
+                if where is not None:
+                    canonical = orjson.dumps(wrapper, option=_SORT)
+                    yield hashlib.sha256(canonical).hexdigest(), number, where
 
 
 # A capture's kept text is held in memory up to this size, then streamed to a file (a
@@ -158,19 +209,26 @@ class CaptureBuilder:
     def __init__(self, stager: Stager, archive: CaptureArchive) -> None:
         self.stager = stager
         self.archive = archive
+        # Names the capture in staged `raw_index` rows until its file is named, which
+        # is when it is finished: a large JSONL file's records may be applied before.
+        self.token = f"pending:{uuid.uuid4().hex}"
+        self.first_batch = stager.batch
         self.lines: list[bytes] = []
         self.held = 0
         self.writer: JsonWriter | None = None
         self.post_ids: set[str] = set()
         self.documents = 0
 
-    def add(self, doc: Any) -> None:
+    def add(self, doc: Any) -> tuple[int, bool] | None:
         """Call before `Stager.add_document` flattens `doc` (flattening cuts nested
-        wrappers out of their parents) and after its viewer fields are stripped."""
+        wrappers out of their parents) and after its viewer fields are stripped. Returns
+        the document's line in the file and whether wrappers were cut from it (None:
+        nothing of it is kept)."""
         kept = capture_line(doc, self.stager.tombstoned)
         if kept is None:
-            return
-        line, ids = kept
+            return None
+        line, ids, cut = kept
+        number = self.documents
         self.post_ids |= ids
         self.documents += 1
         self.lines.append(line)
@@ -180,6 +238,7 @@ class CaptureBuilder:
                 self.writer = self.archive.json_writer()
             self.writer.write(b"\n".join(self.lines) + b"\n")
             self.lines, self.held = [], 0
+        return number, cut
 
     def finish(self, source: str, captured_at: datetime, input_key: str | None) -> KeptCapture:
         """Name the file and stage its index rows with the current batch. `input_key`
@@ -205,6 +264,10 @@ class CaptureBuilder:
             orjson.dumps(
                 {
                     "sha256": kept.key,
+                    "token": self.token,
+                    # Its records were applied with earlier batches as well: their
+                    # `raw_index` rows are renamed from the token once this commits.
+                    "spans": batch is not self.first_batch,
                     "input_sha256": input_key or kept.key,
                     "source": source,
                     "cap": _time(captured_at).decode(),
@@ -279,16 +342,38 @@ class Stager:
         reports the file)."""
         shape = parse.detect_shape(doc)
         parse.strip_viewer_fields(doc)
-        if capture is not None:
-            capture.add(doc)
-        for record in parse.top_records(doc, shape):
-            if shape is parse.Shape.PROFILE_LIST:
-                self.add_profile_record(record, source, captured_at)
-            else:
-                self.add_wrapper(record, source, captured_at)
+        kept = capture.add(doc) if capture is not None else None
+        if capture is None or kept is None:
+            # Nothing of it is archived, so nothing of it is indexed in `raw_index`.
+            for record in parse.top_records(doc, shape):
+                self._add_record(record, shape, source, captured_at, None)
+            return shape
+        line, cut = kept
+        # Paths as they are in the archived document: the wrappers it cut shift lists.
+        drop = cut_from_archive(self.tombstoned) if cut else parse.keep_all
+        for path, record in parse.located_records(doc, shape, drop):
+            self._add_record(
+                record, shape, source, captured_at, Location(capture.token, line, path), drop
+            )
         return shape
 
-    def add_profile_record(self, record: Any, source: str, captured_at: datetime) -> None:
+    def _add_record(
+        self,
+        record: Any,
+        shape: parse.Shape,
+        source: str,
+        captured_at: datetime,
+        where: Location | None,
+        drop: parse.Drop = parse.keep_all,
+    ) -> None:
+        if shape is parse.Shape.PROFILE_LIST:
+            self.add_profile_record(record, source, captured_at, where)
+        else:
+            self.add_wrapper(record, source, captured_at, where, drop)
+
+    def add_profile_record(
+        self, record: Any, source: str, captured_at: datetime, where: Location | None = None
+    ) -> None:
         batch = self.batch
         batch.records += 1
         try:
@@ -303,19 +388,29 @@ class Stager:
         digest = hashlib.sha256(canonical).digest()
         cap = _time(captured_at)
         self._stage_profile(facts, digest, cap)
-        if digest not in batch.seen:
-            batch.seen.add(digest)
-            self._stage_raw(digest, b"profile", facts.id, source, cap, canonical)
+        self._stage_raw(digest, b"profile", facts.id, source, cap, where)
 
-    def add_wrapper(self, wrapper: Any, source: str, captured_at: datetime) -> None:
+    def add_wrapper(
+        self,
+        wrapper: Any,
+        source: str,
+        captured_at: datetime,
+        where: Location | None = None,
+        drop: parse.Drop = parse.keep_all,
+    ) -> None:
         if not isinstance(wrapper, dict) or not isinstance(wrapper.get("post"), dict):
             self.batch.records += 1
             self._quarantine(wrapper, "not a {post, profile} wrapper", source, None)
             return
-        for nested in parse.flatten(wrapper):
-            self._add_flat_wrapper(nested, source, captured_at)
+        path = where.path if where is not None else None
+        for nested_path, nested in parse.flatten_located(wrapper, path, drop):
+            self._add_flat_wrapper(
+                nested, source, captured_at, where.at(nested_path) if where else None
+            )
 
-    def _add_flat_wrapper(self, wrapper: dict[str, Any], source: str, cap_dt: datetime) -> None:
+    def _add_flat_wrapper(
+        self, wrapper: dict[str, Any], source: str, cap_dt: datetime, where: Location | None
+    ) -> None:
         batch = self.batch
         batch.records += 1
         post = wrapper.get("post")
@@ -355,10 +450,14 @@ class Stager:
             # A removal needs only the post's id and state, never its content.
             facts = dataclasses.replace(facts, text=None, cameo_ids=())
         digest = hashlib.sha256(canonical).digest()
-        if digest in batch.seen:
-            return  # the same wrapper nested twice in one capture: ingested once
-        batch.seen.add(digest)
         cap = _time(cap_dt)
+        kind = b"comment" if facts.comment else b"post"
+        if digest in batch.seen:
+            # The same wrapper twice in one batch: ingested once, indexed where kept.
+            if visible:
+                self._stage_raw(digest, kind, facts.id, source, cap, where)
+            return
+        batch.seen.add(digest)
         batch.posts.append(
             b'{"rk":"'
             + digest.hex().encode()
@@ -370,8 +469,7 @@ class Stager:
         )
         if not visible:
             return  # its removal is staged above; nothing of it is stored
-        kind = b"comment" if facts.comment else b"post"
-        self._stage_raw(digest, kind, facts.id, source, cap, canonical)
+        self._stage_raw(digest, kind, facts.id, source, cap, where)
         if creator is not None:
             self._stage_profile(creator, digest, cap)
         if not facts.comment:
@@ -394,14 +492,34 @@ class Stager:
         )
 
     def _stage_raw(
-        self, digest: bytes, kind: bytes, entity_id: str, source: str, cap: bytes, canonical: bytes
+        self,
+        digest: bytes,
+        kind: bytes,
+        entity_id: str,
+        source: str,
+        cap: bytes,
+        where: Location | None,
     ) -> None:
-        # One line, fields split by \x01: orjson escapes every control character inside
-        # strings, so neither \x01 nor a newline can occur in the canonical JSON, and
-        # DuckDB reads the JSON as plain text without parsing it again.
+        """Index one stored record where the archive keeps it (`raw_index`); a record
+        the archive does not keep has no row."""
+        if where is None or where.path is None or digest in self.batch.indexed:
+            return
+        self.batch.indexed.add(digest)
+        # One line, fields split by \x01 (text fields have control characters replaced).
         key = digest.hex().encode()
         self.batch.raw.append(
-            b"\x01".join((key, kind, _field(entity_id), _field(source), cap, canonical))
+            b"\x01".join(
+                (
+                    key,
+                    kind,
+                    _field(entity_id),
+                    _field(source),
+                    cap,
+                    where.capture.encode(),
+                    str(where.line).encode(),
+                    where.path.encode(),
+                )
+            )
         )
         self.batch.raw_keys.append(key)
 

@@ -149,7 +149,8 @@ def test_what_the_archive_keeps_of_a_document(case: str) -> None:
         assert result is None
         return
     assert result is not None
-    line, held = result
+    line, held, cut = result
+    assert cut == (json.loads(line) != doc)  # says whether wrappers were cut
     assert b"\n" not in line
     kept = json.loads(line)
     ids = {m.decode() for m in re.findall(rb'"id":"(s_[^"]*)"', line)}

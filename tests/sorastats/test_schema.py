@@ -19,7 +19,7 @@ def test_new_database_is_migrated_to_current_version(tmp_path: Path) -> None:
         "posts",
         "creator_snapshots",
         "post_snapshots",
-        "raw",
+        "raw_index",  # `raw` is a view each ingest run makes (it names the archive)
         "runs",
         "quarantine",
     } <= tables
@@ -47,7 +47,8 @@ def _version_1_database(path: Path) -> None:
     con.execute(MIGRATIONS[0])
     con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     con.execute(
-        "INSERT INTO raw VALUES ('ab', 'post', 's_1', 'f.json', 1, '2025-10-09 08:00', '{}')"
+        "INSERT INTO raw VALUES "
+        """('ab', 'post', 's_1', 'f.json', 1, '2025-10-09 08:00', '{"post":{"id":"s_1"}}')"""
     )
     con.execute(
         "INSERT INTO post_snapshots (post_id, captured_on, captured_at, view_count) "
@@ -79,18 +80,21 @@ def test_version_1_database_upgrades_in_place_keeping_its_rows(tmp_path: Path) -
     assert logged == [
         f"database: upgrading schema version 1 to {SCHEMA_VERSION} (once) ...",
     ]
-    assert con.execute("SELECT sha256, json FROM raw").fetchall() == [("ab", "{}")]
+    # `raw`'s JSON waits for the next ingest run, which moves it into the archive.
+    assert con.execute("SELECT sha256, json FROM raw_unarchived").fetchall() == [
+        ("ab", '{"post":{"id":"s_1"}}')
+    ]
     assert con.execute("SELECT post_id, view_count FROM post_snapshots").fetchall() == [("s_1", 7)]
     assert con.execute("SELECT creator_id, follower_count FROM creator_snapshots").fetchall() == [
         ("user-a", 3)
     ]
     # The history tables carry no index any more; the entity tables keep theirs.
     keys = _primary_keys(con)
-    assert not keys & {"raw", "post_snapshots", "creator_snapshots"}
+    assert not keys & {"raw_unarchived", "raw_index", "post_snapshots", "creator_snapshots"}
     assert {"posts", "creators", "creator_usernames", "tombstones"} <= keys
     # NOT NULL still holds.
     with pytest.raises(duckdb.ConstraintException):
-        con.execute("INSERT INTO raw (sha256) VALUES (NULL)")
+        con.execute("INSERT INTO raw_unarchived (sha256) VALUES (NULL)")
 
 
 def test_an_upgrade_goes_to_the_logger_not_stderr_by_default(

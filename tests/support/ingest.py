@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 
 from tests.support.paths import SHARED_FIXTURES
 
@@ -121,3 +123,15 @@ def one_row(
 
 def count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
     return int(one_row(con, sql, params)[0])
+
+
+def raw_rows_found_in_archive(con: duckdb.DuckDBPyConnection) -> int:
+    """Check that every row of the view `raw` finds its record in the capture archive:
+    its JSON, in the stager's canonical form (sorted keys), hashes to the row's sha256.
+    Returns how many rows were checked."""
+    rows = con.execute("SELECT sha256, json FROM raw").fetchall()
+    for sha256, text in rows:
+        assert text is not None, f"raw row {sha256} finds no record in the archive"
+        canonical = orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
+        assert hashlib.sha256(canonical).hexdigest() == sha256, text[:300]
+    return len(rows)

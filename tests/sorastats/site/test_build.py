@@ -615,7 +615,7 @@ def test_a_first_release_database_is_upgraded_then_rendered(tmp_path: Path) -> N
     con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     con.execute(f"ATTACH '{current}' AS now (READ_ONLY)")
     for table in ("creators", "creator_usernames", "posts", "post_cameos", "tombstones",
-                  "creator_snapshots", "post_snapshots", "raw"):  # fmt: skip
+                  "creator_snapshots", "post_snapshots"):  # fmt: skip
         con.execute(f"INSERT INTO {table} SELECT * FROM now.{table}")
     con.close()
     report = build(old, tmp_path / "site")
