@@ -16,7 +16,19 @@ prints each as a ceiling in posts/s (the bench's unit: distinct posts per second
    three memory caps: the import's; 900 MB, about the 1 GiB RSS target; one big enough
    never to spill (its RSS is far over the target).
 
-Steps 2 and 3 read only the feed pages (`latest-*.json`), not the post trees, so their
+4. DuckDB: its JSON reader with typed columns for the fields the tables need (the post's
+   id, creator, state, texts, times, counters, media and links; the profile's), unnested,
+   as a SQL-first import would read them. Nothing stored.
+5. Python: every file compressed with zstd at the archive's level, in one process per
+   core: what keeping the capture archive costs, nothing else.
+6. Python: the import's own staging (sorastats.staging: checks, extraction, canonical
+   JSON and hashes, spool files) of every file in one process, with no archive and no
+   DuckDB: the work step 4 would replace in a SQL-first import.
+
+The last line adds up what an import that keeps the archive must do at least (steps 4
+and 5 in CPU seconds, both cores busy all the time) as one more ceiling.
+
+Steps 2 to 4 read only the feed pages (`latest-*.json`), not the post trees, so their
 ceilings are higher than the whole input allows. Each step runs in its own process, so
 its CPU seconds and peak RSS are its own. The files are read once first, untimed, so
 every step finds them in the page cache, as `bench/ingest.py` does.
@@ -31,6 +43,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -42,8 +55,10 @@ from bench.ingest import (  # the same capture set, cached, and the same measuri
     synthesize,
     warm_page_cache,
 )
+from sorastats.archive import compress
 from sorastats.db import INGEST_MEMORY_LIMIT  # the import's limits, so the floor follows them
-from sorastats.staging import SPOOL_LINE_LIMIT
+from sorastats.importer import BATCH_RECORDS
+from sorastats.staging import SPOOL_LINE_LIMIT, Stager
 
 STORE_MEMORY_CAPS = (INGEST_MEMORY_LIMIT, "900MB", "8GB")
 
@@ -70,6 +85,65 @@ def feed_items(pattern: str) -> str:
         f"SELECT unnest(items) AS item FROM read_json('{pattern}', "
         f"columns={{items: 'JSON[]', cursor: 'VARCHAR'}}, maximum_object_size={SPOOL_LINE_LIMIT})"
     )
+
+
+_ATTACHMENT = "STRUCT(generation_id VARCHAR, width INTEGER, height INTEGER, duration_s DOUBLE)"
+_POST = (
+    "STRUCT(id VARCHAR, shared_by VARCHAR, posted_to_public BOOLEAN, posted_at DOUBLE, "
+    "updated_at DOUBLE, tombstoned_at DOUBLE, text VARCHAR, like_count BIGINT, "
+    "view_count BIGINT, unique_view_count BIGINT, remix_count BIGINT, reply_count BIGINT, "
+    "share_count BIGINT, repost_count BIGINT, preview_image_url VARCHAR, permalink VARCHAR, "
+    f"parent_post_id VARCHAR, root_post_id VARCHAR, attachments {_ATTACHMENT}[], "
+    "permissions STRUCT(share_setting VARCHAR), emoji VARCHAR)"
+)
+_PROFILE = (
+    "STRUCT(user_id VARCHAR, username VARCHAR, display_name VARCHAR, description VARCHAR, "
+    "verified BOOLEAN, is_public_figure BOOLEAN, can_cameo BOOLEAN, "
+    "profile_picture_url VARCHAR, permalink VARCHAR, follower_count BIGINT, "
+    "following_count BIGINT, post_count BIGINT, likes_received_count BIGINT, "
+    "created_at DOUBLE, updated_at DOUBLE)"
+)
+
+
+def duckdb_typed(pattern: str) -> str:
+    con = connect(":memory:", INGEST_MEMORY_LIMIT)
+    row = con.execute(
+        f"""
+        SELECT count(*), count(DISTINCT w.profile.user_id), sum(w.post.view_count)
+        FROM (SELECT unnest(items) AS w FROM read_json('{pattern}',
+            columns={{items: 'STRUCT(post {_POST}, profile {_PROFILE})[]'}},
+            maximum_object_size={SPOOL_LINE_LIMIT}))
+        """
+    ).fetchone()
+    assert row is not None
+    return f"{row[0]:,} items of {row[1]:,} creators, typed"
+
+
+def stage_all(files: list[Path], folder: Path) -> str:
+    stager = Stager(folder / "stage")
+    when = datetime(2026, 1, 1)
+    records = 0
+    for path in files:
+        stager.add_document(orjson.loads(path.read_bytes()), str(path), when)
+        if len(stager.batch) >= BATCH_RECORDS:
+            records += len(stager.batch)
+            stager.batch.discard()
+            stager.new_batch()
+    records += len(stager.batch)
+    stager.batch.discard()
+    return f"{records:,} records staged, 1 process"
+
+
+def compress_files(paths: list[str]) -> int:
+    return sum(len(compress(Path(p).read_bytes())) for p in paths)
+
+
+def zstd_all(files: list[Path], workers: int) -> str:
+    chunks = [[str(p) for p in files[i::workers]] for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        packed = sum(pool.map(compress_files, chunks))
+    size = sum(p.stat().st_size for p in files)
+    return f"{size / 2**20:,.0f} MiB to {packed / 2**20:,.0f} MiB, {workers} processes"
 
 
 def connect(path: str, memory: str) -> duckdb.DuckDBPyConnection:
@@ -103,6 +177,9 @@ STEPS = {
     "parse": "1. Python: read + orjson.loads",
     "read": "2. DuckDB: read_json + unnest",
     **{f"store-{cap}": f"3. DuckDB: + store the JSON, {cap} cap" for cap in STORE_MEMORY_CAPS},
+    "typed": "4. DuckDB: read_json with typed columns + unnest",
+    "zstd": "5. Python: zstd of every file, the archive's level",
+    "stage": "6. Python: the import's staging alone",
 }
 
 
@@ -127,6 +204,12 @@ def step_work(step: str, capture: Path, folder: Path) -> str:
         return python_parse(sorted(capture.rglob("*.json")), os.cpu_count() or 1)
     if step == "read":
         return duckdb_read(pattern)
+    if step == "typed":
+        return duckdb_typed(pattern)
+    if step == "stage":
+        return stage_all(sorted(capture.rglob("*.json")), folder)
+    if step == "zstd":
+        return zstd_all(sorted(capture.rglob("*.json")), os.cpu_count() or 1)
     return duckdb_store(pattern, folder, step.removeprefix("store-"))
 
 
@@ -164,13 +247,21 @@ def main() -> int:
     capture = synthesize(args.posts, args.creators, args.days, args.seed)
     warm_page_cache(sorted(capture.rglob("*.json")))
     print(f"{args.posts:,} posts; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
+    cpu_of: dict[str, float] = {}
     for step, name in STEPS.items():
         with tempfile.TemporaryDirectory(prefix="sorastats-floor-") as tmp:
             wall, cpu, rss, detail = measure(step, capture, Path(tmp))
+        cpu_of[step] = cpu
         print(
             f"{name}: {wall:.1f} s wall, {cpu:.1f} CPU s, peak RSS {rss / 2**20:,.0f} MiB; "
             f"ceiling {args.posts / wall:,.0f} posts/s ({detail})"
         )
+    cores = os.cpu_count() or 1
+    least = cpu_of["typed"] + cpu_of["zstd"]
+    print(
+        f"typed read + archive (steps 4 + 5): {least:.1f} CPU s; on {cores} cores busy all "
+        f"the time, ceiling {args.posts / (least / cores):,.0f} posts/s"
+    )
     return 0
 
 

@@ -7,8 +7,10 @@ that cannot be read gets an error naming it; the other files still go in.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -106,10 +108,13 @@ class FileImporter:
         self.items = 0
         self.started_at = utcnow()
 
-    def import_file(self, path: Path) -> None:
+    def import_file(self, path: Path, key: str | None = None) -> None:
         """Stage one file; raises parse.BadRecord naming what is wrong with it. A file
-        whose bytes were ingested before is skipped after one read (its hash)."""
+        whose bytes were ingested before is skipped after one read (its hash; `key`, if
+        given, is that hash computed ahead: see `hashed_ahead`)."""
         source = str(path)
+        if key is not None and self._seen(key):
+            return
         if path.suffix.lower() in JSONL_SUFFIXES:
             input_key = _file_key(path)
             if self._seen(input_key):
@@ -220,11 +225,38 @@ class FileImporter:
 
 def _file_key(path: Path) -> str:
     """The archive key of a file's bytes, read in blocks (a JSONL file may be large)."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def _key_or_none(path: Path) -> str | None:
+    try:
+        return _file_key(path)
+    except OSError:
+        return None  # import_file meets the error again and reports it
+
+
+# Files hashed ahead of the one being imported, on as many threads as cores: hashing
+# releases the GIL, so a re-import of known files (hashing is all it does) uses every
+# core. A file that is new is read again for its records, and hashed again from what
+# was read: the key the archive records is always of the bytes ingested.
+HASH_AHEAD = 64
+
+
+def hashed_ahead(files: list[Path]) -> Iterator[tuple[Path, str | None]]:
+    """Each file with the SHA-256 of its bytes (None if it could not be read), in order,
+    computed up to HASH_AHEAD files ahead on a thread per core."""
+    workers = max(1, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers, thread_name_prefix="sorastats-hash") as pool:
+        window: collections.deque[tuple[Path, Future[str | None]]] = collections.deque()
+        for path in files:
+            window.append((path, pool.submit(_key_or_none, path)))
+            if len(window) >= HASH_AHEAD:
+                done, future = window.popleft()
+                yield done, future.result()
+        while window:
+            done, future = window.popleft()
+            yield done, future.result()
 
 
 def _looks_like_jsonl(data: bytes) -> bool:
@@ -281,9 +313,9 @@ def import_paths(
     with IngestRun(db_path, "import", source, log=log, captures=captures) as run:
         importer = FileImporter(run)
         try:
-            for path in files:
+            for path, key in hashed_ahead(files):
                 try:
-                    importer.import_file(path)
+                    importer.import_file(path, key)
                 except (parse.BadRecord, OSError, UnicodeDecodeError) as exc:
                     reporter.error(f"{path}: {exc}")
                 if on_progress is not None:

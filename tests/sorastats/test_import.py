@@ -534,3 +534,20 @@ def test_an_oversized_record_is_quarantined_cut_and_the_rest_goes_in(
     creators = {r[0] for r in con.execute("SELECT id FROM creators").fetchall()}
     assert "user-small0000000000000000" in creators
     assert "user-big00000000000000000000" not in creators
+
+
+def test_files_are_hashed_ahead_in_order_and_a_missing_one_is_reported(tmp_path: Path) -> None:
+    import hashlib
+
+    paths = [write(tmp_path / f"p{n:03}.json", page(wrapper(f"s_{n:032}"))) for n in range(150)]
+    missing = tmp_path / "gone.json"
+    listed = [*paths[:70], missing, *paths[70:]]
+    hashed = list(importer.hashed_ahead(listed))
+    assert [p for p, _ in hashed] == listed  # in order, past the look-ahead window
+    for path, key in hashed:
+        expected = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+        assert key == expected
+    # The import names the missing file; the others go in.
+    result = importer.import_paths(tmp_path / "s.duckdb", listed)
+    assert result.errors == [f"{missing}: no such file or folder"]
+    assert count(open_db(tmp_path / "s.duckdb"), "SELECT count(*) FROM posts") == 150
