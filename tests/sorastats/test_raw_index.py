@@ -38,6 +38,7 @@ def archive_text(db_path: Path) -> str:
     return "".join(archive.read_json(key).decode() for key in archive.json_keys())
 
 
+@pytest.mark.slow  # imports the whole sample: make test
 def test_every_raw_row_of_the_sample_finds_its_record(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     importer.import_paths(path, [SAMPLE])
@@ -138,6 +139,7 @@ def _version_2_copy(source: Path, target: Path) -> None:
     con.close()
 
 
+@pytest.mark.slow  # imports the whole sample: make test
 def test_a_version_2_database_moves_its_raw_rows_into_the_archive(tmp_path: Path) -> None:
     made = tmp_path / "made.duckdb"
     importer.import_paths(made, [SAMPLE])
@@ -178,6 +180,7 @@ def test_a_version_2_database_moves_its_raw_rows_into_the_archive(tmp_path: Path
     assert raw_rows_found_in_archive(con) == len(expected_raw) - its_rows
 
 
+@pytest.mark.slow  # imports the whole sample: make test
 def test_moving_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     made = tmp_path / "made.duckdb"
     importer.import_paths(made, [SAMPLE])
