@@ -159,7 +159,14 @@ def test_import_a_mixed_archive(server: RunningApi, chromium: Browser, tmp_path:
     page.get_by_label("Tags for the imported prompts").fill(f"{TAGS[0]}, {TAGS[1]}, {TAGS[0]}")
     start.click()
     expect(page.locator("#import-status")).to_have_text("6 of 6 imported. Done.")
+    expect(page.locator("#import-summary")).to_have_text(
+        f"6 prompts imported (6 published prompts linked to their posts), tagged “{TAGS[0]}”, "
+        f"“{TAGS[1]}”."
+    )
     expect(page.locator("#import-open-vault")).to_be_visible()
+    expect(page.locator("#import-open-vault")).to_have_attribute(
+        "href", f"/vault/#search={TAGS[0]}"
+    )
     expect(start).to_have_text("Import 0 prompts")  # the preview now knows they are in
     expect(start).to_be_disabled()
     assert accessibility_problems(page) == []  # progress and the finished state
