@@ -4,9 +4,9 @@ is previewed with its counts, imported with tags, published prompts linked to th
 posts; the vault search finds an imported prompt; an import whose answer is lost after
 the server stored it resumes after a reload without adding anything twice; no request
 ever carried a word of a prompt, a caption or a tag name; axe-core finds nothing. Cancel
-stops after the batch on its way and the same file finishes the rest. A free account's preview says how many of the chosen its
-tier leaves room for, with a link to upgrade; a 402 in the middle of an import stops it
-cleanly with what went in and why."""
+stops after the batch on its way and the same file finishes the rest. A free account's
+preview says how many of the chosen its tier leaves room for, with a link to upgrade; a
+402 in the middle of an import stops it cleanly with what went in and why."""
 
 from __future__ import annotations
 
@@ -371,7 +371,9 @@ def test_the_preview_says_what_the_free_tier_leaves_out(
         "45 prompts imported (45 drafts), tagged "
         "“free-import”. 15 of the 60 chosen were not imported: your plan has no room for more."
     )
-    expect(summary.get_by_role("link", name="Upgrade to Pro")).to_have_attribute("href", "/pricing/")
+    expect(summary.get_by_role("link", name="Upgrade to Pro")).to_have_attribute(
+        "href", "/pricing/"
+    )
     link = page.locator("#import-open-vault")
     expect(link).to_have_attribute("href", "/vault/#search=free-import")
     assert accessibility_problems(page) == []  # the summary
