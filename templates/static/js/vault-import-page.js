@@ -121,21 +121,25 @@ async function vaultRows() {
   }));
 }
 
-/** si.indexOf of `rows`, decrypted in workers: the notes (generation and post ids), and
- * the bodies too when `withBodies`. */
+/** si.indexOf of `rows`, decrypted in workers (two at a time, one a core here): the notes
+ * (generation and post ids), and the bodies too when `withBodies`. */
 async function vaultIndex(rows, withBodies) {
   const index = { generations: [], posts: [], texts: [] };
-  const helper = new Helper(1);
-  try {
-    for (let start = 0; start < rows.length; start += INDEX_ROWS) {
-      let part = rows.slice(start, start + INDEX_ROWS);
-      if (!withBodies) part = part.map(({ body, ...rest }) => rest);
-      const found = await helper.run({ op: "index", rows: part });
-      for (const key of Object.keys(index)) for (const value of found[key]) index[key].push(value);
+  const slices = [];
+  for (let start = 0; start < rows.length; start += INDEX_ROWS) slices.push(rows.slice(start, start + INDEX_ROWS));
+  const lane = async () => {
+    const helper = new Helper(1);
+    try {
+      for (let part = slices.shift(); part; part = slices.shift()) {
+        if (!withBodies) part = part.map(({ body, ...rest }) => rest);
+        const found = await helper.run({ op: "index", rows: part });
+        for (const key of Object.keys(index)) for (const value of found[key]) index[key].push(value);
+      }
+    } finally {
+      helper.close();
     }
-  } finally {
-    helper.close();
-  }
+  };
+  await Promise.all([lane(), lane()]);
   return index;
 }
 
