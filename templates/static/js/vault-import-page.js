@@ -254,6 +254,12 @@ function upgradeLink(text) {
   return el("a", { href: "/pricing/", text });
 }
 
+/** Whether the tier's prompt count, not the account cap, is what runs out first. */
+function tierBinds(usage) {
+  const allowed = usage.limits.private_prompts;
+  return allowed !== null && allowed <= usage.limits.account_prompts;
+}
+
 /** The preview's word on limits: how many of the chosen fit, and what lifts the limit. */
 function renderLimit() {
   const note = $("import-limit");
@@ -262,11 +268,9 @@ function renderLimit() {
   const fitting = importable().length;
   const parts = [];
   if (usage && fitting < wanted) {
-    const allowed = usage.limits.private_prompts;
-    const tierSays =
-      allowed !== null && allowed <= usage.limits.account_prompts
-        ? `Your ${usage.tier_title} plan keeps up to ${plural(allowed, "private prompt")}`
-        : `An account holds at most ${plural(usage.limits.account_prompts, "prompt")}`;
+    const tierSays = tierBinds(usage)
+      ? `Your ${usage.tier_title} plan keeps up to ${plural(usage.limits.private_prompts, "private prompt")}`
+      : `An account holds at most ${plural(usage.limits.account_prompts, "prompt")}`;
     parts.push(
       `${tierSays} and your vault holds ${number(usage.prompts)}: ${number(fitting)} of the ${number(wanted)} ` +
         `chosen will be imported, ${number(wanted - fitting)} will not (the first ones in the files go first).`,
@@ -282,7 +286,11 @@ function renderLimit() {
     return;
   }
   const children = [parts.join(" ")];
-  if (usage.lifted_by) children.push(" ", upgradeLink(`Upgrade to ${usage.lifted_by.title}`), " to import them all.");
+  const overTier = (fitting < wanted && tierBinds(usage)) || (tagLimit !== null && tagNames().length > tagLimit);
+  if (overTier && usage.lifted_by) {
+    const what = fitting < wanted && tierBinds(usage) ? " to import them all." : " for more tags on one prompt.";
+    children.push(" ", upgradeLink(`Upgrade to ${usage.lifted_by.title}`), what);
+  }
   note.replaceChildren(...children);
   note.hidden = false;
 }
@@ -421,6 +429,13 @@ function summarize(sent, total, names, stop) {
   link.hidden = sent.length === 0;
 }
 
+/** Why some of the chosen were left out before the start: the tier, or the account cap. */
+function noRoom() {
+  const usage = state.usage;
+  if (tierBinds(usage) && usage.lifted_by) return { text: "your plan has no room for more.", upgrade: true };
+  return { text: `an account holds at most ${plural(usage.limits.account_prompts, "prompt")}.`, upgrade: false };
+}
+
 /** Why a run stopped: {text, upgrade} (upgrade: a higher tier would let it go on). */
 function stopReason(error) {
   if (error.code === "tier_limit") return { text: `${error.message}`, upgrade: true };
@@ -495,7 +510,7 @@ async function runImport(event) {
     else if (stop.cancelled) say($("import-status"), `${number(done)} of ${total} imported: ${stop.text}`);
     else say($("import-status"), `${number(done)} of ${total} imported; stopped: ${stop.text}`, "error");
     // Left out before the start because the plan had no room: said in the summary.
-    const why = stop || (chosenCount > records.length ? { text: "your plan has no room for more.", upgrade: true } : null);
+    const why = stop || (chosenCount > records.length ? noRoom() : null);
     summarize(sent, chosenCount, names, why);
     // What is in the vault now: a second click imports only what is still missing. After
     // a failure the vault is asked again (a lost answer may have stored a batch).
