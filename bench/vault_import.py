@@ -2,9 +2,11 @@
 included: a SoraVault archive of N prompts (drafts and posts, 200 to 900 characters each)
 zipped, read and previewed, then imported into a Pro account through the real server
 (built site + API on SQLite, 127.0.0.1); then the same file again, which must add
-nothing. Prints the wall time of each step and the tab's peak memory (the renderer's
-JavaScript heap from the DevTools protocol, and the resident size of the renderer
-processes from /proc). Run by hand:
+nothing. Prints the wall time of each step and the peak memory: the renderer's
+JavaScript heap from the DevTools protocol, the anonymous resident memory of the tab's
+renderer process (the largest renderer: the tab is the only one that works), and of all
+renderer processes together (with chromium's spare renderer and an idle one), from /proc.
+Run by hand:
 
     .venv/bin/python -m bench.vault_import --prompts 10000
 """
@@ -73,8 +75,8 @@ def make_archive(folder: Path, prompts: int, seed: int = 7) -> Path:
     return archive
 
 
-def renderer_rss_mb() -> float:
-    """Resident anonymous memory of the chromium renderer processes under this process."""
+def renderer_rss_mb() -> dict[int, float]:
+    """Resident anonymous memory (MB) of each chromium renderer process under this one."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -84,7 +86,8 @@ def renderer_rss_mb() -> float:
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, list(children.get(os.getpid(), []))
+    sizes: dict[int, float] = {}
+    todo = list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
@@ -96,8 +99,8 @@ def renderer_rss_mb() -> float:
         if b"--type=renderer" in cmdline:
             # RssAnon: the renderer's own memory, without the shared libraries and fonts.
             rss = next(line for line in status.splitlines() if line.startswith("RssAnon:"))
-            total += int(rss.split()[1])
-    return total / 1024
+            sizes[pid] = int(rss.split()[1]) / 1024
+    return sizes
 
 
 class Peak:
@@ -105,13 +108,19 @@ class Peak:
         self.cdp: CDPSession = page.context.new_cdp_session(page)
         self.cdp.send("Performance.enable")
         self.heap = 0.0
-        self.rss = 0.0
+        self.rss = 0.0  # all renderers
+        self.tab = 0.0  # the largest renderer: the tab's
 
     def sample(self) -> None:
         metrics = self.cdp.send("Performance.getMetrics")["metrics"]
         used = next(m["value"] for m in metrics if m["name"] == "JSHeapUsedSize")
         self.heap = max(self.heap, used / 2**20)
-        self.rss = max(self.rss, renderer_rss_mb())
+        sizes = renderer_rss_mb()
+        self.rss = max(self.rss, sum(sizes.values()))
+        self.tab = max(self.tab, max(sizes.values(), default=0.0))
+
+    def __str__(self) -> str:
+        return f"JS heap {self.heap:.0f} MB, tab {self.tab:.0f} MB, all renderers {self.rss:.0f} MB"
 
 
 def wait_for(page: Page, peak: Peak, condition: str, timeout: float = 600) -> float:
@@ -120,7 +129,7 @@ def wait_for(page: Page, peak: Peak, condition: str, timeout: float = 600) -> fl
         peak.sample()
         if time.perf_counter() - start > timeout:
             raise TimeoutError(condition)
-        page.wait_for_timeout(250)
+        page.wait_for_timeout(100)
     peak.sample()
     return time.perf_counter() - start
 
@@ -155,7 +164,7 @@ def run(prompts: int) -> None:
             page = signed_in_tab(browser, api.base_url)
             peak = Peak(page)
             peak.sample()
-            print(f"signed in: JS heap {peak.heap:.0f} MB, renderer RSS {peak.rss:.0f} MB")
+            print(f"signed in: {peak}")
 
             start = time.perf_counter()
             page.locator("#import-files").set_input_files(archive)
@@ -170,24 +179,19 @@ def run(prompts: int) -> None:
             total = time.perf_counter() - start
             stored = len(user.client.get("/api/prompts").json()["prompts"])
             print(f"import: {done:.1f} s; file to done {total:.1f} s; {stored} prompts stored")
-            print(
-                f"peak during the import: JS heap {peak.heap:.0f} MB, "
-                f"renderer RSS {peak.rss:.0f} MB"
-            )
+            print(f"peak during the import: {peak}")
 
             page.reload()
             page.locator("#vault-app[data-ready]").wait_for(state="attached")
             page.locator("#import-main").wait_for(state="visible")
             second = Peak(page)
             second.sample()
-            print(
-                f"after the reload: JS heap {second.heap:.0f} MB, renderer RSS {second.rss:.0f} MB"
-            )
+            print(f"after the reload: {second}")
             page.locator("#import-files").set_input_files(archive)
             again = wait_for(page, second, "!document.getElementById('import-preview').hidden")
             button = page.locator("#import-start").inner_text()
             print(f"second import, preview against {stored} prompts: {again:.1f} s ({button})")
-            print(f"peak then: JS heap {second.heap:.0f} MB, renderer RSS {second.rss:.0f} MB")
+            print(f"peak then: {second}")
             if button != "Import 0 prompts":
                 raise SystemExit("the second import would add prompts")
 
@@ -199,7 +203,7 @@ def run(prompts: int) -> None:
             page.locator("#import-files").set_input_files(archive)
             again = wait_for(page, fresh, "!document.getElementById('import-preview').hidden")
             print(f"second import in a new tab: {again:.1f} s")
-            print(f"peak then: JS heap {fresh.heap:.0f} MB, renderer RSS {fresh.rss:.0f} MB")
+            print(f"peak then: {fresh}")
 
 
 def main() -> None:

@@ -73,6 +73,24 @@ async def vault_config(ctx: Ctx) -> Any:
 
 @group.route(
     "GET",
+    "/api/vault/usage",
+    "Your tier's vault limits and how many more prompts fit (for the import preview)",
+    responses={
+        200: "{tier, tier_title, prompts, limits, room, lifted_by}",
+        401: "Not signed in",
+    },
+    description="The numbers the prompt creation checks use (the tier table of "
+    "`sorastats/tiers.py` and `VAULT_MAX_PROMPTS`): `room` is how many more prompts fit "
+    "now; `lifted_by` names the tier with more room, or null. A limit of null is none.",
+)
+async def vault_usage(ctx: Ctx) -> Any:
+    tier = await service.current_tier(ctx.services, ctx.user_id)
+    cap = ctx.services.settings.VAULT_MAX_PROMPTS
+    return await ctx.services.db.run(service.usage, ctx.user_id, tier, cap, write=False)
+
+
+@group.route(
+    "GET",
     "/api/vault/keys",
     "Your wrapped user key and KDF parameters, to unlock the vault",
     responses={200: "{user_id, kdf, wrapped_user_key}", 401: "Not signed in"},

@@ -21,7 +21,7 @@ from api.strict_json import load_stored
 from api.vault import store
 from api.vault.rules import ID_PATTERN, envelope_problem
 from sorastats import retention
-from sorastats.tiers import Tier, check_limit
+from sorastats.tiers import Tier, check_limit, lifting_tier
 
 RESERVATION_SECONDS = retention.seconds("vault reservations")
 MAX_OPEN_RESERVATIONS = 200
@@ -196,6 +196,28 @@ def create_prompt(
     _take_reservation(conn, user_id, "prompt", prompt["id"], now)
     store.insert_prompt(conn, prompt, fields)
     return _existing_prompt(conn, user_id, prompt["id"], stripe)
+
+
+def usage(conn: Conn, user_id: str, tier: Tier, cap: int) -> dict[str, Any]:
+    """The body of GET /api/vault/usage: the numbers `create_prompts` checks, from the same
+    tier table, so a page can say before an import how much of it fits. `room`: how many
+    more prompts fit now (the tier's count and the account cap); a limit of None is none."""
+    prompts = store.count_prompts(conn, user_id)
+    allowed = tier.limit("private_prompts")
+    ceiling = cap if allowed is None else min(allowed, cap)
+    upgrade = None if allowed is None else lifting_tier(tier, "private_prompts", allowed + 1)
+    return {
+        "tier": tier.name,
+        "tier_title": tier.title,
+        "prompts": prompts,
+        "limits": {
+            "private_prompts": allowed,
+            "tags_per_prompt": tier.limit("tags_per_prompt"),
+            "account_prompts": cap,
+        },
+        "room": max(0, ceiling - prompts),
+        "lifted_by": None if upgrade is None else {"tier": upgrade.name, "title": upgrade.title},
+    }
 
 
 def create_prompts(

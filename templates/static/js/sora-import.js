@@ -365,25 +365,54 @@ export function textKey(text) {
   return str(text).trim().replace(/\s+/g, " ").toLowerCase();
 }
 
-/** Sort `records` against what the vault holds. `existing`: [{postId, notes, body}] of
- * the decrypted vault. Matched by generation id or post id first, then by the text.
- * Answers {fresh, inVault, repeated} (repeated: the same prompt twice in the files, such
- * as two generations of one prompt: the vault keeps the text once). */
-export function plan(records, existing) {
-  const generations = new Set();
-  const posts = new Set();
-  const texts = new Set();
+/** A short fingerprint of a prompt's text (53 bits of cyrb53 and the length), so the
+ * page can hold what the vault's texts are without holding the texts. Two different texts
+ * sharing it (about one chance in 10^8 for two vaults of 10,000) would make one be taken
+ * for the other and not imported. */
+export function textHash(text) {
+  const key = textKey(text);
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return `${key.length}:${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}`;
+}
+
+/** What `plan` needs of the vault, small enough to keep: the generation and post ids
+ * (from the notes and `post_id`) and the fingerprints of the bodies. `existing`:
+ * [{postId, notes, body}] of decrypted prompts; `body` undefined when not decrypted.
+ * Answers {generations, posts, texts}: arrays, so a worker can send them. */
+export function indexOf(existing) {
+  const index = { generations: [], posts: [], texts: [] };
   for (const item of existing) {
     const ids = idsInNotes(item.notes);
-    if (ids.generationId) generations.add(ids.generationId);
-    if (ids.postId) posts.add(ids.postId);
-    if (item.postId) posts.add(item.postId);
-    texts.add(textKey(item.body));
+    if (ids.generationId) index.generations.push(ids.generationId);
+    if (ids.postId) index.posts.push(ids.postId);
+    if (item.postId) index.posts.push(item.postId);
+    if (item.body !== undefined) index.texts.push(textHash(item.body));
   }
+  return index;
+}
+
+/** Sort `records` against what the vault holds: `vault` is an index (`indexOf`, or
+ * several merged) or the decrypted prompts themselves. Matched by generation id or post
+ * id first, then by the text. Answers {fresh, inVault, repeated} (repeated: the same
+ * prompt twice in the files, such as two generations of one prompt: the vault keeps the
+ * text once). */
+export function plan(records, vault) {
+  const index = Array.isArray(vault) ? indexOf(vault) : vault;
+  const generations = new Set(index.generations);
+  const posts = new Set(index.posts);
+  const texts = new Set(index.texts);
   const seen = { generations: new Set(), posts: new Set(), texts: new Set() };
   const result = { fresh: [], inVault: [], repeated: [] };
   for (const record of records) {
-    const text = textKey(record.prompt);
+    const text = textHash(record.prompt);
     const known =
       (record.generationId && generations.has(record.generationId)) ||
       (record.postId && posts.has(record.postId)) ||

@@ -365,6 +365,10 @@ async function enter() {
   state.cursor = undefined;
   show("vault-main");
   $("vault-user").textContent = session.user.email;
+  // `#search=words` (the import's "open your vault" link) fills the search: a fragment,
+  // so a tag name never reaches the server or its logs.
+  const asked = new URLSearchParams(location.hash.slice(1)).get("search");
+  if (asked) $("vault-search").value = asked;
   await load();
   $("vault-search").focus();
 }

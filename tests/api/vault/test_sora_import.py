@@ -385,6 +385,40 @@ def test_plan_matches_ids_then_text(page: Page) -> None:
     assert again["fresh"] == [] and len(again["inVault"]) == len(records)
 
 
+def test_the_vault_index_holds_ids_and_fingerprints_not_texts(page: Page) -> None:
+    """What the page keeps of the vault to match against (built in the import's workers)
+    is ids and text fingerprints; planning against it is planning against the prompts."""
+    found = read(page, *(sample(n) for n in sorted(TABLE)))
+    records = [r for f in found for r in f["records"]]
+    existing = [
+        {"postId": "s_0000000000000000000000000000aa01", "notes": "", "body": "edited since"},
+        {"postId": None, "notes": "Generation: gen_01sample0tools0draft000002\n", "body": "x"},
+        {"postId": None, "notes": "", "body": "  lighthouse beam sweeping over a   SEA of clouds "},
+        {"postId": None, "notes": "Post: s_notes\n"},  # notes only: no text to match
+    ]
+    index = page.evaluate("(existing) => window.harness.si.indexOf(existing)", existing)
+    assert index["generations"] == ["gen_01sample0tools0draft000002"]
+    assert index["posts"] == ["s_0000000000000000000000000000aa01", "s_notes"]
+    assert len(index["texts"]) == 3
+    assert not any("lighthouse" in t or "edited" in t for t in index["texts"])
+    by_index, by_prompts = page.evaluate(
+        """([records, existing, index]) => [window.harness.si.plan(records, index),
+                                            window.harness.si.plan(records, existing)]""",
+        [records, existing, index],
+    )
+    assert by_index == by_prompts and len(by_index["inVault"]) == 3
+    # The fingerprint ignores spaces and case like the matching does, and tells texts apart.
+    hashes = page.evaluate(
+        """() => ["A  fox in snow", " a fox IN snow ", "a fox in snow.", "a fox in snoW!"]
+                 .map(window.harness.si.textHash)"""
+    )
+    assert hashes[0] == hashes[1] and len(set(hashes)) == 3
+    many = page.evaluate(
+        "() => new Set(Array.from({length: 20000}, (_, n) => window.harness.si.textHash(`prompt ${n}`))).size"
+    )
+    assert many == 20_000
+
+
 def test_samples_are_anonymised() -> None:
     """The samples are written by hand: no real ids, names or signed links."""
     for path in Path(SAMPLES).iterdir():

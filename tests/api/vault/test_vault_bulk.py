@@ -194,3 +194,43 @@ def test_account_cap(start_api: Callable[..., RunningApi]) -> None:
     error = refused(user, user.bulk_body(["a", "b", "c"]), 409, "2 more fit")
     assert error["code"] == "limit_reached"
     assert user.client.post("/api/prompts/bulk", user.bulk_body(["a", "b"])).is_success
+
+
+def test_usage_gives_the_numbers_the_402_uses(alice: VaultUser) -> None:
+    """GET /api/vault/usage (the import preview's numbers) says exactly where the bulk
+    create starts refusing: `room` more fit, one more is the 402 naming the same tier."""
+    empty = alice.client.get("/api/vault/usage")
+    assert empty.status_code == 200
+    assert empty.json() == {
+        "tier": "free",
+        "tier_title": "Free",
+        "prompts": 0,
+        "limits": {"private_prompts": 50, "tags_per_prompt": 3, "account_prompts": 5000},
+        "room": 50,
+        "lifted_by": {"tier": "pro", "title": "Pro"},
+    }
+    assert alice.client.post("/api/prompts/bulk", alice.bulk_body(["p"] * 48)).is_success
+    usage = alice.client.get("/api/vault/usage").json()
+    assert (usage["prompts"], usage["room"]) == (48, 2)
+    over = refused(alice, alice.bulk_body(["q"] * (usage["room"] + 1)), 402, "Free")
+    assert (over["allowed"], over["lifted_by"]) == (usage["limits"]["private_prompts"], "pro")
+    assert alice.client.post("/api/prompts/bulk", alice.bulk_body(["q"] * usage["room"])).is_success
+    assert alice.client.get("/api/vault/usage").json()["room"] == 0
+
+
+def test_usage_on_pro_is_bounded_by_the_account_cap(start_api: Callable[..., RunningApi]) -> None:
+    api = start_api(**PRO_ENV, VAULT_MAX_PROMPTS="3")
+    user = vault_user(api.client(), "pro-usage@example.com")
+    make_pro(api, user.uid)
+    user.create_id(body="one")
+    usage = user.client.get("/api/vault/usage").json()
+    assert usage["tier"] == "pro" and usage["lifted_by"] is None
+    assert usage["limits"]["private_prompts"] is None  # unlimited on Pro
+    assert (usage["prompts"], usage["room"], usage["limits"]["account_prompts"]) == (1, 2, 3)
+    refused(user, user.bulk_body(["a", "b", "c"]), 409, "2 more fit")
+
+
+def test_usage_needs_a_session(client: Client) -> None:
+    response = client.get("/api/vault/usage")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_signed_in"

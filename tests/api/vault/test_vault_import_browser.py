@@ -4,8 +4,9 @@ is previewed with its counts, imported with tags, published prompts linked to th
 posts; the vault search finds an imported prompt; an import whose answer is lost after
 the server stored it resumes after a reload without adding anything twice; no request
 ever carried a word of a prompt, a caption or a tag name; axe-core finds nothing. Cancel
-stops after the batch on its way and the same file finishes the rest; a tier limit
-stops the import with the reason and stores nothing of the refused batch."""
+stops after the batch on its way and the same file finishes the rest. A free account's
+preview says how many of the chosen its tier leaves room for, with a link to upgrade; a
+402 in the middle of an import stops it cleanly with what went in and why."""
 
 from __future__ import annotations
 
@@ -158,7 +159,14 @@ def test_import_a_mixed_archive(server: RunningApi, chromium: Browser, tmp_path:
     page.get_by_label("Tags for the imported prompts").fill(f"{TAGS[0]}, {TAGS[1]}, {TAGS[0]}")
     start.click()
     expect(page.locator("#import-status")).to_have_text("6 of 6 imported. Done.")
+    expect(page.locator("#import-summary")).to_have_text(
+        f"6 prompts imported (6 published prompts linked to their posts), tagged “{TAGS[0]}”, "
+        f"“{TAGS[1]}”."
+    )
     expect(page.locator("#import-open-vault")).to_be_visible()
+    expect(page.locator("#import-open-vault")).to_have_attribute(
+        "href", f"/vault/#search={TAGS[0]}"
+    )
     expect(start).to_have_text("Import 0 prompts")  # the preview now knows they are in
     expect(start).to_be_disabled()
     assert accessibility_problems(page) == []  # progress and the finished state
@@ -259,7 +267,7 @@ def drafts_file(folder: Path, count: int, name: str = "drafts.jsonl") -> Path:
 
 
 def signed_in_page(
-    chromium: Browser, server: RunningApi, email: str, pro: bool = False
+    chromium: Browser, server: RunningApi, email: str, pro: bool = False, stay: bool = False
 ) -> tuple[Page, VaultUser]:
     user = vault_user(server.client(), email, PASSWORD, browser=True)
     if pro:
@@ -271,6 +279,8 @@ def signed_in_page(
     form = page.locator("#vault-signin-form")
     form.get_by_label("Email").fill(email)
     form.get_by_label("Password").fill(PASSWORD)
+    if stay:  # the key survives a reload or another page of the vault
+        form.get_by_label("Stay unlocked on this device").check()
     form.get_by_role("button", name="Sign in").click()
     expect(page.locator("#import-main")).to_be_visible()
     return page, user
@@ -312,17 +322,134 @@ def test_cancel_then_finish(server: RunningApi, chromium: Browser, tmp_path: Pat
     page.context.close()
 
 
-def test_a_tier_limit_stops_the_import_and_says_why(
+def record_statuses(page: Page) -> None:
+    """Keep every text #import-status shows (window.statuses), to check the progress."""
+    page.evaluate(
+        """() => {
+            window.statuses = [];
+            const status = document.getElementById("import-status");
+            new MutationObserver(() => window.statuses.push(status.textContent))
+                .observe(status, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+
+
+def test_the_preview_says_what_the_free_tier_leaves_out(
     server: RunningApi, chromium: Browser, tmp_path: Path
 ) -> None:
-    page, user = signed_in_page(chromium, server, "free@example.com")
+    """A free account (50 private prompts, 5 already in its vault) picks a file of 60 new
+    drafts: the preview says 45 will be imported and 15 not, with a link to upgrade, from
+    the server's own numbers; the import sends 45 and the summary says why it stopped."""
+    page, user = signed_in_page(chromium, server, "free@example.com", stay=True)
+    for n in range(5):
+        user.create_id(title=f"by hand {n}", body=f"typed by hand {n}")
     choose(page, [drafts_file(tmp_path, 60)])
-    page.locator("#import-start").click()
+    limit = page.locator("#import-limit")
+    expect(limit).to_have_text(
+        "Your Free plan keeps up to 50 private prompts and your vault holds 5: 45 of the 60 "
+        "chosen will be imported, 15 will not (the first ones in the files go first). "
+        "Upgrade to Pro to import them all."
+    )
+    expect(limit.get_by_role("link", name="Upgrade to Pro")).to_have_attribute("href", "/pricing/")
+    start = page.locator("#import-start")
+    expect(start).to_have_text("Import 45 of 60 prompts")
+    assert accessibility_problems(page) == []  # the preview with its limit notice
+
+    # More tags than the tier puts on one prompt: said, and the import cannot start.
+    tags = page.get_by_label("Tags for the imported prompts")
+    tags.fill("one, two, three, four")
+    expect(limit).to_contain_text("Your Free plan allows 3 tags on one prompt")
+    expect(start).to_be_disabled()
+    tags.fill("free-import")
+    expect(start).to_be_enabled()
+
+    start.click()
     status = page.locator("#import-status")
-    expect(status).to_contain_text("0 of 60 imported; stopped: ")
-    expect(status).to_contain_text("50")
-    expect(status).to_contain_text("Import the same files again to go on")
-    assert listed(user) == []
+    expect(status).to_have_text("45 of 45 imported. Done.")
+    summary = page.locator("#import-summary")
+    expect(summary).to_contain_text(
+        "45 prompts imported (45 drafts), tagged "
+        "“free-import”. 15 of the 60 chosen were not imported: your plan has no room for more."
+    )
+    expect(summary.get_by_role("link", name="Upgrade to Pro")).to_have_attribute(
+        "href", "/pricing/"
+    )
+    link = page.locator("#import-open-vault")
+    expect(link).to_have_attribute("href", "/vault/#search=free-import")
+    assert accessibility_problems(page) == []  # the summary
+    bodies = {user.decrypt(p, p["latest"])["body"] for p in listed(user)}  # type: ignore[arg-type]
+    assert bodies == {f"typed by hand {n}" for n in range(5)} | {
+        f"draft number {n}" for n in range(45)
+    }
+    # Nothing more fits: the preview says so and offers nothing.
+    expect(start).to_have_text("Import 0 of 15 prompts")
+    expect(start).to_be_disabled()
+
+    # The link opens the vault searching for the tag: the 45 imported, not the others.
+    link.click()
+    page.locator("#vault-app[data-ready]").wait_for(state="attached")
+    expect(page.locator("#vault-search")).to_have_value("free-import")
+    expect(page.locator(".prompt-item")).to_have_count(45)
+    page.context.close()
+
+
+def test_a_tier_limit_reached_mid_import_stops_it_cleanly(
+    server: RunningApi, chromium: Browser, tmp_path: Path
+) -> None:
+    """The preview counted on 50 free places, but another device adds 25 prompts while the
+    import runs (in batches of 10 here): the server answers 402 on the third batch and the
+    page stops there, says what went in and why, stores nothing of the refused batch, and
+    the progress said counts and time left on the way."""
+    page, user = signed_in_page(chromium, server, "midway@example.com", stay=True)
+
+    def small_batches(route: Route) -> None:
+        answer = route.fetch()
+        config = answer.json()
+        config["limits"]["bulk"] = 20  # chunks of 10 prompts
+        route.fulfill(response=answer, json=config)
+
+    page.route("**/api/vault/config", small_batches)
+    page.reload()
+    page.locator("#vault-app[data-ready]").wait_for(state="attached")
+    expect(page.locator("#import-main")).to_be_visible()
+    choose(page, [drafts_file(tmp_path, 60)])
+    start = page.locator("#import-start")
+    expect(start).to_have_text("Import 50 of 60 prompts")
+    sent: list[int] = []
+
+    def other_device_meanwhile(route: Route) -> None:
+        sent.append(len(json.loads(route.request.post_data or "{}")["prompts"]))
+        if len(sent) == 3:
+            for n in range(25):
+                user.create_id(title=f"elsewhere {n}", body=f"from another device {n}")
+        route.continue_()
+
+    page.route("**/api/prompts/bulk", other_device_meanwhile)
+    record_statuses(page)
+    start.click()
+    status = page.locator("#import-status")
+    expect(status).to_have_text(
+        "20 of 50 imported; stopped: Private prompts: the Free plan allows 50 private "
+        "prompts; upgrade to Pro to lift this limit."
+    )
+    expect(status).to_have_attribute("data-kind", "error")
+    summary = page.locator("#import-summary")
+    expect(summary).to_contain_text(
+        "20 prompts imported (20 drafts). 40 of the "
+        "60 chosen were not imported: Private prompts: the Free plan allows 50"
+    )
+    expect(summary.get_by_role("link", name="Upgrade to Pro")).to_be_visible()
+    expect(page.locator("#import-cancel")).to_be_hidden()
+    assert sent == [10, 10, 10]  # the third was refused, and the page sent nothing after it
+    assert len(listed(user)) == 45  # 20 imported + 25 from the other device, none refused
+    statuses: list[str] = page.evaluate("window.statuses")
+    assert "0 of 50 prompts imported" in statuses
+    assert any(
+        s.startswith("10 of 50 prompts imported · about ") and s.endswith(" left") for s in statuses
+    ), statuses
+    # The preview now knows the 20 and the room left (5): the numbers come from the server.
+    expect(start).to_have_text("Import 5 of 40 prompts")
+    assert accessibility_problems(page) == []
     page.context.close()
 
 
