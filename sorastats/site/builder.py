@@ -34,7 +34,7 @@ from sorastats import db
 from sorastats.db import schema_version
 from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
-from sorastats.site import model, worker
+from sorastats.site import icons, model, worker
 from sorastats.site.config import RenderConfig
 from sorastats.site.derived import cache_dir
 from sorastats.site.ledger import Entry, Ledger
@@ -137,6 +137,8 @@ def raw_pages(cfg: RenderConfig, assets: dict[str, str]) -> Iterator[Page]:
         yield Page(rel, "", (static / name).read_bytes().decode("latin-1"), sitemap=False)
     robots = f"User-agent: *\nAllow: /\n\nSitemap: {absolute(cfg.base_url, '/sitemap.xml')}\n"
     yield Page("robots.txt", "", robots, sitemap=False)
+    for rel, data in icons.files().items():  # at the root, where browsers look for them
+        yield Page(rel, "", data.decode("latin-1"), sitemap=False)
 
 
 def sitemap_entries(cfg: RenderConfig, ledger: Ledger, fingerprint: str) -> list[Entry]:

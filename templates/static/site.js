@@ -21,7 +21,10 @@ const searchBox = document.getElementById("search");
 if (searchBox && window.PagefindUI) {
   // Prompt shards are separate Pagefind bundles, merged into one search here.
   const merge = JSON.parse(searchBox.dataset.merge || "[]").map((bundlePath) => ({ bundlePath }));
-  new window.PagefindUI({
+  const ui = new window.PagefindUI({
     element: "#search", showImages: false, showSubResults: false, mergeIndex: merge,
   });
+  // `/search/?q=...` searches at once: the home page's SearchAction (JSON-LD) links here.
+  const query = new URLSearchParams(window.location.search).get("q");
+  if (query) ui.triggerSearch(query.slice(0, 200));
 }
