@@ -26,6 +26,7 @@ from api.billing import routes as billing
 from api.config import Settings, load_settings
 from api.endpoints import Endpoint, EndpointGroup, openapi, starlette_route
 from api.errors import EXCEPTION_HANDLERS
+from api.metrics import routes as metrics
 from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from api.pages import routes as pages
 from api.services import Services
@@ -41,6 +42,7 @@ ROUTE_GROUPS: list[EndpointGroup] = [
     vault.group,
     billing.group,
     stats.group,
+    metrics.group,
 ]
 
 

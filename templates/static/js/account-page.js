@@ -182,6 +182,7 @@ async function downloadDecrypted(shape) {
     }
     const name = shape === "json" ? "sorastats-vault-decrypted.json" : "sorastats-vault-decrypted.md";
     say(status, `Downloaded ${name} (${doc.prompts.length} prompts, decrypted in this browser).`);
+    document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "vault_export" })); // usage metrics
   } catch (error) {
     say(status, describe(error), "error");
   }

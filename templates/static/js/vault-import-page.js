@@ -302,6 +302,7 @@ async function runImport(event) {
     } else {
       store.drop(RUN_KEY);
       progress(done, records.length, ". Done.");
+      document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "vault_import" })); // usage metrics
       $("import-open-vault").hidden = false;
     }
   } catch (error) {
