@@ -9,13 +9,15 @@ answers 400, 413 or 415 with a clear error, before anything is counted."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
 from api.endpoints import Ctx, EndpointGroup
-from api.errors import ApiError, not_found
+from api.errors import ApiError
 from api.metrics import service
 from api.metrics.rules import (
     MAX_BODY_BYTES,
@@ -29,9 +31,9 @@ from api.metrics.rules import (
     visitor_hash,
 )
 from api.strict_json import JsonInputError, load_stored, loads
-from api.validation import integer, optional
 
 group = EndpointGroup("metrics")
+DAYS_RE = re.compile(r"[0-9]{1,3}")
 MEDIA_TYPES = ("application/json", "text/plain")  # sendBeacon of a string is text/plain
 _PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent),
@@ -116,15 +118,28 @@ def is_admin(ctx: Ctx) -> bool:
     "/admin/metrics/",
     "Usage metrics for maintainers (accounts in ADMIN_EMAILS)",
     auth="public",
-    query={"days": optional(integer(1, service.MAX_REPORT_DAYS, "Days to show (default 7)"))},
-    responses={200: "An HTML page", 404: "Not an admin: the answer of an unknown page"},
-    description="Server-rendered (autoescaped, no script). Anyone else, signed in or "
-    "not, gets the 404 of an unknown page.",
+    responses={
+        200: "An HTML page",
+        400: "`?days=` not a whole number from 1 to 400 (admins only)",
+        404: "Not an admin: the answer of an unknown page",
+    },
+    description="Server-rendered (autoescaped, no script). `?days=N` (default 7). Anyone "
+    "else, signed in or not, gets the 404 of an unknown page, whatever the query.",
 )
 async def admin_metrics(ctx: Ctx) -> Response:
     if not is_admin(ctx):
-        raise not_found()
-    days = int(ctx.query.get("days", "7"))
+        # Starlette's own answer to an unknown route, byte for byte.
+        raise HTTPException(404)
+    # Read only once the caller is known to be an admin: for anyone else the query makes
+    # no difference, so the page cannot be told apart from an unknown one.
+    values = ctx.request.query_params.getlist("days") or ["7"]
+    days = int(values[0]) if len(values) == 1 and DAYS_RE.fullmatch(values[0]) else 0
+    if not 1 <= days <= service.MAX_REPORT_DAYS:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"query.days: a whole number from 1 to {service.MAX_REPORT_DAYS}",
+        )
     result = await ctx.services.db.run(service.report, ctx.now, days, write=False)
     page = _PAGES.get_template("admin.html").render(report=result, days=days)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -34,9 +34,10 @@ observe("layout-shift", (e) => {
 });
 observe("event", (e) => e.interactionId && (vitals.inp = Math.max(vitals.inp || 0, e.duration)),
   { durationThreshold: 40 });
-addEventListener("visibilitychange", () => {
-  if (document.visibilityState !== "hidden") return;
+const flush = () => {
   const events = Object.keys(vitals).map((name) => ({ name, path, value: Math.round(vitals[name] * 1e3) / 1e3 }));
   for (const name in vitals) delete vitals[name];
   if (events.length) send(events);
-});
+};
+addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flush());
+addEventListener("pagehide", flush);

@@ -135,9 +135,7 @@ CASES: dict[str, Case] = {
         lambda conn, name, start: _stripe_event(conn, name, start),
         _names("SELECT event_id AS name FROM stripe_events"),
     ),
-    "raw events": Case(
-        _raw_event, _names("SELECT substr(path, 2) AS name FROM metrics_events")
-    ),
+    "raw events": Case(_raw_event, _names("SELECT substr(path, 2) AS name FROM metrics_events")),
     "metrics salts": Case(_salt, _names("SELECT salt AS name FROM metrics_salts")),
     "daily metrics": Case(_daily, lambda conn: _daily_names(conn)),
 }

@@ -26,9 +26,7 @@ def stored(api: RunningApi) -> list[dict[str, Any]]:
     return api.services.db.call(rows, write=False)
 
 
-def send(
-    http: httpx.Client, body: Any, headers: dict[str, str] | None = None
-) -> httpx.Response:
+def send(http: httpx.Client, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return http.post("/api/events", content=raw, headers={**HEADERS, **(headers or {})})
 
