@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
@@ -99,7 +100,11 @@ async def record_events(ctx: Ctx) -> Response:
     visitor = visitor_hash(salt, services.settings.BASE_URL, ip, user_agent)
     if not state.buckets.take(visitor, len(events), ctx.now):
         return dropped
-    await services.db.run(service.record, day, ctx.now, visitor, events)
+    if state.add(day, ctx.now, visitor, events):
+        # After the answer: this request's client does not wait for the write.
+        return Response(
+            status_code=204, background=BackgroundTask(service.flush_pending, services.db, state)
+        )
     return Response(status_code=204)
 
 
@@ -140,6 +145,7 @@ async def admin_metrics(ctx: Ctx) -> Response:
             "invalid_request",
             f"query.days: a whole number from 1 to {service.MAX_REPORT_DAYS}",
         )
+    await service.flush_pending(ctx.services.db, ctx.services.metrics)
     result = await ctx.services.db.run(service.report, ctx.now, days, write=False)
     page = _PAGES.get_template("admin.html").render(report=result, days=days)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

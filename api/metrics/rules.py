@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -228,14 +229,37 @@ class TokenBuckets:
         return len(self._buckets)
 
 
+# Accepted events wait in memory and are written in one transaction per flush: when
+# FLUSH_EVENTS are waiting, and every FLUSH_SECONDS (api/app.py), and at shutdown. A crash
+# loses at most that much; a request never waits for the database.
+FLUSH_EVENTS: Final = 256
+FLUSH_SECONDS: Final = 1.0
+
+Pending = tuple[str, int, str, Event]  # day, time, visitor hash, event
+
+
 @dataclass
 class MetricsState:
     """What one API process keeps in memory for the metrics: the salt of the current day
-    (so recording an event reads nothing) and the burst buckets."""
+    (so recording an event reads nothing), the burst buckets and the events not yet
+    written. Thread-safe where it must be: tests and the flusher take from any thread."""
 
     day: str = ""
     salt: bytes = b""
     buckets: TokenBuckets = field(default_factory=TokenBuckets)
+    pending: list[Pending] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, day: str, at: int, visitor: str, events: list[Event]) -> bool:
+        """Queue the events; True when a flush is due."""
+        with self.lock:
+            self.pending.extend((day, at, visitor, e) for e in events)
+            return len(self.pending) >= FLUSH_EVENTS
+
+    def take(self) -> list[Pending]:
+        with self.lock:
+            taken, self.pending = self.pending, []
+        return taken
 
     def salt_for(self, day: str) -> bytes | None:
         return self.salt if day == self.day and self.salt else None

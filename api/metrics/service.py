@@ -9,15 +9,29 @@ Once a day is over, the first maintenance run folds its raw events into the dail
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from api.db import Conn
+import anyio
+
+from api.db import Conn, Database
 from api.metrics import store
-from api.metrics.rules import BY_NAME, EVENTS, Event, Kind, day_of, day_start
+from api.metrics.rules import (
+    BY_NAME,
+    EVENTS,
+    FLUSH_SECONDS,
+    Event,
+    Kind,
+    MetricsState,
+    Pending,
+    day_of,
+    day_start,
+)
 from sorastats import retention
 
+log = logging.getLogger("api")
 RAW_SECONDS = retention.seconds("raw events")
 DAILY_SECONDS = retention.seconds("daily metrics")
 
@@ -31,6 +45,35 @@ def salt_of_day(conn: Conn, day: str, now: int) -> bytes:
 
 def record(conn: Conn, day: str, now: int, visitor: str, events: list[Event]) -> None:
     store.insert_events(conn, day, now, visitor, events)
+
+
+def write_pending(conn: Conn, rows: list[Pending]) -> int:
+    store.insert_pending(conn, rows)
+    return len(rows)
+
+
+async def flush_pending(db: Database, state: MetricsState) -> int:
+    """Write the events this process holds (see rules.FLUSH_EVENTS); how many."""
+    rows = state.take()
+    if not rows:
+        return 0
+    return await db.run(write_pending, rows)
+
+
+def flush_pending_now(db: Database, state: MetricsState) -> int:
+    """The same, from a thread without an event loop (tests, shutdown)."""
+    rows = state.take()
+    return db.call(write_pending, rows) if rows else 0
+
+
+async def flush_periodically(db: Database, state: MetricsState) -> None:
+    """Runs for the app's lifetime (api/app.py); a failed write is logged, not fatal."""
+    while True:
+        await anyio.sleep(FLUSH_SECONDS)
+        try:
+            await flush_pending(db, state)
+        except Exception:
+            log.exception("could not write usage events")
 
 
 def aggregate_finished_days(conn: Conn, now: int) -> list[str]:

@@ -34,6 +34,8 @@ def api(tmp_path: Path) -> Iterator[RunningApi]:
 
 
 def _everything_stored(api: RunningApi) -> str:
+    service.flush_pending_now(api.services.db, api.services.metrics)
+
     def dump(conn: Conn) -> str:
         tables = [r["name"] for r in conn.all("SELECT name FROM sqlite_master WHERE type='table'")]
         return json.dumps({t: conn.all(f"SELECT * FROM {t}") for t in tables}, default=str)
@@ -47,6 +49,7 @@ def test_usage_information_is_pages_features_and_vitals_never_who(api: RunningAp
               {"name": "vault_save", "path": "/vault/"}, {"name": "lcp", "path": "/", "value": 900}]  # fmt: skip
     answer = client.http.post("/api/events", content=json.dumps({"events": events}), headers=HEADERS)
     assert answer.status_code == 204
+    service.flush_pending_now(api.services.db, api.services.metrics)
     rows = api.services.db.call(lambda c: c.all("SELECT * FROM metrics_events"), write=False)
     assert sorted((r["name"], r["path"]) for r in rows) == [
         ("lcp", "/"), ("page_view", "/search/"), ("vault_save", "/vault/")
@@ -64,6 +67,7 @@ def test_service_performance_is_measured_as_the_75th_percentile(api: RunningApi)
             body = {"events": [{"name": "lcp", "path": "/", "value": lcp}]}
             headers = {**HEADERS, "User-Agent": f"{UA} {i}"}
             assert http.post("/api/events", content=json.dumps(body), headers=headers).status_code == 204
+    service.flush_pending_now(api.services.db, api.services.metrics)
     now = api.services.db.call(lambda c: int(c.all("SELECT at FROM metrics_events")[0]["at"]))
     tomorrow = day_start(api.services.metrics.day) + DAY + 3600
     maintain(api.services.db, tomorrow)

@@ -5,21 +5,26 @@ fast tier) and on a real server on PostgreSQL."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from api.db import Conn
+from api.metrics import service
 from api.metrics.rules import BURST, MAX_BATCH, MAX_BODY_BYTES, MAX_PATH
 from tests.support.api_client import Account
-from tests.support.api_server import RunningApi
+from tests.support.api_server import RunningApi, run_api
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 HEADERS = {"User-Agent": BROWSER, "Content-Type": "application/json"}
 
 
 def stored(api: RunningApi) -> list[dict[str, Any]]:
+    """What the database holds once this process's queued events are written."""
+    service.flush_pending_now(api.services.db, api.services.metrics)
+
     def rows(conn: Conn) -> list[dict[str, Any]]:
         return conn.all("SELECT day, at, visitor, name, path, value FROM metrics_events")
 
@@ -230,3 +235,29 @@ def test_a_burst_is_dropped_past_the_bucket(api: RunningApi) -> None:
     counted = len(stored(api))
     assert BURST + 1 <= counted < BURST + 1 + 2 * MAX_BATCH  # another visitor still counts
     assert len({r["visitor"] for r in stored(api)}) == 2
+
+
+def _rows_without_flush(db_url: str) -> int:
+    from api.db import Database
+
+    db = Database(db_url)
+    try:
+        row = db.call(lambda c: c.one("SELECT count(*) AS n FROM metrics_events"), write=False)
+        return int(row["n"]) if row else 0
+    finally:
+        db.close()
+
+
+def test_queued_events_are_written_within_a_second_and_at_shutdown(
+    db_url: str, tmp_path: Path
+) -> None:
+    import time
+
+    with run_api(db_url, tmp_path) as api, api.http() as http:
+        assert send(http, ev()).status_code == 204
+        deadline = time.monotonic() + 5
+        while _rows_without_flush(db_url) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _rows_without_flush(db_url) == 1  # the periodic flush wrote it
+        assert send(http, ev()).status_code == 204
+    assert _rows_without_flush(db_url) == 2  # written as the app stopped
