@@ -139,6 +139,13 @@ def drive_main(spec: str) -> None:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to compare per-request cost
+    on a shared machine whose wall-clock figures drift with the load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_up(port: int, server: subprocess.Popen[bytes]) -> None:
     import httpx
 
@@ -167,7 +174,9 @@ def bench_http(duration: float, connections: int) -> None:
         )  # fmt: skip
         try:
             _wait_up(port, api)
+            cpu = cpu_seconds(api.pid)
             r = run_driver(port, per, duration, connections)
+            cpu = cpu_seconds(api.pid) - cpu
         finally:
             api.terminate()
             api.wait(timeout=30)
@@ -179,7 +188,8 @@ def bench_http(duration: float, connections: int) -> None:
             f"POST /api/events, {label:21} {r['rps'] * per:9.1f} events/s "
             f"({r['rps']:7.1f} req/s)  p50 {r['p50_ms']:5.1f} ms  p99 {r['p99_ms']:5.1f} ms  "
             f"{counted} events stored of {int(r['requests']) * per} sent, "
-            f"{int(r['errors'])} non-204",
+            f"{int(r['errors'])} non-204; server CPU {1e3 * cpu / max(1, r['requests']):.3f} ms "
+            f"a request = {r['requests'] * per / max(cpu, 1e-9):,.0f} events per CPU-second",
             flush=True,
         )
     port = free_port()
@@ -190,13 +200,17 @@ def bench_http(duration: float, connections: int) -> None:
     )  # fmt: skip
     try:
         _wait_up(port, bare)
+        cpu = cpu_seconds(bare.pid)
         r = run_driver(port, 1, duration, connections)
+        cpu = cpu_seconds(bare.pid) - cpu
     finally:
         bare.terminate()
         bare.wait(timeout=30)
     print(
         f"bare Starlette, 1 event per request   {r['rps']:9.1f} events/s "
-        f"({r['rps']:7.1f} req/s)  p50 {r['p50_ms']:5.1f} ms  p99 {r['p99_ms']:5.1f} ms",
+        f"({r['rps']:7.1f} req/s)  p50 {r['p50_ms']:5.1f} ms  p99 {r['p99_ms']:5.1f} ms; "
+        f"server CPU {1e3 * cpu / max(1, r['requests']):.3f} ms a request = "
+        f"{r['requests'] / max(cpu, 1e-9):,.0f} events per CPU-second",
         flush=True,
     )
 
