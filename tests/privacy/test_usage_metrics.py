@@ -45,14 +45,21 @@ def _everything_stored(api: RunningApi) -> str:
 
 def test_usage_information_is_pages_features_and_vitals_never_who(api: RunningApi) -> None:
     client = api.client().signed_up(Account("reader@example.com", "pw"))
-    events = [{"name": "page_view", "path": "/search/?q=my+secret+query"},
-              {"name": "vault_save", "path": "/vault/"}, {"name": "lcp", "path": "/", "value": 900}]  # fmt: skip
-    answer = client.http.post("/api/events", content=json.dumps({"events": events}), headers=HEADERS)
+    events = [
+        {"name": "page_view", "path": "/search/?q=my+secret+query"},
+        {"name": "vault_save", "path": "/vault/"},
+        {"name": "lcp", "path": "/", "value": 900},
+    ]
+    answer = client.http.post(
+        "/api/events", content=json.dumps({"events": events}), headers=HEADERS
+    )
     assert answer.status_code == 204
     service.flush_pending_now(api.services.db, api.services.metrics)
     rows = api.services.db.call(lambda c: c.all("SELECT * FROM metrics_events"), write=False)
     assert sorted((r["name"], r["path"]) for r in rows) == [
-        ("lcp", "/"), ("page_view", "/search/"), ("vault_save", "/vault/")
+        ("lcp", "/"),
+        ("page_view", "/search/"),
+        ("vault_save", "/vault/"),
     ]
     assert set(rows[0]) == {"day", "at", "visitor", "name", "path", "value"}
     user_id = client.get("/api/me").json()["user"]["id"]
@@ -66,7 +73,10 @@ def test_service_performance_is_measured_as_the_75th_percentile(api: RunningApi)
         for i, lcp in enumerate((1000, 2000, 3000, 4000)):
             body = {"events": [{"name": "lcp", "path": "/", "value": lcp}]}
             headers = {**HEADERS, "User-Agent": f"{UA} {i}"}
-            assert http.post("/api/events", content=json.dumps(body), headers=headers).status_code == 204
+            assert (
+                http.post("/api/events", content=json.dumps(body), headers=headers).status_code
+                == 204
+            )
     service.flush_pending_now(api.services.db, api.services.metrics)
     now = api.services.db.call(lambda c: int(c.all("SELECT at FROM metrics_events")[0]["at"]))
     tomorrow = day_start(api.services.metrics.day) + DAY + 3600

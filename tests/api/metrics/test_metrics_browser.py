@@ -20,7 +20,7 @@ from tests.support.api_client import Account
 from tests.support.api_server import RunningApi, hand_made_site_and_api
 
 # Headless chromium says "HeadlessChrome", which the server drops as a bot.
-UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
 ADMIN = Account("metrics-admin@example.com", "pw")
 
 
@@ -87,9 +87,7 @@ def test_a_page_view_and_web_vitals_arrive_and_are_counted(
 
 GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})"
 DNT = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})"
-OBJECTION = (
-    "localStorage.setItem('sorastats.settings', JSON.stringify({metrics_objection: true}))"
-)
+OBJECTION = "localStorage.setItem('sorastats.settings', JSON.stringify({metrics_objection: true}))"
 
 
 @pytest.mark.parametrize("init", [GPC, DNT, OBJECTION], ids=["gpc", "dnt", "objection"])
@@ -122,7 +120,9 @@ def test_the_admin_page_is_accessible(chromium: Browser, server: RunningApi) -> 
         answer = page.goto("/admin/metrics/")
         assert answer is not None and answer.status == 200
         assert page.get_by_role("heading", name="Usage metrics").is_visible()
-        options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+        options = {
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+        }
         results = Axe().run(page, options=options).response
         assert [v["id"] for v in results["violations"]] == []
     finally:
