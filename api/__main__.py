@@ -50,18 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the retention table once: delete expired sessions, links and other "
         "data, print the counts (alias: maintain; schedule it: docs/deploy.md)",
     )
-    metrics = commands.add_parser("metrics", help="usage metrics: `metrics report`")
-    metrics_commands = metrics.add_subparsers(dest="metrics_command", required=True)
-    report = metrics_commands.add_parser(
-        "report", help="page views, visitors, feature uses and web vitals of the last days"
+    metrics = commands.add_parser(
+        "metrics",
+        help="usage metrics: `metrics report` prints page views, visitors, feature uses and "
+        "web vitals of the last days (today live)",
     )
-    report.add_argument(
+    metrics.add_argument("action", choices=["report"], help="what to do: report")
+    metrics.add_argument(
         "--days",
         type=int,
         default=7,
         help=f"days to show, today included (default 7, at most {MAX_REPORT_DAYS})",
     )
-    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    metrics.add_argument("--json", action="store_true", help="print the report as JSON")
     commands.add_parser("settings", help="list the settings (environment variables)")
     serve = commands.add_parser(
         "serve", help="serve the API (and optionally the site) with uvicorn"
