@@ -248,6 +248,7 @@ def _rows_without_flush(db_url: str) -> int:
         db.close()
 
 
+@pytest.mark.slow  # waits for the periodic flush (FLUSH_SECONDS)
 def test_queued_events_are_written_within_a_second_and_at_shutdown(
     db_url: str, tmp_path: Path
 ) -> None:
