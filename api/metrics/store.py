@@ -85,6 +85,35 @@ DAILY = (
     "SELECT name, '*' AS path, count(*) AS events, count(DISTINCT visitor) AS visitors "
     "FROM metrics_events WHERE day = ? GROUP BY name"
 )
+# The same two, for PostgreSQL: per visitor first, then per group. PostgreSQL can hash
+# those groups, while count(DISTINCT) always sorts (a day of 1,000,000 events: 0.75 s
+# against 3.45 s for the totals, 3.6 s against 6.3 s for the daily rows; the same rows).
+# SQLite sorts for every GROUP BY, where this form is the slower one.
+DAY_TOTALS_HASHED = (
+    "SELECT coalesce(sum(n), 0) AS events, count(*) AS visitors, "
+    "coalesce(sum(views), 0) AS page_views FROM ("
+    " SELECT visitor, count(*) AS n, sum(CASE WHEN name = 'page_view' THEN 1 ELSE 0 END) AS views"
+    " FROM metrics_events WHERE day = ? GROUP BY visitor"
+    ") per_visitor"
+)
+DAILY_HASHED = (
+    "SELECT name, path, sum(n) AS events, count(*) AS visitors FROM ("
+    " SELECT name, path, visitor, count(*) AS n FROM metrics_events"
+    " WHERE day = ? AND value IS NULL GROUP BY name, path, visitor"
+    ") per_visitor GROUP BY name, path "
+    "UNION ALL "
+    "SELECT name, '*' AS path, sum(n) AS events, count(*) AS visitors FROM ("
+    " SELECT name, visitor, count(*) AS n FROM metrics_events WHERE day = ? GROUP BY name, visitor"
+    ") per_visitor GROUP BY name"
+)
+
+
+def _totals_and_daily(conn: Conn) -> tuple[str, str]:
+    if conn.dialect == "postgresql":
+        return DAY_TOTALS_HASHED, DAILY_HASHED
+    return DAY_TOTALS, DAILY
+
+
 # The 75th percentile by nearest rank: the value at rank ceil(3n/4) of n samples.
 VITALS = (
     "SELECT name, n AS samples, value AS p75 FROM ("
@@ -104,14 +133,15 @@ def aggregate_day(conn: Conn, day: str, now: int) -> None:
         # queries that run once a day.
         conn.execute("SET LOCAL work_mem = '128MB'")
         conn.execute("SET LOCAL jit = off")
+    totals, daily = _totals_and_daily(conn)
     conn.execute(
         "INSERT INTO metrics_days (day, events, visitors, page_views, aggregated_at) "
-        f"SELECT ?, events, visitors, page_views, ? FROM ({DAY_TOTALS}) totals",
+        f"SELECT ?, events, visitors, page_views, ? FROM ({totals}) totals",
         (day, now, day),
     )
     conn.execute(
         "INSERT INTO metrics_daily (day, name, path, events, visitors) "
-        f"SELECT ?, name, path, events, visitors FROM ({DAILY}) daily",
+        f"SELECT ?, name, path, events, visitors FROM ({daily}) daily",
         (day, day, day),
     )
     conn.execute(
@@ -123,9 +153,10 @@ def aggregate_day(conn: Conn, day: str, now: int) -> None:
 
 def live_day(conn: Conn, day: str) -> tuple[Row, list[Row], list[Row]]:
     """What `aggregate_day` would store for `day`, read from the raw events (today)."""
-    totals = conn.one(DAY_TOTALS, (day,))
+    totals_sql, daily_sql = _totals_and_daily(conn)
+    totals = conn.one(totals_sql, (day,))
     assert totals is not None
-    return totals, conn.all(DAILY, (day, day)), conn.all(VITALS, (day,))
+    return totals, conn.all(daily_sql, (day, day)), conn.all(VITALS, (day,))
 
 
 def delete_aggregates_before(conn: Conn, day: str) -> int:

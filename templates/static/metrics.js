@@ -1,20 +1,21 @@
 // Usage metrics (docs/privacy.md): no cookie, nothing stored; off under DNT, GPC, objection.
 const nav = navigator;
-let objected = false;
-try {
-  objected = JSON.parse(localStorage.getItem("sorastats.settings") || "{}").metrics_objection === true;
-} catch {}
-const off = objected || nav.doNotTrack === "1" || nav.globalPrivacyControl === true || !nav.sendBeacon;
+const off = () => {
+  try {
+    if (JSON.parse(localStorage.getItem("sorastats.settings")).metrics_objection === true) return true;
+  } catch {}
+  return nav.doNotTrack === "1" || nav.globalPrivacyControl === true || !nav.sendBeacon;
+};
 const path = location.pathname;
-const send = (events) => off || nav.sendBeacon("/api/events", JSON.stringify({ events }));
+const send = (events) => off() || nav.sendBeacon("/api/events", JSON.stringify({ events }));
 const track = (name) => send([{ name, path }]);
 track("page_view");
 document.addEventListener("sorastats:track", (e) => track(String(e.detail)));
 const within = (e, selector) => e.target instanceof Element && e.target.closest(selector);
 document.addEventListener("click", (e) => within(e, "button[data-copy]") && track("copy_prompt"));
-let searched = false;
+let searched;
 document.addEventListener("input", (e) => {
-  if (!searched && within(e, "#search")) track("search"), (searched = true);
+  if (!searched && within(e, "#search")) track("search"), (searched = 1);
 });
 const observe = (type, each, options) => {
   try {
@@ -35,7 +36,7 @@ observe("layout-shift", (e) => {
 observe("event", (e) => e.interactionId && (vitals.inp = Math.max(vitals.inp || 0, e.duration)),
   { durationThreshold: 40 });
 const flush = () => {
-  const events = Object.keys(vitals).map((name) => ({ name, path, value: Math.round(vitals[name] * 1e3) / 1e3 }));
+  const events = Object.keys(vitals).map((name) => ({ name, path, value: +vitals[name].toFixed(3) }));
   for (const name in vitals) delete vitals[name];
   if (events.length) send(events);
 };
