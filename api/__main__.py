@@ -1,17 +1,43 @@
-"""`python -m api COMMAND`: migrate, maintenance (or maintain), serve, settings. Every
+"""`python -m api COMMAND`: migrate, maintenance (or maintain), metrics, serve, settings. Every
 command and option is documented in docs/api.md (a test checks it)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from api.config import SETTINGS, ConfigError, cast_bool, load_settings
 from api.db import Database, DatabaseUnavailable, SchemaError
 from api.maintenance import maintain
+from api.metrics.service import MAX_REPORT_DAYS, Report, report
+
+
+def print_report(result: Report) -> None:
+    """The report as text: the library returns it, this prints it."""
+    totals = result.totals
+    print(f"usage metrics {result.first_day} to {result.last_day} (UTC)")
+    print(
+        f"{totals['page_views']} page views, {totals['visitor_days']} visitor-days, "
+        f"{totals['events']} events"
+    )
+    print("\nday          page views  visitors    events")
+    for d in result.days:
+        live = "  (so far)" if d.live else ""
+        print(f"{d.day}  {d.page_views:10}  {d.visitors:8}  {d.events:8}{live}")
+    print("\npage views by path (visitor-days)")
+    for p in result.pages:
+        print(f"{p.views:10} ({p.visitor_days})  {p.path}")
+    print("\nfeatures: uses (visitor-days)")
+    for e in result.events:
+        print(f"{e.events:10} ({e.visitor_days})  {e.name}: {e.meaning}")
+    print("\nweb vitals, 75th percentile")
+    for v in result.vitals:
+        print(f"{v.day}  {v.name:4} {v.p75:10.4g} {v.unit:5}  ({v.samples} samples)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the retention table once: delete expired sessions, links and other "
         "data, print the counts (alias: maintain; schedule it: docs/deploy.md)",
     )
+    metrics = commands.add_parser(
+        "metrics",
+        help="usage metrics: `metrics report` prints page views, visitors, feature uses and "
+        "web vitals of the last days (today live)",
+    )
+    metrics.add_argument("action", choices=["report"], help="what to do: report")
+    metrics.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        help=f"days to show, today included (default 7, at most {MAX_REPORT_DAYS})",
+    )
+    metrics.add_argument("--json", action="store_true", help="print the report as JSON")
     commands.add_parser("settings", help="list the settings (environment variables)")
     serve = commands.add_parser(
         "serve", help="serve the API (and optionally the site) with uvicorn"
@@ -75,6 +114,17 @@ def main(argv: list[str]) -> int:
                 print(f"{count:8} {kind}")
             wal = "; SQLite log folded into the database" if result.wal_checkpointed else ""
             print(f"removed {result.total} rows{wal}")
+            return 0
+        if args.command == "metrics":
+            if not 1 <= args.days <= MAX_REPORT_DAYS:
+                print(f"error: --days must be between 1 and {MAX_REPORT_DAYS}", file=sys.stderr)
+                return 2
+            db.check_schema()
+            found = db.call(report, int(time.time()), args.days, write=False)
+            if args.json:
+                print(json.dumps(found.as_json(), indent=2))
+            else:
+                print_report(found)
             return 0
         if not settings.DEV_MODE:
             db.check_schema()

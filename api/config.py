@@ -44,6 +44,15 @@ def cast_str(text: str) -> str:
     return text
 
 
+def cast_emails(text: str) -> tuple[str, ...]:
+    emails = tuple(sorted({part.strip().lower() for part in text.split(",") if part.strip()}))
+    for address in emails:
+        local, at, domain = address.partition("@")
+        if not (local and at and "." in domain) or any(c.isspace() for c in address):
+            raise ValueError(f"expected comma-separated email addresses ({address!r} is not)")
+    return emails
+
+
 def cast_url(text: str) -> str:
     parts = urlsplit(text.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -163,6 +172,14 @@ SETTINGS: tuple[Setting, ...] = (
         cast_str,
         "The ingest DuckDB file, opened read-only for Pro's CSV export of creator stats.",
     ),
+    Setting(
+        "ADMIN_EMAILS",
+        "",
+        cast_emails,
+        "Comma-separated email addresses of the accounts that may read /admin/metrics/ "
+        "(verified, not restricted). Empty: nobody; everyone else gets the 404 of an "
+        "unknown page.",
+    ),
     # Stripe: the rows of api/billing/config.py's table, so there is one settings table.
     *(Setting(b.name, b.default, cast_str, b.help) for b in BILLING_SETTINGS),
 )
@@ -193,6 +210,7 @@ class Settings:
     VAULT_MAX_VERSIONS: int
     VAULT_MAX_TAGS: int
     STATS_DB_PATH: str
+    ADMIN_EMAILS: tuple[str, ...]
     STRIPE_SECRET_KEY: str
     STRIPE_WEBHOOK_SECRET: str
     STRIPE_PRICE_PRO_MONTHLY: str

@@ -72,6 +72,9 @@ class Endpoint:
     # what lifts the restriction, deletes the account, shows or exports what is stored,
     # and signs out. Every other signed-in endpoint answers 403 `account_restricted`.
     while_restricted: bool = False
+    # A body the handler reads itself (e.g. a beacon's text/plain), documented only.
+    request_schema: Schema | None = None
+    request_types: tuple[str, ...] = ("application/json",)
 
 
 @dataclass
@@ -91,6 +94,8 @@ class EndpointGroup:
         responses: dict[int, str] | None = None,
         description: str = "",
         while_restricted: bool = False,
+        request_schema: Schema | None = None,
+        request_types: tuple[str, ...] = ("application/json",),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -106,6 +111,8 @@ class EndpointGroup:
                     description,
                     self.tag,
                     while_restricted,
+                    request_schema,
+                    request_types,
                 )
             )
             return handler
@@ -247,10 +254,11 @@ def openapi(endpoints: list[Endpoint], title: str = "SoraStats accounts API") ->
         ]
         if params:
             op["parameters"] = params
-        if ep.body is not None:
+        documented = ep.body if ep.body is not None else ep.request_schema
+        if documented is not None:
             op["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": ep.body}},
+                "content": {media: {"schema": documented} for media in ep.request_types},
             }
         if ep.auth != "public":
             op["security"] = [{"session": []}]

@@ -23,6 +23,10 @@ CSRF_EXEMPT_PATHS: frozenset[str] = frozenset({"/api/billing/webhook"})
 # sends its cookie all the same (an email change is confirmed while signed in), so these
 # need no X-CSRF-Token; the cross-site checks still apply.
 MAILED_TOKEN_PATHS: frozenset[str] = frozenset({"/api/auth/verify", "/api/auth/link/confirm"})
+# Beacons (navigator.sendBeacon cannot set headers): they change nothing of an account, so
+# they need no X-CSRF-Token; the cross-site checks still apply, and the session is still
+# read (a signed-in user's objection to usage metrics is honoured).
+BEACON_PATHS: frozenset[str] = frozenset({"/api/events"})
 
 
 class BodyLimitMiddleware:
@@ -139,6 +143,7 @@ class SessionMiddleware:
             unsafe
             and row is not None
             and scope["path"] not in MAILED_TOKEN_PATHS
+            and scope["path"] not in BEACON_PATHS
             and not csrf_ok(
                 settings.SECRET_KEY, str(row["token_hash"]), conn.headers.get("x-csrf-token")
             )

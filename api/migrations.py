@@ -190,4 +190,53 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE users ADD COLUMN restricted_at BIGINT",
         ),
     ),
+    Migration(
+        5,
+        "metrics",
+        (
+            # First-party usage metrics (api/metrics/). No user id, IP or user agent: the
+            # visitor is a hash keyed by the salt of its UTC day, which is deleted once the
+            # day is over. Raw events live at most 24 hours (sorastats/retention.py).
+            """CREATE TABLE metrics_salts (
+                day TEXT PRIMARY KEY,
+                salt TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE metrics_events (
+                day TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                visitor TEXT NOT NULL,
+                name TEXT NOT NULL,
+                path TEXT NOT NULL,
+                value DOUBLE PRECISION
+            )""",
+            "CREATE INDEX metrics_events_day ON metrics_events (day)",
+            "CREATE INDEX metrics_events_at ON metrics_events (at)",
+            # One row per aggregated day: its totals (the marker that the day is done).
+            """CREATE TABLE metrics_days (
+                day TEXT PRIMARY KEY,
+                events BIGINT NOT NULL,
+                visitors BIGINT NOT NULL,
+                page_views BIGINT NOT NULL,
+                aggregated_at BIGINT NOT NULL
+            )""",
+            # Per day, event and path: how many events, from how many visitors.
+            """CREATE TABLE metrics_daily (
+                day TEXT NOT NULL,
+                name TEXT NOT NULL,
+                path TEXT NOT NULL,
+                events BIGINT NOT NULL,
+                visitors BIGINT NOT NULL,
+                PRIMARY KEY (day, name, path)
+            )""",
+            # Per day and web vital: samples and the 75th percentile (Google's threshold).
+            """CREATE TABLE metrics_vitals (
+                day TEXT NOT NULL,
+                name TEXT NOT NULL,
+                samples BIGINT NOT NULL,
+                p75 DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (day, name)
+            )""",
+        ),
+    ),
 ]

@@ -10,17 +10,22 @@ from pathlib import Path
 import uvicorn
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.app import create_app
 from api.config import Settings
 from api.middleware import SecurityHeadersMiddleware
 from api.static_site import StaticSite
 
+ADMIN_PREFIX = "/admin/"
+
 
 class SiteAndApi:
     """Dispatches /api and /api/... to the API and the rest to the static site; the site's
-    answers (pages, files, redirects, 404s) get the security headers as the API's do."""
+    answers (pages, files, redirects, 404s) get the security headers as the API's do.
+    /admin/... goes to the API too, and when the API answers 404 there (not an admin, or
+    no such page) the site answers instead: the same 404 page as any unknown URL
+    (deploy/nginx/sorastats.conf does the same with `error_page`)."""
 
     def __init__(self, api: ASGIApp, site: Path | None, https: bool) -> None:
         self.api = api
@@ -35,10 +40,28 @@ class SiteAndApi:
         path = scope.get("path", "")
         if scope["type"] == "lifespan" or path == "/api" or path.startswith("/api/"):
             await self.api(scope, receive, send)
+        elif path.startswith(ADMIN_PREFIX) and self.site is not None:
+            if not await _answered_unless_404(self.api, scope, receive, send):
+                await self.site(scope, receive, send)
         elif self.site is not None:
             await self.site(scope, receive, send)
         else:
             await self.api(scope, receive, send)
+
+
+async def _answered_unless_404(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> bool:
+    """Runs `app`; a 404 it answers is swallowed (False) so that another app may answer."""
+    swallowed = False
+
+    async def send_unless_404(message: Message) -> None:
+        nonlocal swallowed
+        if message["type"] == "http.response.start" and message["status"] == 404:
+            swallowed = True
+        if not swallowed:
+            await send(message)
+
+    await app(scope, receive, send_unless_404)
+    return not swallowed
 
 
 def build(settings: Settings, site: Path | None) -> SiteAndApi:

@@ -10,6 +10,7 @@ from api.billing.stripe_gateway import BillingDisabledError, StripeGateway
 from api.config import Settings
 from api.db import Database
 from api.mail import Mailer
+from api.metrics.rules import MetricsState
 from api.security import KeyHasher, LinkSigner
 
 
@@ -25,6 +26,8 @@ class Services:
     # made-up prelogin answers follow them. Counted at start, recounted daily.
     kdf_profile: list[tuple[tuple[int, int, bool], int]] = field(default_factory=list)
     kdf_profile_at: int = 0
+    # The usage metrics' salt of the day and burst buckets (this process only).
+    metrics: MetricsState = field(default_factory=MetricsState)
     _gateway: StripeGateway | None = field(default=None, repr=False)
 
     @property

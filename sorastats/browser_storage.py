@@ -31,7 +31,7 @@ class Kind(StrEnum):
 class Category(StrEnum):
     ESSENTIAL = "essential"  # the feature the visitor asked for cannot work without it
     FUNCTIONAL = "functional"  # makes a page nicer; the site works without it
-    MEASUREMENT = "measurement"  # counts use or speed (none yet)
+    MEASUREMENT = "measurement"  # counts use or speed (the metrics script stores nothing)
 
 
 CATEGORY_TEXT: Final[dict[Category, str]] = {
@@ -74,6 +74,17 @@ BROWSER_STORAGE: Final[tuple[StoredEntry, ...]] = (
         "until you sign out",
         Category.FUNCTIONAL,
         "templates/static/js/vault-session.js",
+    ),
+    StoredEntry(
+        ("sorastats.settings",),
+        Kind.LOCAL_STORAGE,
+        "Your site settings, only once you save them on /account/: theme, the window the "
+        "video leaderboards list first, and whether you object to usage metrics (then "
+        "this browser sends none). No identifier. Signed in, your account keeps them too "
+        "and they are copied here.",
+        "until you change them or clear this site's data (signing out keeps them)",
+        Category.FUNCTIONAL,
+        "templates/static/js/account-page.js",
     ),
     StoredEntry(
         ("sorastats-vault",),

@@ -141,6 +141,30 @@ RETENTION: Final[tuple[Retention, ...]] = (
         Deleter.MAINTENANCE,
     ),
     Retention(
+        "raw events",
+        "Usage events: the page, the feature's name or a web vital's value, the time, and a "
+        "visitor hash that changes every day (no IP address, browser or account)",
+        1 * DAY,
+        "the event",
+        Deleter.MAINTENANCE,
+    ),
+    Retention(
+        "metrics salts",
+        "The random salt of the day that makes the visitor hashes (without it a hash "
+        "cannot be linked to anyone)",
+        1 * DAY,
+        "the start of its day (UTC)",
+        Deleter.MAINTENANCE,
+    ),
+    Retention(
+        "daily metrics",
+        "Daily usage counts: views and visitors per page, uses per feature, web vitals "
+        "(no one can be told apart in them)",
+        400 * DAY,
+        "the day counted",
+        Deleter.MAINTENANCE,
+    ),
+    Retention(
         "quarantine",
         "Public records that could not be imported (kept to fix the importer)",
         90 * DAY,

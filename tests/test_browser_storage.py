@@ -100,6 +100,16 @@ def walk_signed_out(walk: Walk) -> None:
     assert walk.note() == set(), "search stored something while signed out"
     for path in ACCOUNT_PAGES:
         walk.visit(path)
+    # The site settings, saved signed out: kept in this browser only, applied everywhere.
+    page.goto("/account/")
+    page.locator("#vault-app[data-ready]").wait_for(state="attached")
+    form = page.locator("#settings-form")
+    form.get_by_label("Theme").select_option("dark")
+    form.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings-status")).to_have_text("Saved in this browser.")
+    assert walk.note() == {(Kind.LOCAL_STORAGE, "sorastats.settings")}
+    walk.visit("/about/")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
 
 
 def register_and_verify(walk: Walk, api: RunningApi) -> None:

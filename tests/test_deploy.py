@@ -204,6 +204,11 @@ def test_nginx_proxies_the_api(nginx: Nginx) -> None:
         )
         assert bad.status_code == 400 and bad.json()["error"]["code"]
         assert http.get("/api").status_code in {401, 404}  # the API answers, not the site
+        # The API makes /admin/ pages; to anyone not an admin, the site's own 404 page.
+        for path in ("/admin/metrics/", "/admin/nothing/"):
+            hidden = http.get(path)
+            assert hidden.status_code == 404 and hidden.content == SITE["404.html"], path
+            _assert_site_headers(hidden)
 
 
 # --- systemd units ----------------------------------------------------------------------

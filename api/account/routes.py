@@ -145,6 +145,41 @@ async def _mail_email_change(ctx: Ctx, old_email: str, new_email: str) -> None:
     )
 
 
+def _site_settings_schema() -> dict[str, Any]:
+    fields = {
+        s.name: (
+            {"type": "string", "enum": list(s.choices), "description": s.meaning}
+            if s.choices
+            else {"type": "boolean", "description": s.meaning}
+        )
+        for s in service.SITE_SETTINGS
+    }
+    return obj(fields)
+
+
+@group.route(
+    "GET",
+    "/api/me/settings",
+    "Your site settings (theme, leaderboard window, objection to usage metrics)",
+    responses={200: "The settings, defaults filled in", 401: "Not signed in"},
+)
+async def get_settings(ctx: Ctx) -> Any:
+    values = await ctx.services.db.run(service.site_settings, ctx.user_id, write=False)
+    return {"settings": values}
+
+
+@group.route(
+    "PUT",
+    "/api/me/settings",
+    "Replace your site settings",
+    body=_site_settings_schema(),
+    responses={200: "The settings as stored", 400: "Invalid input", 401: "Not signed in"},
+)
+async def put_settings(ctx: Ctx) -> Any:
+    values = await ctx.services.db.run(service.put_site_settings, ctx.user_id, ctx.now, ctx.body)
+    return {"settings": values}
+
+
 @group.route(
     "DELETE",
     "/api/me",

@@ -8,12 +8,14 @@ its line to EXPORT_SECTIONS (a function of the transaction, the user id and the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from api.account import store
 from api.auth import service as auth_service
 from api.billing import service as billing_service
 from api.db import Conn, Row
+from api.metrics import service as metrics_service
 from api.services import Services
 from api.strict_json import load_stored
 from api.vault import service as vault_service
@@ -34,6 +36,54 @@ def update_profile(
     user = auth_service.user_by_id(conn, user_id)
     assert user is not None
     return user
+
+
+@dataclass(frozen=True)
+class SiteSetting:
+    name: str
+    default: str | bool
+    choices: tuple[str, ...]  # empty: a boolean
+    meaning: str
+
+
+# The site settings a signed-in user keeps in the account (`GET/PUT /api/me/settings`; in
+# `users.settings`, so they are in the export and go with the account). Signed out, the
+# browser keeps the same object in localStorage `sorastats.settings` (templates/static/
+# site.js); the page script of the metrics reads `metrics_objection` from there.
+SITE_SETTINGS: tuple[SiteSetting, ...] = (
+    SiteSetting("theme", "system", ("system", "light", "dark"), "Colours of the site"),
+    SiteSetting(
+        "leaderboard_window",
+        "7d",
+        ("24h", "7d", "30d", "all"),
+        "The window the video leaderboards open on",
+    ),
+    SiteSetting(
+        "metrics_objection",
+        False,
+        (),
+        "Object to the usage metrics: this browser sends none, and the server drops any "
+        "event sent while signed in",
+    ),
+)
+
+
+def site_settings(conn: Conn, user_id: str) -> dict[str, Any]:
+    """The user's site settings, defaults filled in."""
+    user = auth_service.user_by_id(conn, user_id)
+    assert user is not None
+    stored = load_stored(user["settings"], {})
+    return {s.name: stored.get(s.name, s.default) for s in SITE_SETTINGS}
+
+
+def put_site_settings(conn: Conn, user_id: str, now: int, values: dict[str, Any]) -> dict[str, Any]:
+    """Replace the site settings (other keys of `users.settings` stay); the new ones."""
+    user = auth_service.user_by_id(conn, user_id)
+    assert user is not None
+    stored = load_stored(user["settings"], {})
+    stored.update({s.name: values[s.name] for s in SITE_SETTINGS})
+    store.update_profile(conn, user_id, now, None, stored)
+    return site_settings(conn, user_id)
 
 
 def set_restriction(conn: Conn, user_id: str, now: int, restricted: bool) -> Row:
@@ -96,6 +146,7 @@ PURGES: list[Callable[[Conn, int], dict[str, int]]] = [
     auth_service.purge_expired,
     vault_service.purge_expired,
     billing_service.purge_stripe_events,
+    metrics_service.purge_expired,
 ]
 
 

@@ -17,6 +17,7 @@ STATIC = {
     "sign-in": ("sign-in.html", "text/html; charset=utf-8"),
     "confirm.js": ("confirm.js", "text/javascript; charset=utf-8"),
     "pages.css": ("pages.css", "text/css; charset=utf-8"),
+    "admin.css": ("admin.css", "text/css; charset=utf-8"),
 }
 
 
@@ -43,6 +44,7 @@ _page("verify", "Page opened by verification and email-change links; confirms by
 _page("sign-in", "Page opened by sign-in links; confirms by POST")
 _page("confirm.js", "Script of the confirmation pages")
 _page("pages.css", "Style of the confirmation pages")
+_page("admin.css", "Style of the maintainers' pages (/admin/metrics/)")
 
 
 @group.route("GET", "/api/openapi.json", "This document", auth="public")

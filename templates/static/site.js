@@ -28,3 +28,18 @@ if (searchBox && window.PagefindUI) {
   const query = new URLSearchParams(window.location.search).get("q");
   if (query) ui.triggerSearch(query.slice(0, 200));
 }
+
+// Site settings (docs/privacy.md): the browser's copy in localStorage, written by the
+// account page (and, signed in, kept in the account too). Applied here, without a request.
+let settings = {};
+try {
+  settings = JSON.parse(localStorage.getItem("sorastats.settings") || "{}") || {};
+} catch {}
+if (settings.theme === "light" || settings.theme === "dark") {
+  document.documentElement.dataset.theme = settings.theme;
+}
+const boards = document.querySelector("[data-board-windows]");
+if (boards && settings.leaderboard_window) {
+  // The chosen window's video leaderboards first.
+  boards.prepend(...[...boards.children].filter((li) => li.dataset.window === settings.leaderboard_window));
+}

@@ -15,6 +15,8 @@ from api.auth import store as auth_store
 from api.billing import store as billing_store
 from api.db import Conn, Database
 from api.maintenance import MAINTAINED, RetentionNotApplied, maintain
+from api.metrics import store as metrics_store
+from api.metrics.rules import Event, day_of
 from api.vault import service as vault_service
 from api.vault import store as vault_store
 from sorastats import retention
@@ -69,6 +71,31 @@ def _throttle(conn: Conn, name: str, start: int) -> None:
     auth_store.record_failure(conn, name, start, lambda _failures: 10)
 
 
+def _raw_event(conn: Conn, name: str, start: int) -> None:
+    event = Event("page_view", f"/{name}", None)
+    metrics_store.insert_events(conn, day_of(start), start, "v" * 32, [event])
+
+
+# Salts and daily aggregates are kept by the day: `start` is moved to a day boundary (the
+# start of the day holding `start + 1 day - NOW's time of day` for a salt, whose period
+# counts from the start of its day; the day holding `start - NOW's time of day` for a
+# daily aggregate, deleted once its whole day is past the period).
+def _salt(conn: Conn, name: str, start: int) -> None:
+    day = day_of(start + retention.DAY - NOW % retention.DAY)
+    conn.execute(
+        "INSERT INTO metrics_salts (day, salt, created_at) VALUES (?, ?, ?)", (day, name, start)
+    )
+
+
+def _daily(conn: Conn, name: str, start: int) -> None:
+    day = day_of(start - NOW % retention.DAY)
+    conn.execute(
+        "INSERT INTO metrics_days (day, events, visitors, page_views, aggregated_at) "
+        "VALUES (?, 0, 0, 0, ?)",
+        (day, start),
+    )
+
+
 CASES: dict[str, Case] = {
     # Signed in at `start`, used a minute ago: only the age since sign-in counts.
     "sessions": Case(
@@ -108,7 +135,17 @@ CASES: dict[str, Case] = {
         lambda conn, name, start: _stripe_event(conn, name, start),
         _names("SELECT event_id AS name FROM stripe_events"),
     ),
+    "raw events": Case(_raw_event, _names("SELECT substr(path, 2) AS name FROM metrics_events")),
+    "metrics salts": Case(_salt, _names("SELECT salt AS name FROM metrics_salts")),
+    "daily metrics": Case(_daily, lambda conn: _daily_names(conn)),
 }
+
+
+def _daily_names(conn: Conn) -> set[str]:
+    """The names seeded with the days still aggregated (days map back to names)."""
+    days = {str(r["day"]) for r in conn.all("SELECT day FROM metrics_days")}
+    return {"past" if day < day_of(NOW - retention.seconds("daily metrics")) else "inside"
+            for day in days}  # fmt: skip
 
 
 @pytest.fixture

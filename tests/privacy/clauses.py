@@ -25,8 +25,10 @@ CLAUSES: tuple[Clause, ...] = (
         (
             "tests/privacy/test_policy.py::test_every_stored_column_is_a_kind_the_policy_names",
             "tests/test_browser_storage.py::test_everything_the_browser_stores_is_in_the_table",
+            "tests/privacy/test_usage_metrics.py::test_usage_information_is_pages_features_and_vitals_never_who",
         ),
-        "Usage metrics are not built yet, so no usage details beyond sessions are kept.",
+        "Usage details are pages, feature names and web vitals with a daily visitor hash; "
+        "device details (IP, browser) reach only the server logs and the throttle.",
     ),
     Clause(
         "§2",
@@ -34,8 +36,10 @@ CLAUSES: tuple[Clause, ...] = (
         (
             "tests/api/auth/test_sessions.py::test_list_and_revoke_sessions",
             "tests/api/billing/test_billing.py::test_checkout_grants_nothing_until_the_webhook_then_pro",
+            "tests/privacy/test_usage_metrics.py::test_usage_information_is_pages_features_and_vitals_never_who",
+            "tests/privacy/test_usage_metrics.py::test_service_performance_is_measured_as_the_75th_percentile",
         ),
-        "Understanding use and reliability needs the usage metrics (not built yet).",
+        "Reliability beyond web vitals (uptime, errors) is the operator's monitoring.",
     ),
     Clause(
         "§3",
@@ -52,7 +56,10 @@ CLAUSES: tuple[Clause, ...] = (
         (
             "tests/test_browser_storage.py::test_everything_the_browser_stores_is_in_the_table",
             "tests/test_browser_storage.py::test_the_cookies_page_shows_every_row",
+            "tests/privacy/test_usage_metrics.py::test_service_performance_is_measured_as_the_75th_percentile",
+            "tests/api/metrics/test_metrics_browser.py::test_a_page_view_and_web_vitals_arrive_and_are_counted",
         ),
+        "Measurement needs no cookie or storage: the metrics script stores nothing.",
     ),
     Clause(
         "§5",
@@ -132,8 +139,10 @@ CLAUSES: tuple[Clause, ...] = (
             "tests/api/account/test_account.py::test_delete_account_leaves_no_trace",
             "tests/api/account/test_restriction.py::test_every_other_signed_in_endpoint_is_refused",
             "tests/api/account/test_rights_browser.py::test_the_vault_is_exported_decrypted_in_the_browser",
+            "tests/privacy/test_usage_metrics.py::test_an_objection_leaves_nothing",
+            "tests/api/metrics/test_metrics_browser.py::test_nothing_is_sent_under_gpc_dnt_or_an_objection",
         ),
-        "Objection: restriction stops all processing; a finer objection comes with metrics.",
+        "Objection covers the usage metrics (the only processing not needed for the service).",
     ),
     Clause(
         "§9",

@@ -214,7 +214,13 @@ def endpoints(*tags: str) -> str:
             what = ep.summary.rstrip(".") + "." + (f" {ep.description}" if ep.description else "")
             answers = ", ".join(f"{code} {text}" for code, text in sorted(ep.responses.items()))
             rows.append(
-                (f"`{ep.method} {ep.path}`", ep.auth, _request(ep.body, ep.query), what, answers)
+                (
+                    f"`{ep.method} {ep.path}`",
+                    ep.auth,
+                    _request(ep.body or ep.request_schema, ep.query),
+                    what,
+                    answers,
+                )
             )
     return table(["endpoint", "auth", "request", "what it does", "answers"], rows)
 
@@ -258,6 +264,16 @@ def browser_storage() -> str:
     return markdown_table()
 
 
+def metrics_events() -> str:
+    from api.metrics.rules import EVENTS
+
+    rows = [
+        (f"`{e.name}`", e.kind.value, e.meaning, f"0 to {e.maximum:g} {e.unit}" if e.unit else "")
+        for e in EVENTS
+    ]
+    return table(["event", "kind", "what it counts", "value"], rows)
+
+
 def privacy_clauses() -> str:
     from tests.privacy.clauses import CLAUSES
 
@@ -297,6 +313,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "pipeline-settings": pipeline_settings,
     "api-commands": api_commands,
     "api-settings": api_settings,
+    "metrics-events": metrics_events,
     "billing-settings": billing_settings,
     "endpoints": endpoints,
     "tiers": tiers,

@@ -182,6 +182,7 @@ async function downloadDecrypted(shape) {
     }
     const name = shape === "json" ? "sorastats-vault-decrypted.json" : "sorastats-vault-decrypted.md";
     say(status, `Downloaded ${name} (${doc.prompts.length} prompts, decrypted in this browser).`);
+    document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "vault_export" })); // usage metrics
   } catch (error) {
     say(status, describe(error), "error");
   }
@@ -272,6 +273,10 @@ async function showSignedIn(message = "") {
   showProfile();
   showRestriction();
   show("in");
+  if (!session.user.restricted_at) {
+    // The account's settings follow the user to this browser.
+    keepSettings((await session.api("GET", "/api/me/settings")).settings);
+  }
   say($("account-status"), message);
   if (session.user.restricted_at) {
     $("sessions").replaceChildren(el("li", { text: "Hidden while your account is restricted." }));
@@ -280,6 +285,50 @@ async function showSignedIn(message = "") {
   }
   $("account-heading").focus();
 }
+
+// Site settings: this browser's copy (localStorage "sorastats.settings", read by site.js
+// and metrics.js on every page) and, signed in, the account's (GET/PUT /api/me/settings).
+const SETTINGS_KEY = "sorastats.settings";
+const settingsForm = $("settings-form");
+
+function localSettings() {
+  try {
+    return JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}") || {};
+  } catch {
+    return {};
+  }
+}
+
+function applySettings(s) {
+  const form = settingsForm.elements;
+  form.theme.value = s.theme || "system";
+  form.leaderboard_window.value = s.leaderboard_window || "7d";
+  form.metrics_objection.checked = s.metrics_objection === true;
+  if (s.theme === "light" || s.theme === "dark") document.documentElement.dataset.theme = s.theme;
+  else delete document.documentElement.dataset.theme;
+}
+
+function keepSettings(s) {
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(s));
+  applySettings(s);
+}
+
+applySettings(localSettings());
+
+handle(settingsForm, $("settings-status"), async (data) => {
+  const chosen = {
+    theme: data.get("theme"),
+    leaderboard_window: data.get("leaderboard_window"),
+    metrics_objection: data.get("metrics_objection") === "on",
+  };
+  if (session.user && !session.user.restricted_at) {
+    keepSettings((await session.api("PUT", "/api/me/settings", chosen)).settings);
+    say($("settings-status"), "Saved in your account and this browser.");
+  } else {
+    keepSettings(chosen);
+    say($("settings-status"), "Saved in this browser.");
+  }
+});
 
 try {
   if (await session.resume()) await showSignedIn();

@@ -30,6 +30,7 @@ async function setUp(box) {
     if (response.ok) {
       on = !on;
       paint();
+      document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "favorite" })); // usage metrics
       status.textContent = on ? "Added to your favorites." : "Removed from your favorites.";
     } else {
       status.textContent = "Could not save the favorite; try again.";

@@ -496,6 +496,7 @@ async function runImport(event) {
       };
     } else {
       store.drop(RUN_KEY);
+      document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "vault_import" })); // usage metrics
     }
   } catch (error) {
     stop = stopReason(error);

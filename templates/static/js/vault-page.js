@@ -171,6 +171,7 @@ function promptItem(p) {
       onclick: guard(async () => {
         if (!window.confirm(`Delete "${title}" with all its versions?`)) return;
         await session.api("DELETE", `/api/prompts/${p.id}`);
+        document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "vault_delete" }));
         await load();
         status("Deleted.");
       }),
@@ -267,6 +268,7 @@ async function save(event) {
     });
     status("Saved.");
   }
+  document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "vault_save" })); // usage metrics: the name only
   $("editor").hidden = true;
   await load();
   $("vault-search").focus();

@@ -183,6 +183,7 @@ export class Session {
     const { kek } = await this.vc.deriveLoginKeys(password, keys.kdf);
     this.userKey = await this.vc.unwrapUserKey(kek, keys.wrapped_user_key, keys.user_id);
     if (stay) await storeKey(keys.user_id, this.userKey);
+    document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "vault_unlock" })); // usage metrics: the name only
   }
 
   async lock() {
