@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from api.metrics import rules
 from api.metrics.rules import (
     BY_NAME,
     EVENTS,
@@ -149,3 +150,25 @@ def test_the_page_script_is_small_and_sends_only_declared_events() -> None:
 def test_every_page_loads_the_script_deferred() -> None:
     base = (ROOT / "templates" / "base.html").read_text()
     assert '<script type="module" src="{{ asset(\'metrics.js\') }}"></script>' in base
+
+
+@pytest.mark.parametrize(
+    ("now", "day"),
+    [
+        (0.0, "1970-01-01"),
+        (1_796_601_599.999, "2026-12-06"),  # the last instant of a day
+        (1_796_601_600.0, "2026-12-07"),  # the first of the next
+        (1_796_687_999.5, "2026-12-07"),
+    ],
+)
+def test_day_of_is_the_utc_day_at_both_edges(now: float, day: str) -> None:
+    assert rules.day_of(now) == day
+    assert rules.day_of(now) == day  # remembered days answer the same
+
+
+@pytest.mark.parametrize("pad", [0, 600])  # short ones are remembered, long ones are not
+def test_bots_are_found_however_long_the_user_agent(pad: int) -> None:
+    browser = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36" + " x" * pad
+    assert not rules.is_bot(browser) and not rules.is_bot(browser)
+    assert rules.is_bot(browser + " Googlebot/2.1") and rules.is_bot(browser + " Googlebot/2.1")
+    assert rules.is_bot(" " * (pad + 1))
