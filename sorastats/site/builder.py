@@ -36,6 +36,7 @@ from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
 from sorastats.site import icons, model, worker
 from sorastats.site.config import RenderConfig
+from sorastats.site.content import ContentError, load_notice
 from sorastats.site.derived import cache_dir
 from sorastats.site.ledger import Entry, Ledger
 from sorastats.site.manifest import MANIFEST_NAME, manifest_file
@@ -320,8 +321,13 @@ class SiteBuild:
         self.dirs = SiteDirs(cfg.out)
         self.assets = asset_map(cfg.templates / "static")
         self.con = open_db(cfg.db, spill_dir)
+        try:
+            self.notice = load_notice(cfg.content)
+        except ContentError as exc:
+            self.con.close()
+            raise RenderError(str(exc)) from None
         setup = worker.WorkerSetup(
-            cfg.templates, cfg.base_url, self.assets, self.dirs.staging, cfg.contact
+            cfg.templates, cfg.base_url, self.assets, self.dirs.staging, cfg.contact, self.notice
         )
         self.queue = RenderQueue(cfg, setup, self.report)
         self.ledger = Ledger(self.con, cfg.fetch_size)
@@ -400,7 +406,9 @@ class SiteBuild:
         model.prepare(self.con, cfg, cache_dir(cfg.out), self.log)
         self.info = model.site_info(self.con)
         self.bundles = list(model.search_bundles(self.con))
-        self.fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint()
+        # The notice is on every page: a new one re-renders them all.
+        notice = hashlib.blake2b(self.notice.encode(), digest_size=4).hexdigest()
+        self.fingerprint = templates_fingerprint(cfg.templates) + cfg.fingerprint() + notice
         self.ledger.load("live_m", None if cfg.full else manifest_file(self.dirs.live))
 
     def render_page_sets(self) -> None:

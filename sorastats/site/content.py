@@ -49,6 +49,26 @@ def content_url(rel: Path) -> str:
     return "/" + rel.with_suffix("").as_posix() + "/"
 
 
+NOTICE_FILE = "notice.txt"  # the one-line notice every page shows (not a page itself)
+NOTICE_MAX_CHARS = 300
+
+
+def load_notice(content_dir: Path) -> str:
+    """The site-wide notice: `notice.txt` in the content folder as one line of plain
+    text (escaped where shown), or "" when there is none. Raises ContentError when it
+    is too long to stay one line."""
+    path = content_dir / NOTICE_FILE
+    if not path.is_file():
+        return ""
+    text = " ".join(path.read_text("utf-8").split())
+    if len(text) > NOTICE_MAX_CHARS:
+        raise ContentError(
+            f"{NOTICE_FILE}: {len(text)} characters; the notice is one line of at most "
+            f"{NOTICE_MAX_CHARS}"
+        )
+    return text
+
+
 def load_content(content_dir: Path) -> list[ContentPage]:
     md = MarkdownIt("js-default")  # CommonMark + tables, raw HTML off
     pages: list[ContentPage] = []

@@ -105,7 +105,7 @@ def setup_sql(creator_page_size: int) -> list[str]:
             -- Only what pages show: this table is held in memory for the whole build.
             SELECT p.* EXCLUDE (text, dislike_count, recursive_reply_count, root_post_id,
                                 thumbnail_url, video_url, media_expires_at, generation_id,
-                                first_seen_at, last_seen_at),
+                                first_seen_at),
                    vc.slug, vc.username, vc.display_name AS creator_display_name,
                    nullif(trim(p.text), '') AS prompt
             FROM posts p JOIN vc ON vc.id = p.creator_id
@@ -335,6 +335,7 @@ POST_PAGES = f"""
 SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
     posted := strftime(p.posted_at, {ISO}), updated := strftime(p.updated_at, {ISO}),
+    last_seen := strftime(p.last_seen_at, {ISO}),
     width := p.width, height := p.height,
     duration_s := coalesce(p.duration_s, p.n_frames / 30.0),
     {_post_counters("p")}, {_gains("pg", ("views", "likes", "remixes"))},
@@ -366,6 +367,7 @@ _CREATOR_STRUCT = """struct_pack(
     bio := c.bio, verified := c.verified, is_public_figure := c.is_public_figure,
     can_cameo := c.can_cameo, permalink := c.permalink,
     created := strftime(c.created_at, {iso}), first_seen := strftime(c.first_seen_at, {iso}),
+    last_seen := strftime(c.last_seen_at, {iso}),
     followers := c.follower_count, following := c.following_count,
     post_count := c.post_count, likes := c.likes_received_count, remixes := c.remix_count,
     cameos := c.cameo_count, characters := c.character_count,

@@ -95,7 +95,11 @@ _BYTECODE = _ProcessBytecodeCache()
 
 
 def make_env(
-    templates_dir: Path, base_url: str, assets: dict[str, str], contact: str = ""
+    templates_dir: Path,
+    base_url: str,
+    assets: dict[str, str],
+    contact: str = "",
+    notice: str = "",
 ) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
@@ -125,6 +129,7 @@ def make_env(
     env.globals.update(
         base_url=base_url,
         contact_href=contact_href(contact),
+        notice=notice,
         asset=asset,
         absolute=lambda u: urls.absolute(base_url, u),
         creator_url=urls.creator_url,

@@ -26,6 +26,7 @@ class WorkerSetup:
     assets: dict[str, str]
     root: Path
     contact: str = ""  # RenderConfig.contact: the footer's Contact link
+    notice: str = ""  # content/notice.txt: the line every page shows
 
 
 # One page to render: (output path, template name, JSON document of its inputs).
@@ -37,7 +38,7 @@ _root: Path | None = None
 
 def init(setup: WorkerSetup) -> None:
     global _env, _root
-    _env = make_env(setup.templates, setup.base_url, setup.assets, setup.contact)
+    _env = make_env(setup.templates, setup.base_url, setup.assets, setup.contact, setup.notice)
     _root = setup.root
 
 
