@@ -7,6 +7,7 @@ Pure functions, table-tested (tests/sorastats/site/test_icons.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import zlib
@@ -19,29 +20,37 @@ _BAR_WIDTH = 6
 _BASELINE = 26  # from the top
 
 
-def bitmap(size: int) -> list[list[tuple[int, int, int, int]]]:
-    """RGBA rows of the icon at `size` x `size` pixels: a rounded square and the bars."""
+def rows(size: int) -> list[bytes]:
+    """RGBA rows of the icon at `size` x `size` pixels: a rounded square and the bars.
+    A pixel is a bar's when its centre is inside the bar, transparent when its centre is
+    outside the rounded corner; rows are made from runs, not pixel by pixel (the 512-pixel
+    icon is built at every render)."""
     scale = size / 32
     radius = 6 * scale
-    rows: list[list[tuple[int, int, int, int]]] = []
+    brand, bar, clear = bytes((*BRAND, 255)), bytes((*BAR, 255)), bytes(4)
+    spans: list[tuple[int, int, int, int]] = []  # (x0, x1, y0, y1) pixels of each bar
+    for left, height in _BARS:
+        xs = [x for x in range(size) if left <= (x + 0.5) / scale < left + _BAR_WIDTH]
+        ys = [y for y in range(size) if _BASELINE - height <= (y + 0.5) / scale < _BASELINE]
+        if xs and ys:
+            spans.append((xs[0], xs[-1] + 1, ys[0], ys[-1] + 1))
+    corner = min(size, int(radius) + 1)  # columns a rounded corner can reach, each side
+    out: list[bytes] = []
     for y in range(size):
-        row: list[tuple[int, int, int, int]] = []
-        for x in range(size):
-            cx, cy = x + 0.5, y + 0.5
-            # Outside the rounded corners: transparent.
-            dx = max(radius - cx, 0.0, cx - (size - radius))
-            dy = max(radius - cy, 0.0, cy - (size - radius))
-            if dx * dx + dy * dy > radius * radius:
-                row.append((0, 0, 0, 0))
-                continue
-            ux, uy = cx / scale, cy / scale
-            on_bar = any(
-                left <= ux < left + _BAR_WIDTH and _BASELINE - height <= uy < _BASELINE
-                for left, height in _BARS
-            )
-            row.append((*(BAR if on_bar else BRAND), 255))
-        rows.append(row)
-    return rows
+        row = bytearray(brand * size)
+        for x0, x1, y0, y1 in spans:
+            if y0 <= y < y1:
+                row[4 * x0 : 4 * x1] = bar * (x1 - x0)
+        cy = y + 0.5
+        dy = max(radius - cy, 0.0, cy - (size - radius))
+        if dy > 0:
+            for x in (*range(corner), *range(max(corner, size - corner), size)):
+                cx = x + 0.5
+                dx = max(radius - cx, 0.0, cx - (size - radius))
+                if dx * dx + dy * dy > radius * radius:
+                    row[4 * x : 4 * x + 4] = clear
+        out.append(bytes(row))
+    return out
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -55,9 +64,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def png(size: int) -> bytes:
     """The icon as an 8-bit RGBA PNG."""
-    raw = b"".join(
-        b"\x00" + bytes(channel for pixel in row for channel in pixel) for row in bitmap(size)
-    )
+    raw = b"".join(b"\x00" + row for row in rows(size))
     header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -111,8 +118,10 @@ def manifest(name: str = "SoraStats") -> str:
     return json.dumps(value, indent=1) + "\n"
 
 
+@functools.cache
 def files() -> dict[str, bytes]:
-    """Every icon file the site publishes at its root, by path."""
+    """Every icon file the site publishes at its root, by path (made once a process).
+    The caller must not change the dict."""
     out = {
         "favicon.ico": ico(),
         "icon.svg": svg().encode(),
