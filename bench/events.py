@@ -24,9 +24,7 @@ import asyncio
 import json
 import os
 import random
-import re
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.api import free_port
+from bench.api import drive, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VISITORS = 5000
@@ -56,48 +54,6 @@ bare_app = Starlette(routes=[Route("/api/events", _bare_events, methods=["POST"]
 
 
 # --- the driver (its own process) --------------------------------------------------------
-
-
-async def _worker(
-    port: int, requests: list[bytes], offset: int, deadline: float, out: list[float], bad: list[int]
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = offset
-    try:
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            writer.write(requests[i % len(requests)])
-            i += 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            match = re.search(rb"(?i)content-length: *(\d+)", head)
-            await reader.readexactly(int(match.group(1)) if match else 0)
-            out.append(time.perf_counter() - start)
-            if status != 204:
-                bad.append(status)
-    finally:
-        writer.close()
-
-
-async def _drive(
-    port: int, requests: list[bytes], seconds: float, connections: int
-) -> dict[str, float]:
-    latencies: list[float] = []
-    bad: list[int] = []
-    start = time.perf_counter()
-    deadline = start + seconds
-    await asyncio.gather(
-        *(_worker(port, requests, i * 997, deadline, latencies, bad) for i in range(connections))
-    )
-    elapsed = time.perf_counter() - start
-    ordered = sorted(latencies) or [0.0]
-    return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": 1000 * statistics.median(ordered),
-        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-        "errors": len(bad),
-    }
 
 
 def event_requests(port: int, per_request: int) -> list[bytes]:
@@ -134,7 +90,7 @@ def drive_main(spec: str) -> None:
     requests = event_requests(args["port"], args["per"])
     print(
         json.dumps(
-            asyncio.run(_drive(args["port"], requests, args["seconds"], args["connections"]))
+            asyncio.run(drive(args["port"], requests, args["seconds"], args["connections"], 204))
         )
     )
 
