@@ -123,6 +123,21 @@ def validate(schema: Schema, value: Any, where: str = "body") -> None:
         raise fail(f"must be one of {', '.join(map(str, schema['enum']))}")
     if isinstance(value, dict):
         _validate_object(schema, value, where)
+    if isinstance(value, list):
+        _validate_array(schema, value, where)
+
+
+def _validate_array(schema: Schema, value: list[Any], where: str) -> None:
+    low, high = schema.get("minItems", 0), schema.get("maxItems", 10**9)
+    if not low <= len(value) <= high:
+        if "minItems" in schema and "maxItems" in schema:
+            bounds = f"{low} to {high}"
+        else:
+            bounds = f"at most {high}" if "maxItems" in schema else f"at least {low}"
+        raise ApiError(400, "invalid_request", f"{where}: {bounds} items")
+    if "items" in schema:
+        for index, item in enumerate(value):
+            validate(schema["items"], item, f"{where}[{index}]")
 
 
 def _validate_object(schema: Schema, value: dict[str, Any], where: str) -> None:

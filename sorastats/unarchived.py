@@ -22,12 +22,16 @@ RECORDS_PER_FILE = 10_000
 SOURCE = "raw table of a database before schema version 4"
 
 
-def pending(con: duckdb.DuckDBPyConnection) -> int:
-    """How many records wait in `raw_unarchived` (0 when the table is gone)."""
-    exists = con.execute(
+def _exists(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_unarchived'"
     ).fetchone()
-    if not exists or not exists[0]:
+    return bool(row and row[0])
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> int:
+    """How many records wait in `raw_unarchived` (0 when the table is gone)."""
+    if not _exists(con):
         return 0
     row = con.execute("SELECT count(*) FROM raw_unarchived").fetchone()
     return int(row[0]) if row else 0
@@ -42,12 +46,9 @@ def move_into_archive(
     """Move every record of `raw_unarchived` into `archive` and drop the table; returns
     how many records moved. Logs a line first when there are any (it takes a while on a
     large database). Does nothing once the table is gone."""
-    total = pending(con)
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_unarchived'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    if not _exists(con):
         return 0
+    total = pending(con)
     if total:
         log(
             f"database: moving {total:,} stored records from the raw table into the "

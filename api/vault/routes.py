@@ -14,7 +14,7 @@ from typing import Any
 from api.endpoints import Ctx, EndpointGroup
 from api.errors import ApiError
 from api.security import new_id
-from api.validation import Schema, integer, obj, optional, string, validate
+from api.validation import Schema, integer, obj, optional, string
 from api.vault import service
 from api.vault.rules import (
     FIELD_LIMITS,
@@ -131,21 +131,24 @@ async def reserve_ids(ctx: Ctx) -> Any:
 
 # --- prompts ----------------------------------------------------------------------------
 
+# A new prompt, as `POST /api/prompts` takes it and each item of `POST /api/prompts/bulk`.
+NEW_PROMPT = obj(
+    {
+        "id": VAULT_ID,
+        "wrapped_item_key": envelope_schema("item_key", "The item key wrapped by the user key"),
+        "fields": FIELDS_SCHEMA,
+        "post_id": POST_ID,
+        "favorite": {"type": "boolean"},
+    },
+    required=["id", "wrapped_item_key", "fields"],
+)
+
 
 @group.route(
     "POST",
     "/api/prompts",
     "Create a private prompt at version 1",
-    body=obj(
-        {
-            "id": VAULT_ID,
-            "wrapped_item_key": envelope_schema("item_key", "The item key wrapped by the user key"),
-            "fields": FIELDS_SCHEMA,
-            "post_id": POST_ID,
-            "favorite": {"type": "boolean"},
-        },
-        required=["id", "wrapped_item_key", "fields"],
-    ),
+    body=NEW_PROMPT,
     responses={
         201: "The prompt",
         400: "Invalid input, or an id not reserved by you",
@@ -178,16 +181,6 @@ async def create_prompt(ctx: Ctx) -> Any:
     return 201, {"prompt": created}
 
 
-BULK_PROMPT = obj(
-    {
-        "id": VAULT_ID,
-        "wrapped_item_key": envelope_schema("item_key", "The item key wrapped by the user key"),
-        "fields": FIELDS_SCHEMA,
-        "post_id": POST_ID,
-        "favorite": {"type": "boolean"},
-    },
-    required=["id", "wrapped_item_key", "fields"],
-)
 MAX_IMPORT_TAGS = 20
 
 
@@ -199,7 +192,7 @@ MAX_IMPORT_TAGS = 20
         {
             "prompts": {
                 "type": "array",
-                "items": BULK_PROMPT,
+                "items": NEW_PROMPT,
                 "minItems": 1,
                 "maxItems": MAX_BULK,
                 "description": f"1 to {MAX_BULK} prompts, each as POST /api/prompts takes it",
@@ -226,19 +219,11 @@ MAX_IMPORT_TAGS = 20
     "`MAX_BODY_BYTES`. Published Sora prompts carry their `post_id`.",
 )
 async def create_prompts(ctx: Ctx) -> Any:
-    b = ctx.body
-    items = b["prompts"]
-    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BULK:
-        raise ApiError(400, "invalid_request", f"body.prompts: 1 to {MAX_BULK} prompts")
+    b = ctx.body  # the schema checked the lists, their lengths and every item
     tag_ids = b.get("tag_ids", [])
-    if not isinstance(tag_ids, list) or len(tag_ids) > MAX_IMPORT_TAGS:
-        raise ApiError(400, "invalid_request", f"body.tag_ids: at most {MAX_IMPORT_TAGS} ids")
-    for index, tag_id in enumerate(tag_ids):
-        validate(VAULT_ID, tag_id, f"body.tag_ids[{index}]")
     prompts: list[tuple[dict[str, Any], dict[str, str]]] = []
-    for index, item in enumerate(items):
+    for index, item in enumerate(b["prompts"]):
         where = f"body.prompts[{index}]"
-        validate(BULK_PROMPT, item, where)
         service.check_envelope(item["wrapped_item_key"], "item_key", f"{where}.wrapped_item_key")
         fields = service.check_fields(item["fields"], f"{where}.fields")
         prompt = {

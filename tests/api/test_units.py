@@ -238,3 +238,31 @@ def test_validate_refuses_bad_text_outside_bodies(bad: str) -> None:
     with pytest.raises(ApiError) as caught:
         validate(string(100), bad, "query.email")
     assert caught.value.status == 400 and caught.value.message.startswith("query.email")
+
+
+ARRAY = {"type": "array", "items": string(4, 1), "minItems": 1, "maxItems": 3}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (["a"], None),
+        (["a", "bb", "ccc"], None),
+        ([], "body: 1 to 3 items"),
+        (["a", "b", "c", "d"], "body: 1 to 3 items"),
+        (["a", 7], "body[1]: expected string"),
+        (["a", "toolong"], "body[1]: at most 4 characters"),
+        ("a", "body: expected array"),
+    ],
+)
+def test_validate_arrays_by_length_and_item(value: Any, message: str | None) -> None:
+    if message is None:
+        validate(ARRAY, value)
+        return
+    with pytest.raises(ApiError) as caught:
+        validate(ARRAY, value)
+    assert caught.value.status == 400 and caught.value.message == message
+    with pytest.raises(ApiError, match="body: at least 2 items"):
+        validate({"type": "array", "minItems": 2}, ["x"])
+    with pytest.raises(ApiError, match="body: at most 1 items"):
+        validate({"type": "array", "maxItems": 1}, ["x", "y"])
