@@ -1,69 +1,178 @@
-"""Inline SVG line charts drawn at build time (pure; no I/O), table-tested.
+"""SVG line charts drawn at build time (pure; no I/O), table-tested.
 
-The SVG is decorative for screen readers (`aria-hidden`); each chart comes with a one-line
-text summary and a data table that carry the same numbers."""
+A chart has axes, date ticks on the x axis, value ticks with gridlines on the y axis, the
+values at both ends written beside the line, and an accessible name (`role="img"`, a
+title and a description that carry the summary). Days are placed by date, so a day
+without a capture is a gap in the line, not a silent straight join. Colours come from the
+stylesheet's variables (`.chart` rules in site.css), so dark mode needs nothing here.
+
+Every chart sits in a figure with a data table of the same numbers; site.js reads that
+table and the points' coordinates (`data-xy`) to show values on hover and on the arrow
+keys. The page works without it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 
-from sorastats.site.stats import day_label, grouped, signed
+from sorastats.site.stats import compact, day_label, grouped, signed
 
-WIDTH = 320
-HEIGHT = 96
-PAD = 4
+# The viewBox; the stylesheet scales the chart to its column. Its text is sized for a
+# column of 320-480 px, a phone's width to half of the desktop page.
+WIDTH = 360
+HEIGHT = 180
+LEFT = 40  # the value ticks
+RIGHT = 44  # the last value's label
+TOP = 16  # the unit
+BOTTOM = 22  # the date ticks
+PLOT_W = WIDTH - LEFT - RIGHT
+PLOT_H = HEIGHT - TOP - BOTTOM
+STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
 class Chart:
-    svg: str  # markup, built from numbers only
+    svg: str  # markup, built from numbers and escaped labels only
     summary: str  # one line of text for everyone
-    rows: list[tuple[str, str]]  # (day, value) for the screen-reader table
+    rows: list[tuple[str, str]]  # (day, value) for the data table, one per point
 
 
-def scale(values: list[float], lo: float, hi: float, size: float) -> list[float]:
-    """Map values onto [size - PAD, PAD] (SVG y grows downwards); a flat series sits mid."""
-    if hi == lo:
-        return [size / 2 for _ in values]
-    span = size - 2 * PAD
-    return [size - PAD - (v - lo) * span / (hi - lo) for v in values]
+def nice_ticks(lo: float, hi: float, count: int = 3) -> list[float]:
+    """Round values spanning [lo, hi] in about `count` steps of 1, 2, 2.5 or 5 x 10^k.
+
+    Counters are whole numbers, so a step is never below 1; a flat series gets a span of
+    one step around its value."""
+    if hi < lo:
+        lo, hi = hi, lo
+    raw = (hi - lo) / count if hi > lo else max(abs(hi) / 10, 1.0)
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = max(next(s * magnitude for s in STEPS if s * magnitude >= raw), 1.0)
+    first = math.floor(lo / step) * step
+    last = math.ceil(hi / step) * step
+    if last == first:
+        first, last = first - step, last + step
+    n = round((last - first) / step)
+    return [first + i * step for i in range(n + 1)]
 
 
-def polyline_points(values: list[int]) -> str:
-    """'x,y x,y ...' for a series over the chart box; '' for fewer than two points."""
-    if len(values) < 2:
-        return ""
-    fv = [float(v) for v in values]
-    ys = scale(fv, min(fv), max(fv), HEIGHT)
-    step = (WIDTH - 2 * PAD) / (len(values) - 1)
-    return " ".join(f"{PAD + i * step:.1f},{y:.1f}" for i, y in enumerate(ys))
+def date_ticks(first: date, last: date, most: int = 4) -> list[date]:
+    """At most `most` evenly spaced days from first to last, both ends included."""
+    span = (last - first).days
+    if span <= 0:
+        return [first]
+    every = max(1, math.ceil(span / (most - 1)))
+    days = [date.fromordinal(first.toordinal() + i) for i in range(0, span, every)]
+    # The last day is always a tick; drop an inner tick that would crowd it.
+    if days and (last - days[-1]).days < every / 2 and len(days) > 1:
+        days.pop()
+    return [*days, last]
 
 
-def line_chart(label: str, series: list[tuple[str, int | None]]) -> Chart | None:
-    """A chart of (day, value) pairs, skipping missing values; None with no data at all."""
-    points = [(d, v) for d, v in series if v is not None]
+def segments(points: list[tuple[date, int]]) -> list[list[tuple[date, int]]]:
+    """Runs of points on consecutive days: a missing day starts a new run (a gap)."""
+    runs: list[list[tuple[date, int]]] = []
+    for point in points:
+        if runs and (point[0] - runs[-1][-1][0]).days == 1:
+            runs[-1].append(point)
+        else:
+            runs.append([point])
+    return runs
+
+
+def short_day(d: date) -> str:
+    return f"{d:%b} {d.day}"
+
+
+def _parse(day: str) -> date | None:
+    try:
+        return date.fromisoformat(day[:10])
+    except ValueError:
+        return None
+
+
+def line_chart(
+    label: str, series: list[tuple[str, int | None]], unit: str = "", key: str = "chart"
+) -> Chart | None:
+    """A chart of (ISO day, value) pairs; None values and unreadable days are gaps.
+
+    `unit` names what is counted ("followers"); `key` makes the element ids unique on a
+    page. None when there is no value at all."""
+    points = sorted(
+        {d: v for d, v in ((_parse(day), v) for day, v in series) if d and v is not None}.items()
+    )
     if not points:
         return None
-    values = [v for _, v in points]
     first, last = points[0], points[-1]
+    since, until = day_label(first[0].isoformat()), day_label(last[0].isoformat())
     if len(points) == 1:
-        summary = f"{label}: {grouped(last[1])} on {day_label(last[0])}."
+        summary = f"{label}: {grouped(last[1])} on {until}."
     else:
         summary = (
-            f"{label}: {grouped(first[1])} on {day_label(first[0])} to {grouped(last[1])} "
-            f"on {day_label(last[0])} ({signed(last[1] - first[1])})."
+            f"{label}: {grouped(first[1])} on {since} to {grouped(last[1])} on {until} "
+            f"({signed(last[1] - first[1])})."
         )
-    pts = polyline_points(values)
-    line = (
-        f'<polyline fill="none" stroke="currentColor" stroke-width="2" points="{pts}"/>'
-        if pts
-        else f'<circle cx="{WIDTH / 2:.0f}" cy="{HEIGHT / 2:.0f}" r="3" fill="currentColor"/>'
+    values = [v for _, v in points]
+    ticks = nice_ticks(min(values), max(values))
+    lo, hi = ticks[0], ticks[-1]
+    span_days = (last[0] - first[0]).days
+
+    def x(d: date) -> float:
+        if span_days == 0:
+            return LEFT + PLOT_W / 2
+        return LEFT + (d - first[0]).days * PLOT_W / span_days
+
+    def y(v: float) -> float:
+        return TOP + PLOT_H - (v - lo) * PLOT_H / (hi - lo)
+
+    parts: list[str] = []
+    for t in ticks:
+        ty = y(t)
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
+            f'<text class="tick" x="{LEFT - 4}" y="{ty + 3.5:.1f}" text-anchor="end">'
+            f"{compact(t)}</text>"
+        )
+    base = TOP + PLOT_H
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{base}" y2="{base}"/>')
+    dticks = date_ticks(first[0], last[0])
+    for i, d in enumerate(dticks):
+        anchor = "end" if i == len(dticks) - 1 and len(dticks) > 1 else "middle"
+        if i == 0 and len(dticks) > 1:
+            anchor = "start"
+        parts.append(
+            f'<line class="axis" x1="{x(d):.1f}" x2="{x(d):.1f}" y1="{base}" y2="{base + 4}"/>'
+            f'<text class="tick" x="{x(d):.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
+            f"{short_day(d)}</text>"
+        )
+    if unit:
+        parts.append(f'<text class="unit" x="{LEFT}" y="{TOP - 5}">{escape(unit)}</text>')
+    for run in segments(points):
+        if len(run) == 1:
+            d, v = run[0]
+            parts.append(f'<circle class="line" cx="{x(d):.1f}" cy="{y(v):.1f}" r="2.5"/>')
+        else:
+            path = "M" + "L".join(f"{x(d):.1f},{y(v):.1f}" for d, v in run)
+            parts.append(f'<path class="line" d="{path}"/>')
+    # The values at both ends: the last one right of the plot, the first one above its point.
+    parts.append(
+        f'<text class="end" x="{LEFT + PLOT_W + 4}" y="{y(last[1]) + 3.5:.1f}">'
+        f"{compact(last[1])}</text>"
     )
+    if len(points) > 1:
+        parts.append(
+            f'<text class="end" x="{x(first[0]) + 2:.1f}" y="{max(y(first[1]) - 5, TOP + 8):.1f}">'
+            f"{compact(first[1])}</text>"
+        )
+    xy = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in points)
+    ident = escape(key)
     svg = (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-        f'aria-hidden="true" focusable="false" preserveAspectRatio="none">'
-        f"<title>{escape(label)}</title>{line}</svg>"
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{ident}-t" aria-describedby="{ident}-d" data-xy="{xy}">'
+        f'<title id="{ident}-t">{escape(label)}</title>'
+        f'<desc id="{ident}-d">{escape(summary)}</desc>'
+        f"{''.join(parts)}</svg>"
     )
-    rows = [(day_label(d), grouped(v)) for d, v in points]
+    rows = [(day_label(d.isoformat()), grouped(v)) for d, v in points]
     return Chart(svg=svg, summary=summary, rows=rows)

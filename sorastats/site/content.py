@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 # A whole line that opens or closes a generated block (tests/support/docgen.py's BLOCK).
 GENERATED_MARKER = re.compile(r"^<!-- (?:generated: [^>]*|/generated) -->\n", re.M)
@@ -69,6 +70,33 @@ def load_notice(content_dir: Path) -> str:
     return text
 
 
+def labelled_tables(tokens: list[Token]) -> list[Token]:
+    """Tables made to reflow on phones: `class="reflow"`, and each body cell carries its
+    column's header text in `data-label`, which the stylesheet shows above the cell when
+    the rows stack (a 4-column table does not fit a 360 px screen)."""
+    headers: list[str] = []
+    column = 0
+    in_head = False
+    for i, token in enumerate(tokens):
+        if token.type == "table_open":
+            token.attrSet("class", "reflow")
+            headers = []
+        elif token.type == "thead_open":
+            in_head = True
+        elif token.type == "thead_close":
+            in_head = False
+        elif token.type == "tr_open":
+            column = 0
+        elif token.type == "th_open" and in_head:
+            inline = tokens[i + 1]
+            headers.append(inline.content if inline.type == "inline" else "")
+        elif token.type == "td_open":
+            if column < len(headers) and headers[column]:
+                token.attrSet("data-label", headers[column])
+            column += 1
+    return tokens
+
+
 def load_content(content_dir: Path) -> list[ContentPage]:
     md = MarkdownIt("js-default")  # CommonMark + tables, raw HTML off
     pages: list[ContentPage] = []
@@ -83,7 +111,9 @@ def load_content(content_dir: Path) -> list[ContentPage]:
                 content_url(rel),
                 meta["title"],
                 meta["description"],
-                md.render(GENERATED_MARKER.sub("", body)),
+                md.renderer.render(
+                    labelled_tables(md.parse(GENERATED_MARKER.sub("", body))), md.options, {}
+                ),
             )
         )
     return pages

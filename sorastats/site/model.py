@@ -131,7 +131,9 @@ def search_bundles(con: duckdb.DuckDBPyConnection) -> list[tuple[Bundle, str]]:
     return out
 
 
-def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[Page]:
+def board_pages(
+    con: duckdb.DuckDBPyConnection, cfg: RenderConfig, as_of: str | None = None
+) -> Iterator[Page]:
     index: list[dict[str, Any]] = []
     # The video boards all rank one join: made once (twelve joins took 0.2 s).
     con.execute(
@@ -172,11 +174,13 @@ def board_pages(con: duckdb.DuckDBPyConnection, cfg: RenderConfig) -> Iterator[P
                 },
                 "page": number,
                 "pages": len(parts),
+                "as_of": as_of,
                 "entries": [entries[i] for i in part],
             }
             yield Page(output_path(url), "board.html", dumps(doc))
     con.execute("DROP TABLE board_videos")
-    yield Page("top/index.html", "boards.html", dumps({"url": "/top/", "boards": index}))
+    doc = {"url": "/top/", "boards": index, "as_of": as_of}
+    yield Page("top/index.html", "boards.html", dumps(doc))
 
 
 def home_page(con: duckdb.DuckDBPyConnection, info: dict[str, Any]) -> Page:
@@ -299,7 +303,7 @@ def extra_pages(
     for cp in load_content(cfg.content):
         doc = {"url": cp.url, "title": cp.title, "description": cp.description, "html": cp.html}
         yield Page(output_path(cp.url), "content.html", dumps(doc))
-    yield from board_pages(con, cfg)
+    yield from board_pages(con, cfg, info["as_of"])
     entries = _rows(con, queries.SITE_FEED, {"feed_size": cfg.feed_size})
     updated = max((e["updated"] or "" for e in entries), default="") or info["as_of"]
     feed = {

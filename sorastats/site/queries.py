@@ -193,15 +193,17 @@ def setup_sql(creator_page_size: int) -> list[str]:
         # list_sort on structs led by the (unique) day: faster than an ordered aggregate.
         """CREATE TEMP TABLE pser AS
             WITH q AS (SELECT post_id, list(struct_pack(c := captured_on, views := view_count,
-                                                        likes := like_count)) AS l
+                                                        likes := like_count,
+                                                        remixes := remix_count)) AS l
                        FROM post_snapshots
                        WHERE captured_on > (SELECT day FROM dataday) - 31
                          AND post_id IN (SELECT id FROM vp)
                        GROUP BY 1)
             SELECT post_id,
                    list_transform(list_sort(l),
-                                  lambda x: struct_pack(d := x.c,
-                                                        views := x.views, likes := x.likes)) AS s
+                                  lambda x: struct_pack(d := x.c, views := x.views,
+                                                        likes := x.likes,
+                                                        remixes := x.remixes)) AS s
             FROM q""",
         """CREATE TEMP TABLE cser AS
             WITH j AS (

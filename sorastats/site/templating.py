@@ -120,11 +120,11 @@ def make_env(
             raise KeyError(f"no asset {name!r} under templates/static/")
         return "/" + assets[name]
 
-    def chart(label: str, series: list[dict[str, Any]] | None, key: str) -> Any:
+    def chart(label: str, series: list[dict[str, Any]] | None, key: str, unit: str = "") -> Any:
         if not series:
             return None
         points: list[tuple[str, int | None]] = [(str(p["d"]), p.get(key)) for p in series]
-        return charts.line_chart(label, points)
+        return charts.line_chart(label, points, unit=unit, key=f"chart-{key}")
 
     env.globals.update(
         base_url=base_url,

@@ -47,6 +47,16 @@ def test_creators_and_videos_say_when_they_were_last_seen(site: Path) -> None:  
         assert caption in table.find("caption").text, url
 
 
+def test_leaderboards_say_as_of_which_capture(site: Path) -> None:  # noqa: F811
+    day = sitedata.NOW.date().isoformat()
+    for url in ("/top/", "/top/creators/followers/", "/top/videos/views-7d/"):
+        doc = load(page(site, url))
+        meta = doc.find("p", class_="meta")
+        stamp = meta.find("time")
+        assert stamp is not None and stamp.attrs["datetime"].startswith(day), url
+        assert "the last capture" in meta.text, url
+
+
 def test_a_new_notice_re_renders_every_page_and_a_long_one_is_refused(
     tmp_path: Path,
 ) -> None:

@@ -2,6 +2,7 @@
 
 import functools
 import re
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -195,27 +196,81 @@ def test_excerpt(text: str | None, limit: int, out: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("values", "lo", "hi", "size", "out"),
-    [([0, 10], 0, 10, 100, [96.0, 4.0]), ([5, 5], 5, 5, 100, [50.0, 50.0])],
+    ("lo", "hi", "out"),
+    [
+        (600, 1000, [600.0, 800.0, 1000.0]),
+        (0, 7, [0.0, 2.5, 5.0, 7.5]),
+        (5, 5, [4.0, 5.0, 6.0]),  # a flat series: one step around it
+        (0, 0, [-1.0, 0.0, 1.0]),
+        (1, 2, [1.0, 2.0]),  # never a step below 1 for whole counts
+        (12_340, 1_250_000, [0.0, 500_000.0, 1_000_000.0, 1_500_000.0]),
+    ],
 )
-def test_scale(values: list[float], lo: float, hi: float, size: float, out: list[float]) -> None:
-    assert charts.scale(values, lo, hi, size) == out
+def test_nice_ticks(lo: int, hi: int, out: list[float]) -> None:
+    assert charts.nice_ticks(lo, hi) == out
 
 
-def test_polyline_needs_two_points() -> None:
-    assert charts.polyline_points([5]) == ""
-    assert charts.polyline_points([1, 2, 3]).count(",") == 3
+D = date.fromisoformat
 
 
-def test_line_chart_summary_and_rows() -> None:
+@pytest.mark.parametrize(
+    ("first", "last", "out"),
+    [
+        ("2025-10-01", "2025-10-01", ["2025-10-01"]),
+        ("2025-10-01", "2025-10-02", ["2025-10-01", "2025-10-02"]),
+        ("2025-10-01", "2025-10-31", ["2025-10-01", "2025-10-11", "2025-10-21", "2025-10-31"]),
+        ("2025-10-01", "2025-10-08", ["2025-10-01", "2025-10-04", "2025-10-08"]),
+        ("2025-12-30", "2026-01-02", ["2025-12-30", "2025-12-31", "2026-01-01", "2026-01-02"]),
+    ],
+)
+def test_date_ticks_include_both_ends(first: str, last: str, out: list[str]) -> None:
+    assert [d.isoformat() for d in charts.date_ticks(D(first), D(last))] == out
+
+
+def test_segments_break_at_missing_days() -> None:
+    points = [
+        (D("2025-10-01"), 1),
+        (D("2025-10-02"), 2),
+        (D("2025-10-04"), 4),
+        (D("2025-10-05"), 5),
+    ]
+    assert charts.segments(points) == [points[:2], points[2:]]
+    assert charts.segments([]) == []
+
+
+def test_line_chart_summary_rows_and_markup() -> None:
     chart = charts.line_chart(
-        "Followers", [("2025-10-01", 600), ("2025-10-02", None), ("2025-10-30", 1000)]
+        "Followers",
+        [("2025-10-01", 600), ("2025-10-02", None), ("2025-10-30", 1000)],
+        unit="followers",
+        key="chart-followers",
     )
     assert chart is not None
     assert chart.summary == "Followers: 600 on Oct 1, 2025 to 1,000 on Oct 30, 2025 (+400)."
     assert chart.rows == [("Oct 1, 2025", "600"), ("Oct 30, 2025", "1,000")]
-    assert 'aria-hidden="true"' in chart.svg and "<polyline" in chart.svg
+    svg = chart.svg
+    # An accessible name and description, axes, date ticks, value ticks, end labels, unit.
+    assert 'role="img"' in svg and 'aria-labelledby="chart-followers-t"' in svg
+    assert 'aria-describedby="chart-followers-d"' in svg
+    assert '<desc id="chart-followers-d">Followers: 600 on Oct 1' in svg
+    assert ">Oct 1</text>" in svg and ">Oct 30</text>" in svg
+    assert svg.count('class="grid"') == 3 and ">800</text>" in svg
+    assert '<text class="unit"' in svg and ">followers</text>" in svg
+    assert svg.count('class="end"') == 2
+    # The missing days between Oct 1 and Oct 30 are a gap: two lone points, no line.
+    assert "<path" not in svg and svg.count('<circle class="line"') == 2
+    assert len(chart.svg.split('data-xy="')[1].split('"')[0].split()) == 2
     assert charts.line_chart("x", [("2025-10-01", None)]) is None
+    assert charts.line_chart("x", [("not a day", 5)]) is None
+
+
+def test_line_chart_joins_consecutive_days_and_escapes_labels() -> None:
+    chart = charts.line_chart(
+        "<b>", [("2025-10-01", 1), ("2025-10-02", 3), ("2025-10-03", 2)], unit="<i>"
+    )
+    assert chart is not None
+    assert chart.svg.count("<path") == 1 and "<circle" not in chart.svg
+    assert "<b>" not in chart.svg and "&lt;b&gt;" in chart.svg and "&lt;i&gt;" in chart.svg
 
 
 def test_json_script_cannot_close_the_script() -> None:
