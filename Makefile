@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -q -n auto  # one worker per core (pytest-xdist)
 
-.PHONY: setup run check test lint types fast services clean
+.PHONY: setup run check test lint types fast services clean screenshots
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ lint: setup
 
 types: setup
 	$(VENV)/bin/mypy
+
+# docs/images/: the sample's pages photographed again in chromium (after `make services`).
+screenshots: setup
+	$(PY) -m tests.support.screenshots
 
 # The fast tier: no browser, no real server, no PostgreSQL, no subprocess builds.
 fast: setup

@@ -50,7 +50,7 @@ from sorastats.site.publish import (
 )
 from sorastats.site.publish import publish as publish_staging
 from sorastats.site.search import Bundle, build_bundles
-from sorastats.site.templating import asset_map, templates_fingerprint
+from sorastats.site.templating import asset_contents, asset_map, templates_fingerprint
 from sorastats.site.urls import absolute
 from sorastats.site.writer import DuplicateOutputError, remove_output, siblings
 from sorastats.tempdirs import owned_tempdir
@@ -131,11 +131,11 @@ def open_db(path: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
 
 
 def raw_pages(cfg: RenderConfig, assets: dict[str, str]) -> Iterator[Page]:
-    static = cfg.templates / "static"
+    contents = asset_contents(cfg.templates / "static")
     for name, rel in assets.items():
         # Raw outputs travel as latin-1 text: a lossless byte<->str mapping, so images and
         # fonts added under templates/static/ pass through unchanged.
-        yield Page(rel, "", (static / name).read_bytes().decode("latin-1"), sitemap=False)
+        yield Page(rel, "", contents[name].decode("latin-1"), sitemap=False)
     robots = f"User-agent: *\nAllow: /\n\nSitemap: {absolute(cfg.base_url, '/sitemap.xml')}\n"
     yield Page("robots.txt", "", robots, sitemap=False)
     for rel, data in icons.files().items():  # at the root, where browsers look for them

@@ -23,6 +23,7 @@ from api.metrics.rules import (
     opted_out,
     visitor_hash,
 )
+from sorastats.site.templating import asset_contents, asset_map
 from tests.support.paths import ROOT
 
 SCRIPT = ROOT / "templates" / "static" / "metrics.js"
@@ -148,8 +149,13 @@ def test_the_page_script_is_small_and_sends_only_declared_events() -> None:
 
 
 def test_every_page_loads_the_script_deferred() -> None:
+    # metrics.js ships inside site.js (one request), which every page loads as a module.
     base = (ROOT / "templates" / "base.html").read_text()
-    assert '<script type="module" src="{{ asset(\'metrics.js\') }}"></script>' in base
+    assert '<script type="module" src="{{ asset(\'site.js\') }}"></script>' in base
+    bundle = asset_contents(ROOT / "templates" / "static")["site.js"].decode()
+    assert SCRIPT.read_text().strip() in bundle and "metrics.js" not in asset_map(
+        ROOT / "templates" / "static"
+    )
 
 
 @pytest.mark.parametrize(

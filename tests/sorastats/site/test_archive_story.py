@@ -43,7 +43,7 @@ def test_creators_and_videos_say_when_they_were_last_seen(site: Path) -> None:  
         doc = load(page(site, url))
         seen = doc.find("time", data_last_seen="")
         assert seen.attrs["datetime"].startswith(day), url
-        table = doc.find("table", class_="counters")
+        table = doc.find("table", class_="counters reflow")
         assert caption in table.find("caption").text, url
 
 
