@@ -94,7 +94,10 @@ def setup_sql(creator_page_size: int) -> list[str]:
                      (SELECT max(last_seen_at) FROM creators)) AS captured""",
         f"""CREATE TEMP TABLE vc AS
             WITH s AS (SELECT *, {slug_sql("username", "id")} AS slug0
-                       FROM creators WHERE banned_at IS NULL)
+                       FROM creators WHERE banned_at IS NULL
+                         -- Hidden or erased at their request (sorastats.contributions).
+                         AND id NOT IN (SELECT id FROM hidden_creators)
+                         AND id NOT IN (SELECT creator_id FROM suppressed_creators))
             SELECT s.* EXCLUDE (slug0),
                    CASE WHEN row_number() OVER (PARTITION BY slug0
                                                 ORDER BY last_seen_at DESC, id) = 1
@@ -107,10 +110,12 @@ def setup_sql(creator_page_size: int) -> list[str]:
                                 thumbnail_url, video_url, media_expires_at, generation_id,
                                 first_seen_at),
                    vc.slug, vc.username, vc.display_name AS creator_display_name,
-                   nullif(trim(p.text), '') AS prompt
+                   nullif(trim(p.text), '') AS prompt, sh.prompt AS shared_prompt
             FROM posts p JOIN vc ON vc.id = p.creator_id
+            LEFT JOIN shared_prompts sh ON sh.post_id = p.id AND sh.creator_id = p.creator_id
             WHERE {SQL_POST_ID_OK.format(p="p.id")}
-              AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)""",
+              AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)
+              AND p.id NOT IN (SELECT id FROM hidden_posts)""",
         """CREATE TEMP TABLE pcard AS
             SELECT id, creator_id, parent_post_id, prompt, posted_at, view_count,
                    -- Cards link posts to each other: no counters in them, or one post's
@@ -334,6 +339,7 @@ SAME_ITEMS_FOR_HASH = "sg.items_hash"
 POST_PAGES = f"""
 SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
+    shared_prompt := p.shared_prompt,
     posted := strftime(p.posted_at, {ISO}), updated := strftime(p.updated_at, {ISO}),
     last_seen := strftime(p.last_seen_at, {ISO}),
     width := p.width, height := p.height,
@@ -459,7 +465,7 @@ FROM vc GROUP BY 1 ORDER BY 1
 """
 SEARCH_SHARD_HASHES = """
 SELECT {shard} AS shard, count(*),
-       bit_xor(hash(id, prompt, slug, username, creator_display_name))
+       bit_xor(hash(id, prompt, slug, username, creator_display_name, shared_prompt))
 FROM vp GROUP BY 1 ORDER BY 1
 """
 
