@@ -80,7 +80,7 @@ def test_load_none_a_file_a_missing_file_and_a_url_without_token(tmp_path: Path)
     assert contributions.load("none", {}) is contributions.NONE
     (tmp_path / "c.json").write_bytes(doc())
     assert contributions.load(str(tmp_path / "c.json"), {}).hidden_posts == ("s_2",)
-    with pytest.raises(ContributionsError, match="missing.json"):
+    with pytest.raises(ContributionsError, match=r"missing\.json"):
         contributions.load(str(tmp_path / "missing.json"), {})
     with pytest.raises(ContributionsError, match="SORASTATS_BUILD_TOKEN"):
         contributions.load("http://127.0.0.1:9/", {})
