@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
-from sorastats import contributions, db, importer
+from sorastats import contributions, db, importer, nightly
 from sorastats.archive import CaptureArchive
+from sorastats.cli import EXIT_RUN_FAILED, main, nightly_exit_code
 from sorastats.contributions import Contributions, ContributionsError, parse
 from sorastats.erasure import erase_creators
 from sorastats.run import default_captures_dir
+from sorastats.site.config import RenderConfig
+from tests.support import sitedata
 from tests.support.ingest import DAY2, count, page, post, profile, wrapper, write
 
 ERASED = "user-eeeeeeeeeeeeeeeeeeeeeeee"
@@ -171,3 +174,36 @@ def test_claim_codes_are_matched_in_captured_bios(tmp_path: Path) -> None:
     assert contributions.claim_matches(con, found) == [(KEPT, "sorastats-abc123")]
     assert contributions.claim_matches(con, Contributions()) == []
     con.close()
+
+
+def test_a_failing_export_stops_the_nightly_before_anything_is_published(
+    tmp_path: Path,
+) -> None:
+
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    cfg = RenderConfig(db=dbp, out=tmp_path / "site", jobs=1, search=False)
+    (tmp_path / "bad.json").write_bytes(doc(version=9))
+    for spec in (str(tmp_path / "bad.json"), "http://127.0.0.1:9/"):
+        plan = nightly.NightlyPlan(
+            [], cfg, tmp_path / "reports", contributions=spec, secrets=("t0ken-value",)
+        )
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("SORASTATS_BUILD_TOKEN", "t0ken-value")
+            report = nightly.run_nightly(plan, log=lambda _m: None)
+        assert (report.failed_step, report.failure) == ("render", "contributions")
+        assert nightly_exit_code(report) == EXIT_RUN_FAILED
+        assert not (tmp_path / "site").exists()
+        saved = Path(report.report_file).read_text()
+        assert "t0ken" not in saved and "contributions" in saved
+
+
+def test_render_with_a_bad_export_exits_1_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    (tmp_path / "bad.json").write_bytes(b"[1]")
+    out = tmp_path / "site"
+    argv = ["render", "--db", str(dbp), "--out", str(out), "--contributions"]
+    assert main([*argv, str(tmp_path / "bad.json")]) == 1
+    assert "contributions" in capsys.readouterr().err and not out.exists()
