@@ -13,6 +13,7 @@ import pytest
 from api.auth import service as auth_service
 from api.auth import store as auth_store
 from api.billing import store as billing_store
+from api.creators import store as creators_store
 from api.db import Conn, Database
 from api.maintenance import MAINTAINED, RetentionNotApplied, maintain
 from api.metrics import store as metrics_store
@@ -138,6 +139,25 @@ CASES: dict[str, Case] = {
     "raw events": Case(_raw_event, _names("SELECT substr(path, 2) AS name FROM metrics_events")),
     "metrics salts": Case(_salt, _names("SELECT salt AS name FROM metrics_salts")),
     "daily metrics": Case(_daily, lambda conn: _daily_names(conn)),
+    # A claim never verified (a verified one stays while the account does).
+    "unverified claims": Case(
+        lambda conn, name, start: creators_store.insert_claim(
+            conn,
+            {"id": name, "user_id": OWNER, "creator_id": f"c-{name}", "username": name,
+             "code": f"sorastats-{name}", "evidence": "", "created_at": start,
+             "expires_at": start + 30 * 86400},
+        ),  # fmt: skip
+        _names("SELECT id AS name FROM creator_claims"),
+    ),
+    "removal requests": Case(
+        lambda conn, name, start: creators_store.insert_request(
+            conn,
+            {"id": name, "kind": "post", "target_id": "s_1", "target": "s_1", "reason": "r",
+             "email": "a@example.com", "status": "pending", "created_at": start,
+             "decided_at": None},
+        ),  # fmt: skip
+        _names("SELECT id AS name FROM removal_requests"),
+    ),
 }
 
 
