@@ -18,6 +18,7 @@ SHELLS = (
     ("vault/index.html", "vault.html", "/vault/"),
     ("vault/favorites/index.html", "favorites.html", "/vault/favorites/"),
     ("vault/import/index.html", "vault-import.html", "/vault/import/"),
+    ("contact/index.html", "contact.html", "/contact/"),  # removal requests (docs/creators.md)
 )
 _REPO_LINK = re.compile(r"\[([^\]]+)\]\(\.\./([^)#\s]+)\)")
 

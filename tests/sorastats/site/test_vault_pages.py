@@ -31,6 +31,7 @@ def test_pages() -> None:
         "vault/index.html",
         "vault/favorites/index.html",
         "vault/import/index.html",
+        "contact/index.html",
         "about/encryption/index.html",
     }
     assert not pages["vault/index.html"].sitemap and pages["about/encryption/index.html"].sitemap
