@@ -225,7 +225,7 @@ async def removal_request(ctx: Ctx) -> Any:
     await throttle_mail(ctx, address)
     kind, name = service.parse_target(ctx.body["target"])
     if kind == "creator":
-        target_id = (await service.lookup_creator(ctx.services, name)).id
+        target_id = (await service.lookup_creator(ctx.services, name, allow_renamed=True)).id
     else:
         await service.lookup_post_creator(ctx.services, name)
         target_id = name

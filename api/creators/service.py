@@ -43,9 +43,12 @@ def _unavailable(exc: IngestUnavailableError) -> ApiError:
     return ApiError(503, "stats_unavailable", str(exc), {"Retry-After": "60"})
 
 
-async def lookup_creator(services: Services, username: str) -> Creator:
+async def lookup_creator(
+    services: Services, username: str, *, allow_renamed: bool = False
+) -> Creator:
     """The creator now called `username`: 404 for an unknown name, 409 `creator_renamed`
-    (naming the current one) for a name the creator no longer uses."""
+    (naming the current one) for a name the creator no longer uses, unless
+    `allow_renamed` (a removal request may name a page by its old address)."""
     path = Path(services.settings.STATS_DB_PATH)
     try:
         match = await run_in_threadpool(store.find_creator, path, username)
@@ -53,7 +56,7 @@ async def lookup_creator(services: Services, username: str) -> Creator:
         raise _unavailable(exc) from None
     if match is None:
         raise ApiError(404, "unknown_creator", f"No creator is called @{username} on SoraStats.")
-    if match.renamed:
+    if match.renamed and not allow_renamed:
         raise ApiError(
             409,
             "creator_renamed",
@@ -168,8 +171,8 @@ def decide_claim(conn: Conn, claim_id: str, approve: bool, reason: str, now: int
     if row["status"] != "pending":
         raise ApiError(409, "claim_decided", f"The claim is {row['status']} already.")
     if approve:
-        if not _verify(conn, row, now, reason or "approved by the operator"):
-            raise ApiError(409, "already_owned", "Another account owns this profile.")
+        # Another verified owner: the claim is rejected instead (the caller sees it).
+        _verify(conn, row, now, reason or "approved by the operator")
     else:
         store.decide_claim(conn, claim_id, "rejected", reason, now)
     found = store.claim(conn, claim_id)
