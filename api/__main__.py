@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import smtplib
 import sys
 import time
 from collections.abc import Mapping
@@ -75,10 +74,11 @@ def creators_command(db: Database, settings: Settings, args: argparse.Namespace)
         return 1
     mailer = Mailer(settings)
     text = creators_service.request_decided_text(row, settings.SUPPORT_EMAIL)
-    try:
-        mailer.send_now(mailer.build(str(row["email"]), "SoraStats: your request", text))
-    except (OSError, smtplib.SMTPException) as exc:
-        print(f"request {row['id']}: {row['status']}, but the mail failed: {exc}", file=sys.stderr)
+    failed = mailer.send_blocking(str(row["email"]), "SoraStats: your request", text)
+    if failed:
+        print(
+            f"request {row['id']}: {row['status']}, but the mail failed: {failed}", file=sys.stderr
+        )
         return 1
     print(f"request {row['id']} ({row['target']}): {row['status']}; {row['email']} told by mail")
     return 0

@@ -85,8 +85,10 @@ async def create_claim(ctx: Ctx) -> Any:
     "GET",
     "/api/claims",
     "Your claims and their status",
-    responses={200: "{claims: [...]}", 401: "Not signed in"},
-    while_restricted=True,
+    responses={
+        200: "{claims: [...]}; a verified claim's `page` is shown, hidden or erased",
+        401: "Not signed in",
+    },
 )
 async def list_claims(ctx: Ctx) -> Any:
     claims = await ctx.services.db.run(service.list_claims, ctx.user_id, ctx.now)
@@ -133,7 +135,6 @@ async def publish(ctx: Ctx) -> Any:
     "/api/published-prompts",
     "The prompts you published",
     responses={200: "{published: [{post_id, creator_id, prompt, ...}]}", 401: "Not signed in"},
-    while_restricted=True,
 )
 async def list_published(ctx: Ctx) -> Any:
     return {"published": await ctx.services.db.run(service.list_published, ctx.user_id)}

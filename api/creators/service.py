@@ -133,8 +133,18 @@ def create_claim(conn: Conn, user_id: str, creator: Creator, evidence: str, now:
 
 
 def list_claims(conn: Conn, user_id: str, now: int) -> list[dict[str, Any]]:
+    """The user's claims; a verified one says whether the page is shown, hidden or erased
+    (as the next build will make it)."""
     store.expire_claims(conn, now)
-    return [claim_json(r) for r in store.claims_of(conn, user_id)]
+    claims = []
+    for row in store.claims_of(conn, user_id):
+        item = claim_json(row)
+        if row["status"] == "verified":
+            found = store.hidden(conn, "creator", str(row["creator_id"]))
+            page = "shown" if found is None else "erased" if found["erased"] else "hidden"
+            item["page"] = page
+        claims.append(item)
+    return claims
 
 
 def _verify(conn: Conn, row: Row, now: int, reason: str) -> bool:
