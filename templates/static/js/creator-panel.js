@@ -12,8 +12,15 @@ function when(seconds) {
   return new Date(seconds * 1000).toISOString().slice(0, 10);
 }
 
+// The account page signs in with a session object of its own: take its cookie's CSRF
+// token (GET /api/me) before the first change made here.
+async function ensureSession() {
+  if (!session.csrf && !(await session.resume())) throw new Error("Sign in first.");
+}
+
 async function act(work) {
   try {
+    await ensureSession();
     await work();
     await render();
   } catch (error) {
@@ -84,9 +91,18 @@ $("claim-form").addEventListener("submit", async (event) => {
   });
 });
 
-try {
-  if (await session.resume()) await render();
-} catch (error) {
-  say(status, describe(error), "error");
+async function refresh() {
+  try {
+    if (await session.resume()) await render();
+  } catch (error) {
+    say(status, describe(error), "error");
+  }
 }
+
+// Shown whenever the signed-in view is (sign-in on this page included).
+const signedIn = $("signed-in");
+new MutationObserver(() => {
+  if (!signedIn.hidden) refresh();
+}).observe(signedIn, { attributes: true, attributeFilter: ["hidden"] });
+await refresh();
 $("creator-panel").dataset.ready = "1";
