@@ -128,8 +128,13 @@ def test_erasure_purges_rows_and_archive_and_a_reimport_never_brings_them_back(
     importer.import_paths(dbp, [tmp_path / "in"])
     assert "erase me one" in _archive_text(captures)
 
-    result = erase_creators(dbp, [ERASED, ERASED])
-    assert (result.creators, result.posts) == (1, 2)
+    # `render|nightly --contributions FILE` erases the creators the export lists
+    (tmp_path / "export.json").write_bytes(doc())
+    said: list[str] = []
+    cfg = RenderConfig(db=dbp, out=tmp_path / "site")
+    cfg = contributions.prepare_render(cfg, str(tmp_path / "export.json"), {}, said.append)
+    assert cfg.contributions.erased_creators == (ERASED,)
+    assert any("erased 1 creator(s) and 2 post(s)" in line for line in said), said
     con = db.connect(dbp, read_only=True)
     for table, column in (
         ("creators", "id"),
@@ -148,12 +153,11 @@ def test_erasure_purges_rows_and_archive_and_a_reimport_never_brings_them_back(
 
     assert erase_creators(dbp, [ERASED]).creators == 0  # already erased: nothing to do
     # the same captures again, and a new one: the creator never comes back
-    importer.import_paths(dbp, [tmp_path / "in"])
     write(
         tmp_path / "in2/2.json",
         page(wrapper("s_gone3", creator=ERASED, text="erase me three"), captured_at=DAY2),
     )
-    importer.import_paths(dbp, [tmp_path / "in2"])
+    importer.import_paths(dbp, [tmp_path / "in", tmp_path / "in2"])
     con = db.connect(dbp, read_only=True)
     assert count(con, "SELECT count(*) FROM creators WHERE id = ?", [ERASED]) == 0
     assert count(con, "SELECT count(*) FROM posts WHERE creator_id = ?", [ERASED]) == 0
