@@ -110,9 +110,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
                                 thumbnail_url, video_url, media_expires_at, generation_id,
                                 first_seen_at),
                    vc.slug, vc.username, vc.display_name AS creator_display_name,
-                   nullif(trim(p.text), '') AS prompt, sh.prompt AS shared_prompt
+                   nullif(trim(p.text), '') AS prompt
             FROM posts p JOIN vc ON vc.id = p.creator_id
-            LEFT JOIN shared_prompts sh ON sh.post_id = p.id AND sh.creator_id = p.creator_id
             WHERE {SQL_POST_ID_OK.format(p="p.id")}
               AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)
               AND p.id NOT IN (SELECT id FROM hidden_posts)""",
@@ -339,7 +338,7 @@ SAME_ITEMS_FOR_HASH = "sg.items_hash"
 POST_PAGES = f"""
 SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
-    shared_prompt := p.shared_prompt,
+    shared_prompt := sh.prompt,
     posted := strftime(p.posted_at, {ISO}), updated := strftime(p.updated_at, {ISO}),
     last_seen := strftime(p.last_seen_at, {ISO}),
     width := p.width, height := p.height,
@@ -365,6 +364,8 @@ LEFT JOIN (SELECT sp.id, sg.n - 1 AS n, {SAME_ITEMS} AS items
 LEFT JOIN (SELECT * FROM simprompts WHERE /*part:id*/) si ON si.id = p.id
 LEFT JOIN (SELECT * FROM cams WHERE /*part:post_id*/) cam ON cam.post_id = p.id
 LEFT JOIN (SELECT * FROM pser WHERE /*part:post_id*/) ps ON ps.post_id = p.id
+-- The prompt its creator published through the API (sorastats.contributions).
+LEFT JOIN shared_prompts sh ON sh.post_id = p.id AND sh.creator_id = p.creator_id
 WHERE true /*filter*/
 """
 
@@ -466,7 +467,9 @@ FROM vc GROUP BY 1 ORDER BY 1
 SEARCH_SHARD_HASHES = """
 SELECT {shard} AS shard, count(*),
        bit_xor(hash(id, prompt, slug, username, creator_display_name, shared_prompt))
-FROM vp GROUP BY 1 ORDER BY 1
+FROM (SELECT vp.*, sh.prompt AS shared_prompt FROM vp LEFT JOIN shared_prompts sh
+      ON sh.post_id = vp.id AND sh.creator_id = vp.creator_id)
+GROUP BY 1 ORDER BY 1
 """
 
 TOTALS = f"""
