@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -52,12 +53,12 @@ def creators_command(db: Database, settings: Settings, args: argparse.Namespace)
             for row in db.call(creators_service.pending_for_review, now):
                 print(f"{row['id']}  @{row['username']} ({row['creator_id']})  code {row['code']}")
                 print(f"    by account {row['user_id']}; expires {_day(int(row['expires_at']))}")
-                print(f"    evidence: {row['evidence'] or '(none given)'}")
+                print(f"    evidence: {_plain(row['evidence']) or '(none given)'}")
         else:
             for row in db.call(creators_service.pending_requests, write=False):
-                print(f"{row['id']}  {row['kind']} {row['target']} ({row['target_id']})")
+                print(f"{row['id']}  {row['kind']} {_plain(row['target'])} ({row['target_id']})")
                 print(f"    from {row['email']} on {_day(int(row['created_at']))}")
-                print(f"    reason: {row['reason']}")
+                print(f"    reason: {_plain(row['reason'])}")
         return 0
     if not args.id:
         print(f"error: {args.command} {args.action} needs an ID", file=sys.stderr)
@@ -80,8 +81,15 @@ def creators_command(db: Database, settings: Settings, args: argparse.Namespace)
             f"request {row['id']}: {row['status']}, but the mail failed: {failed}", file=sys.stderr
         )
         return 1
-    print(f"request {row['id']} ({row['target']}): {row['status']}; {row['email']} told by mail")
+    target = _plain(row["target"])
+    print(f"request {row['id']} ({target}): {row['status']}; {row['email']} told by mail")
     return 0
+
+
+def _plain(value: object) -> str:
+    """Text someone else typed, safe for the operator's terminal: control characters
+    (escape sequences, carriage returns) shown as `?`."""
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf") else c for c in str(value))
 
 
 def _day(ts: int) -> str:

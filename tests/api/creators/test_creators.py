@@ -215,7 +215,7 @@ def test_removal_requests_are_received_mailed_and_decided_by_the_operator(
     api: RunningApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     anyone = api.client()
-    ask = {"reason": "It is me and I object", "email": "Someone@Example.com"}
+    ask = {"reason": "It is me and I object\x1b[2J\r", "email": "Someone@Example.com"}
     bad = anyone.post("/api/removal-requests", {**ask, "target": "https://x/../etc"})
     assert error(bad, 400) == "invalid_target"
     unknown = anyone.post("/api/removal-requests", {**ask, "target": "/p/s_nope/"})
@@ -241,6 +241,7 @@ def test_removal_requests_are_received_mailed_and_decided_by_the_operator(
     assert api_main(["removals", "list"]) == 0
     listed = capsys.readouterr().out
     assert BOB_POST in listed and "someone@example.com" in listed and "I object" in listed
+    assert "\x1b" not in listed and "\r" not in listed  # nothing reaches the terminal raw
     first, second = (line.split()[0] for line in listed.splitlines() if not line[0].isspace())
     assert api_main(["removals", "approve", first]) == 0
     assert api_main(["removals", "reject", second]) == 0
