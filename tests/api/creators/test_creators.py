@@ -242,7 +242,9 @@ def test_removal_requests_are_received_mailed_and_decided_by_the_operator(
     listed = capsys.readouterr().out
     assert BOB_POST in listed and "someone@example.com" in listed and "I object" in listed
     assert "\x1b" not in listed and "\r" not in listed  # nothing reaches the terminal raw
-    first, second = (line.split()[0] for line in listed.splitlines() if not line[0].isspace())
+    heads = [line.split() for line in listed.splitlines() if not line[0].isspace()]
+    first = next(words[0] for words in heads if words[1] == "post")  # the video
+    second = next(words[0] for words in heads if words[1] == "creator")  # @old_bob
     assert api_main(["removals", "approve", first]) == 0
     assert api_main(["removals", "reject", second]) == 0
     assert api_main(["removals", "approve", first]) == 1  # decided already
