@@ -35,6 +35,7 @@ def test_pages() -> None:
         "about/encryption/index.html",
     }
     assert not pages["vault/index.html"].sitemap and pages["about/encryption/index.html"].sitemap
+    assert pages["contact/index.html"].sitemap  # indexable, unlike the shells
     assert "../" not in pages["about/encryption/index.html"].doc
 
 
