@@ -1,4 +1,5 @@
-"""`python -m api COMMAND`: migrate, maintenance (or maintain), metrics, serve, settings. Every
+"""`python -m api COMMAND`: migrate, maintenance (or maintain), metrics, claims, removals,
+serve, settings. Every
 command and option is documented in docs/api.md (a test checks it)."""
 
 from __future__ import annotations
@@ -8,11 +9,15 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
-from api.config import SETTINGS, ConfigError, cast_bool, load_settings
+from api.config import SETTINGS, ConfigError, Settings, cast_bool, load_settings
+from api.creators import service as creators_service
 from api.db import Database, DatabaseUnavailable, SchemaError
+from api.errors import ApiError
+from api.mail import Mailer
 from api.maintenance import maintain
 from api.metrics.service import MAX_REPORT_DAYS, Report, report
 
@@ -40,6 +45,57 @@ def print_report(result: Report) -> None:
         print(f"{v.day}  {v.name:4} {v.p75:10.4g} {v.unit:5}  ({v.samples} samples)")
 
 
+def creators_command(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    """`claims` and `removals`: list the pending ones, or decide one."""
+    now = int(time.time())
+    if args.action == "list":
+        if args.command == "claims":
+            for row in db.call(creators_service.pending_for_review, now):
+                print(f"{row['id']}  @{row['username']} ({row['creator_id']})  code {row['code']}")
+                print(f"    by account {row['user_id']}; expires {_day(int(row['expires_at']))}")
+                print(f"    evidence: {_plain(row['evidence']) or '(none given)'}")
+        else:
+            for row in db.call(creators_service.pending_requests, write=False):
+                print(f"{row['id']}  {row['kind']} {_plain(row['target'])} ({row['target_id']})")
+                print(f"    from {row['email']} on {_day(int(row['created_at']))}")
+                print(f"    reason: {_plain(row['reason'])}")
+        return 0
+    if not args.id:
+        print(f"error: {args.command} {args.action} needs an ID", file=sys.stderr)
+        return 2
+    approve = args.action == "approve"
+    try:
+        if args.command == "claims":
+            row = db.call(creators_service.decide_claim, args.id, approve, args.reason, now)
+            print(f"claim {row['id']} on @{row['username']}: {row['status']} {row['reason']}")
+            return 0 if row["status"] == ("verified" if approve else "rejected") else 1
+        row = db.call(creators_service.decide_request, args.id, approve, now)
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    mailer = Mailer(settings)
+    text = creators_service.request_decided_text(row, settings.SUPPORT_EMAIL)
+    failed = mailer.send_blocking(str(row["email"]), "SoraStats: your request", text)
+    if failed:
+        print(
+            f"request {row['id']}: {row['status']}, but the mail failed: {failed}", file=sys.stderr
+        )
+        return 1
+    target = _plain(row["target"])
+    print(f"request {row['id']} ({target}): {row['status']}; {row['email']} told by mail")
+    return 0
+
+
+def _plain(value: object) -> str:
+    """Text someone else typed, safe for the operator's terminal: control characters
+    (escape sequences, carriage returns) shown as `?`."""
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf") else c for c in str(value))
+
+
+def _day(ts: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m api", description="SoraStats accounts API")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -63,6 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"days to show, today included (default 7, at most {MAX_REPORT_DAYS})",
     )
     metrics.add_argument("--json", action="store_true", help="print the report as JSON")
+    claims = commands.add_parser(
+        "claims",
+        help="creator profile claims: `claims list` shows the pending ones with their evidence; "
+        "`claims approve ID` or `claims reject ID --reason TEXT` decides one (docs/creators.md)",
+    )
+    claims.add_argument("action", choices=["list", "approve", "reject"], help="what to do")
+    claims.add_argument("id", nargs="?", default=None, help="the claim's id (approve, reject)")
+    claims.add_argument("--reason", default="", help="why (kept with the claim)")
+    removals = commands.add_parser(
+        "removals",
+        help="removal and objection requests: `removals list` shows the pending ones; "
+        "`removals approve ID` hides the page at the next build, `removals reject ID`; "
+        "either mails the sender",
+    )
+    removals.add_argument("action", choices=["list", "approve", "reject"], help="what to do")
+    removals.add_argument("id", nargs="?", default=None, help="the request's id")
     commands.add_parser("settings", help="list the settings (environment variables)")
     serve = commands.add_parser(
         "serve", help="serve the API (and optionally the site) with uvicorn"
@@ -126,6 +198,9 @@ def main(argv: list[str]) -> int:
             else:
                 print_report(found)
             return 0
+        if args.command in ("claims", "removals"):
+            db.check_schema()
+            return creators_command(db, settings, args)
         if not settings.DEV_MODE:
             db.check_schema()
     except (SchemaError, DatabaseUnavailable) as exc:

@@ -24,6 +24,7 @@ from api.auth import routes as auth
 from api.auth import service as auth_service
 from api.billing import routes as billing
 from api.config import Settings, load_settings
+from api.creators import routes as creators
 from api.endpoints import Endpoint, EndpointGroup, openapi, starlette_route
 from api.errors import EXCEPTION_HANDLERS
 from api.metrics import routes as metrics
@@ -45,6 +46,7 @@ ROUTE_GROUPS: list[EndpointGroup] = [
     vault.group,
     billing.group,
     stats.group,
+    creators.group,
 ]
 
 

@@ -53,6 +53,14 @@ def cast_emails(text: str) -> tuple[str, ...]:
     return emails
 
 
+def cast_email(text: str) -> str:
+    """One email address, or empty."""
+    emails = cast_emails(text)
+    if len(emails) > 1:
+        raise ValueError("expected one email address")
+    return emails[0] if emails else ""
+
+
 def cast_url(text: str) -> str:
     parts = urlsplit(text.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -180,6 +188,21 @@ SETTINGS: tuple[Setting, ...] = (
         "(verified, not restricted). Empty: nobody; everyone else gets the 404 of an "
         "unknown page.",
     ),
+    Setting(
+        "BUILD_TOKEN",
+        "",
+        cast_str,
+        "Bearer token of the site build for `GET /api/build/public-contributions` and "
+        "`POST /api/build/claim-matches` (the build's SORASTATS_BUILD_TOKEN; 32+ "
+        "characters). Empty: both answer 404.",
+    ),
+    Setting(
+        "SUPPORT_EMAIL",
+        "",
+        cast_email,
+        "Where people write about the site (named in removal-request mail; the build's "
+        "`--contact` shows the same address in the footer and on /contact/).",
+    ),
     # Stripe: the rows of api/billing/config.py's table, so there is one settings table.
     *(Setting(b.name, b.default, cast_str, b.help) for b in BILLING_SETTINGS),
 )
@@ -211,6 +234,8 @@ class Settings:
     VAULT_MAX_TAGS: int
     STATS_DB_PATH: str
     ADMIN_EMAILS: tuple[str, ...]
+    BUILD_TOKEN: str
+    SUPPORT_EMAIL: str
     STRIPE_SECRET_KEY: str
     STRIPE_WEBHOOK_SECRET: str
     STRIPE_PRICE_PRO_MONTHLY: str
@@ -293,6 +318,8 @@ def _check(s: Settings) -> None:
         raise ConfigError("KDF_ITERATIONS must be at least 1000")
     if s.ARGON2_TIME_COST < 1 or s.ARGON2_MEMORY_KIB < 8 or s.ARGON2_PARALLELISM < 1:
         raise ConfigError("ARGON2_* settings must be positive (ARGON2_MEMORY_KIB >= 8)")
+    if s.BUILD_TOKEN and (len(s.BUILD_TOKEN) < 32 or len(set(s.BUILD_TOKEN)) < 10):
+        raise ConfigError("BUILD_TOKEN is too weak: use 32+ random characters (or leave it empty)")
     if s.DEV_MODE:
         return
     # Outside dev mode weak settings are refused rather than warned about.

@@ -56,6 +56,14 @@ class Mailer:
             header = f"--- mail to {message['To']}: {message['Subject']} ({outbox / name})"
             print(f"{header}\n{text}", file=sys.stderr, flush=True)
 
+    def send_blocking(self, to: str, subject: str, text: str) -> str | None:
+        """Send now, from a command (not the event loop): None, or why it failed."""
+        try:
+            self.send_now(self.build(to, subject, text))
+        except (OSError, smtplib.SMTPException) as exc:
+            return str(exc) or type(exc).__name__
+        return None
+
     async def send(self, to: str, subject: str, text: str) -> None:
         message = self.build(to, subject, text)
         try:

@@ -239,4 +239,64 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        6,
+        "creators",
+        (
+            # Creators' rights (api/creators/, docs/creators.md). A claim ties an account
+            # to a creator of the ingest database; at most one verified owner each.
+            """CREATE TABLE creator_claims (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                creator_id TEXT NOT NULL,
+                username TEXT NOT NULL,
+                code TEXT NOT NULL UNIQUE,
+                evidence TEXT NOT NULL DEFAULT '',
+                status TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                decided_at BIGINT
+            )""",
+            "CREATE INDEX creator_claims_user ON creator_claims (user_id)",
+            "CREATE UNIQUE INDEX creator_claims_owner ON creator_claims (creator_id) "
+            "WHERE status = 'verified'",
+            # Prompts creators made public on their own videos' pages: public data, in the
+            # export, deleted with the account.
+            """CREATE TABLE published_prompts (
+                post_id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                creator_id TEXT NOT NULL,
+                prompt TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX published_prompts_user ON published_prompts (user_id)",
+            # What the site must not show (`kind` creator or post), by the owner's choice
+            # or an approved removal request; `erased` creators are purged by the build and
+            # never come back. Public ids only: no account's data, so it outlives them.
+            """CREATE TABLE hidden_targets (
+                kind TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                label TEXT NOT NULL,
+                erased INTEGER NOT NULL DEFAULT 0,
+                source TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (kind, target_id)
+            )""",
+            # Removal or objection requests from anyone (/contact/): the requester's address
+            # is kept until the request is decided and answered, then cleared.
+            """CREATE TABLE removal_requests (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                target TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                email TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                decided_at BIGINT
+            )""",
+        ),
+    ),
 ]

@@ -24,6 +24,7 @@ import duckdb
 from sorastats import db, stats, synth
 from sorastats.archive import ArchiveError
 from sorastats.config import FETCH_SETTINGS, ConfigError
+from sorastats.contributions import ContributionsError
 from sorastats.ingest import Counts
 from sorastats.progress import Progress, summary
 from sorastats.run import Message, OnProgress, RunResult
@@ -196,6 +197,12 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
         "--no-search", dest="search", action="store_false", help=_site_help("--no-search")
     )
     parser.add_argument("--contact", default="", help=_site_help("--contact"))
+    parser.add_argument(
+        "--contributions",
+        default="none",
+        metavar="URL|PATH|none",
+        help=_site_help("--contributions"),
+    )
 
 
 def _site_help(option: str) -> str:
@@ -322,7 +329,10 @@ def _render_config(args: argparse.Namespace) -> RenderConfig:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    return render(_render_config(args))
+    from sorastats.contributions import prepare_render
+
+    cfg = prepare_render(_render_config(args), args.contributions, os.environ, _stderr)
+    return render(cfg)
 
 
 def render(cfg: RenderConfig) -> int:
@@ -365,6 +375,7 @@ NIGHTLY_EXITS = {
     "deploy": EXIT_RUN_FAILED,
     "error": EXIT_RUN_FAILED,
     "config": EXIT_USAGE,
+    "contributions": EXIT_RUN_FAILED,
     "render": EXIT_USAGE,
     "locked": EXIT_LOCKED,
     "interrupted": EXIT_INTERRUPTED,
@@ -413,6 +424,7 @@ def cmd_nightly(args: argparse.Namespace, deploy: Deploy | None = None) -> int:
         reports=nightly.reports_dir(cfg.out),
         secrets=nightly.secret_values(os.environ),
         captures=args.captures,
+        contributions=args.contributions,
     )
     with _sigterm_interrupts():
         report = nightly.run_nightly(plan, deploy=deploy, log=_stderr, on_message=_print_message)
@@ -625,6 +637,8 @@ def error_exit(command: str, exc: BaseException) -> tuple[int, str] | None:
         return EXIT_USAGE, f"{command}: error: {exc}"
     if isinstance(exc, RunLockedError):
         return EXIT_LOCKED, f"error: {exc}"
+    if isinstance(exc, ContributionsError):
+        return EXIT_RUN_FAILED, f"{command}: error: contributions: {exc}; nothing published"
     if isinstance(exc, ArchiveError):
         return EXIT_USAGE, f"{command}: error: {exc}"
     if isinstance(exc, KeyboardInterrupt):

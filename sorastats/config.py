@@ -89,10 +89,20 @@ ALERT_SETTINGS: tuple[Setting, ...] = (
     Setting("SORASTATS_ALERT_BACKOFF_S", "2", _positive_float, "nightly: first retry wait, s"),
 )
 
-# Secret settings: their values are never shown (in errors, reports or alerts).
-SECRET_SETTINGS = frozenset({"SORA_TOKEN", "SORASTATS_ALERT_WEBHOOK"})
+# `render|nightly --contributions URL` (sorastats/contributions.py, docs/creators.md).
+CONTRIBUTIONS_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "SORASTATS_BUILD_TOKEN",
+        None,
+        str,
+        "bearer token for the API's contributions export (its BUILD_TOKEN); never shown",
+    ),
+)
 
-SETTINGS: tuple[Setting, ...] = FETCH_SETTINGS + ALERT_SETTINGS
+# Secret settings: their values are never shown (in errors, reports or alerts).
+SECRET_SETTINGS = frozenset({"SORA_TOKEN", "SORASTATS_ALERT_WEBHOOK", "SORASTATS_BUILD_TOKEN"})
+
+SETTINGS: tuple[Setting, ...] = FETCH_SETTINGS + ALERT_SETTINGS + CONTRIBUTIONS_SETTINGS
 
 
 @dataclass(frozen=True)

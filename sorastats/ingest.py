@@ -438,6 +438,10 @@ class Applier:
             WHERE NOT l.visible AND (p.id IS NULL OR l.cap >= p.last_seen_at)
             UNION
             SELECT l.id FROM s_latest l JOIN tombstones t ON t.post_id = l.id
+            UNION
+            -- Posts of erased creators (docs/creators.md): gone like tombstoned ones.
+            SELECT DISTINCT f.id FROM s_posts
+            WHERE f.creator_id IN (SELECT creator_id FROM suppressed_creators)
             """
         )
         counts.removed_posts = self._scalar(
@@ -485,7 +489,9 @@ class Applier:
         con.execute(
             """
             INSERT INTO post_cameos
-            SELECT DISTINCT id, unnest(cameo_ids) FROM s_cameo_posts
+            SELECT * FROM (SELECT DISTINCT id, unnest(cameo_ids) AS creator_id
+                           FROM s_cameo_posts)
+            WHERE creator_id NOT IN (SELECT creator_id FROM suppressed_creators)
             ON CONFLICT DO NOTHING
             """
         )
@@ -501,6 +507,7 @@ class Applier:
                    {_counters_select(CREATOR_COUNTERS)},
                    {", ".join(f"f.{c}" for c in _CREATOR_TIMES)}
             FROM s_profiles
+            WHERE f.id NOT IN (SELECT creator_id FROM suppressed_creators)
             """
         )
         counts.new_creators, counts.updated_creators = self._upsert_newest(
@@ -540,6 +547,8 @@ class Applier:
             WHERE NOT (r.kind IN ('post', 'comment') AND (
                 r.entity_id IN (SELECT id FROM s_gone)
                 OR r.entity_id IN (SELECT post_id FROM tombstones)))
+              AND NOT (r.kind = 'profile'
+                       AND r.entity_id IN (SELECT creator_id FROM suppressed_creators))
               AND r.sha256 NOT IN (SELECT sha256 FROM s_raw_stored)
             """,
             [run],

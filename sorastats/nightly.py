@@ -32,6 +32,7 @@ import sorastats
 from sorastats import retention
 from sorastats.client import public_url
 from sorastats.config import SECRET_SETTINGS, AlertConfig, ConfigError, webhook_host
+from sorastats.contributions import ContributionsError
 from sorastats.run import Log, OnMessage, RunResult
 from sorastats.runlock import RunLock, RunLockedError
 from sorastats.site.config import RenderConfig
@@ -93,6 +94,8 @@ class NightlyPlan:
     # Values never written to a report or an alert (tokens, the webhook URL).
     secrets: tuple[str, ...] = field(default=(), repr=False)
     captures: Path | None = None  # the capture archive (default: beside the database)
+    # Creators' decisions: `none`, the API's export URL, or a file (sorastats.contributions).
+    contributions: str = "none"
 
 
 def reports_dir(out: Path) -> Path:
@@ -143,7 +146,7 @@ class NightlyReport:
     finished_at: str | None = None
     seconds: float = 0.0
     failed_step: str | None = None
-    # Why it failed: "source", "config", "locked", "render", "check", "deploy",
+    # Why it failed: "source", "config", "locked", "contributions", "render", "check", "deploy",
     # "interrupted" or "error" (an unexpected exception); the caller maps it to an exit.
     failure: str | None = None
     exit_status: int | None = None
@@ -185,6 +188,8 @@ def failure_kind(exc: BaseException) -> str:
         return "locked"
     if isinstance(exc, ConfigError):
         return "config"
+    if isinstance(exc, ContributionsError):
+        return "contributions"
     if isinstance(exc, RenderError | PublishError | ValueError):
         return "render"
     return "error"
@@ -392,7 +397,7 @@ class _Nightly:
         from sorastats.site.builder import render_site
         from sorastats.site.check import check_site
 
-        cfg = self.plan.render
+        cfg = self.contributions()
         check_seconds = 0.0
 
         def check(tree: Path) -> tuple[int, list[str]]:
@@ -440,6 +445,14 @@ class _Nightly:
             return False
         check_step.detail = f"{checked:,} files"
         return True
+
+    def contributions(self) -> RenderConfig:
+        """The render's settings with the API's export applied (a failure stops the
+        render: nothing is published)."""
+        from sorastats.contributions import prepare_render
+
+        plan = self.plan
+        return prepare_render(plan.render, plan.contributions, os.environ, self.log, plan.captures)
 
     def deploy_site(self, step: StepReport) -> bool:
         if self.deploy is None:

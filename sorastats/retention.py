@@ -165,6 +165,21 @@ RETENTION: Final[tuple[Retention, ...]] = (
         Deleter.MAINTENANCE,
     ),
     Retention(
+        "unverified claims",
+        "Claims of a creator's profile that were not verified (the code, the evidence given)",
+        60 * DAY,
+        "the claim",
+        Deleter.MAINTENANCE,
+    ),
+    Retention(
+        "removal requests",
+        "Removal and objection requests sent from /contact/ (the page, the reason, the "
+        "sender's email address)",
+        90 * DAY,
+        "the request",
+        Deleter.MAINTENANCE,
+    ),
+    Retention(
         "quarantine",
         "Public records that could not be imported (kept to fix the importer)",
         90 * DAY,

@@ -299,6 +299,18 @@ CREATE TABLE raw_index (
 """,
 )
 
+# 5: creators erased at their request (docs/creators.md): their rows and archived
+# captures are purged (sorastats.erasure) and the ingest never stores them again, as
+# `tombstones` does for deleted posts.
+MIGRATIONS += (
+    """
+CREATE TABLE suppressed_creators (
+    creator_id TEXT PRIMARY KEY,
+    suppressed_at TIMESTAMP NOT NULL
+);
+""",
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables the site reads; a post that leaves `posts` leaves each of these too.

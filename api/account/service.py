@@ -14,6 +14,7 @@ from typing import Any
 from api.account import store
 from api.auth import service as auth_service
 from api.billing import service as billing_service
+from api.creators import service as creators_service
 from api.db import Conn, Row
 from api.metrics import service as metrics_service
 from api.services import Services
@@ -129,6 +130,8 @@ EXPORT_SECTIONS: dict[str, ExportSection] = {
     "prompts": vault_service.export_prompts,
     "tags": vault_service.export_tags,
     "favorites": vault_service.export_favorites,
+    "creator_claims": creators_service.export_claims,
+    "published_prompts": creators_service.export_published,
 }
 
 
@@ -147,6 +150,7 @@ PURGES: list[Callable[[Conn, int], dict[str, int]]] = [
     vault_service.purge_expired,
     billing_service.purge_stripe_events,
     metrics_service.purge_expired,
+    creators_service.purge_expired,
 ]
 
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sorastats.contributions import NONE, Contributions
 from sorastats.files import site_file
 from sorastats.site.urls import normalize_base_url
 
@@ -32,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
         "how to reach the team (an email address or an https:// URL): the Contact link in "
         "every page's footer, where the privacy policy sends privacy requests",
     ),
+    Setting(
+        "--contributions",
+        "creators' decisions from the accounts API: its URL (read with "
+        "$SORASTATS_BUILD_TOKEN), a file of the export, or `none` (the default); a "
+        "failing export stops the build before it publishes (docs/creators.md)",
+    ),
 )
 
 CONTACT_EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
@@ -47,7 +54,19 @@ def contact_href(contact: str) -> str:
 
 # Settings that change no page's output (paths, parallelism, what to rebuild or build).
 _NOT_OUTPUT = frozenset(
-    ("db", "out", "jobs", "full", "search", "templates", "content", "batch_size", "fetch_size")
+    (
+        "db",
+        "out",
+        "jobs",
+        "full",
+        "search",
+        "templates",
+        "content",
+        "batch_size",
+        "fetch_size",
+        # Creators' decisions change page documents, which the page hashes already cover.
+        "contributions",
+    )
 )
 
 
@@ -70,6 +89,8 @@ class RenderConfig:
     batch_size: int = 256
     fetch_size: int = 2_000
     contact: str = ""  # an email address or https URL; "" shows no Contact link
+    # What creators decided through the API (sorastats.contributions; none by default).
+    contributions: Contributions = NONE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))

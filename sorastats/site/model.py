@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from sorastats import contributions
 from sorastats.files import site_file
 from sorastats.site import derived, queries
 from sorastats.site.config import RenderConfig
@@ -88,6 +89,7 @@ def prepare(
 ) -> None:
     """The aggregate tables the page sets read; `simprompts` from `cache` when its inputs
     are unchanged (see sorastats.site.derived)."""
+    contributions.apply_to_render(con, cfg.contributions)
     for sql in queries.setup_sql(cfg.creator_page_size):
         con.execute(sql)
     if derived.similar_prompts(con, cache, log, reuse=not cfg.full):

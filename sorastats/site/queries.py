@@ -94,7 +94,10 @@ def setup_sql(creator_page_size: int) -> list[str]:
                      (SELECT max(last_seen_at) FROM creators)) AS captured""",
         f"""CREATE TEMP TABLE vc AS
             WITH s AS (SELECT *, {slug_sql("username", "id")} AS slug0
-                       FROM creators WHERE banned_at IS NULL)
+                       FROM creators WHERE banned_at IS NULL
+                         -- Hidden or erased at their request (sorastats.contributions).
+                         AND id NOT IN (SELECT id FROM hidden_creators)
+                         AND id NOT IN (SELECT creator_id FROM suppressed_creators))
             SELECT s.* EXCLUDE (slug0),
                    CASE WHEN row_number() OVER (PARTITION BY slug0
                                                 ORDER BY last_seen_at DESC, id) = 1
@@ -110,7 +113,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
                    nullif(trim(p.text), '') AS prompt
             FROM posts p JOIN vc ON vc.id = p.creator_id
             WHERE {SQL_POST_ID_OK.format(p="p.id")}
-              AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)""",
+              AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)
+              AND p.id NOT IN (SELECT id FROM hidden_posts)""",
         """CREATE TEMP TABLE pcard AS
             SELECT id, creator_id, parent_post_id, prompt, posted_at, view_count,
                    -- Cards link posts to each other: no counters in them, or one post's
@@ -336,6 +340,7 @@ SAME_ITEMS_FOR_HASH = "sg.items_hash"
 POST_PAGES = f"""
 SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     url := '/p/' || p.id || '/', id := p.id, prompt := p.prompt,
+    shared_prompt := sh.prompt,
     posted := strftime(p.posted_at, {ISO}), updated := strftime(p.updated_at, {ISO}),
     last_seen := strftime(p.last_seen_at, {ISO}),
     width := p.width, height := p.height,
@@ -361,6 +366,8 @@ LEFT JOIN (SELECT sp.id, sg.n - 1 AS n, {SAME_ITEMS} AS items
 LEFT JOIN (SELECT * FROM simprompts WHERE /*part:id*/) si ON si.id = p.id
 LEFT JOIN (SELECT * FROM cams WHERE /*part:post_id*/) cam ON cam.post_id = p.id
 LEFT JOIN (SELECT * FROM pser WHERE /*part:post_id*/) ps ON ps.post_id = p.id
+-- The prompt its creator published through the API (sorastats.contributions).
+LEFT JOIN shared_prompts sh ON sh.post_id = p.id AND sh.creator_id = p.creator_id
 WHERE true /*filter*/
 """
 
@@ -461,8 +468,10 @@ FROM vc GROUP BY 1 ORDER BY 1
 """
 SEARCH_SHARD_HASHES = """
 SELECT {shard} AS shard, count(*),
-       bit_xor(hash(id, prompt, slug, username, creator_display_name))
-FROM vp GROUP BY 1 ORDER BY 1
+       bit_xor(hash(id, prompt, slug, username, creator_display_name, shared_prompt))
+FROM (SELECT vp.*, sh.prompt AS shared_prompt FROM vp LEFT JOIN shared_prompts sh
+      ON sh.post_id = vp.id AND sh.creator_id = vp.creator_id)
+GROUP BY 1 ORDER BY 1
 """
 
 TOTALS = f"""

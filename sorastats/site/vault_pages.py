@@ -1,5 +1,6 @@
 """The account and vault pages (static shells whose scripts talk to /api) and
-`docs/encryption.md` published as /about/encryption/ so anyone can audit the scheme."""
+`docs/encryption.md` published as /about/encryption/ so anyone can audit the scheme;
+and /contact/ (the removal request form, docs/creators.md)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,5 @@ def vault_pages(docs_dir: Path) -> Iterator[Page]:
     for rel, template, url in SHELLS:
         yield Page(rel, template, dumps({"url": url}), sitemap=False)
     yield encryption_page(docs_dir)
+    # Not a shell: indexable, so in the sitemap (the removal form needs script, its text not).
+    yield Page("contact/index.html", "contact.html", dumps({"url": "/contact/"}))

@@ -13,6 +13,7 @@ import pytest
 from api.auth import service as auth_service
 from api.auth import store as auth_store
 from api.billing import store as billing_store
+from api.creators import store as creators_store
 from api.db import Conn, Database
 from api.maintenance import MAINTAINED, RetentionNotApplied, maintain
 from api.metrics import store as metrics_store
@@ -96,6 +97,18 @@ def _daily(conn: Conn, name: str, start: int) -> None:
     )
 
 
+def _claim(name: str, start: int) -> dict[str, object]:
+    return {"id": name, "user_id": OWNER, "creator_id": f"c-{name}", "username": name,
+            "code": f"sorastats-{name}", "evidence": "", "created_at": start,
+            "expires_at": start + 30 * 86400}  # fmt: skip
+
+
+def _request(name: str, start: int) -> dict[str, object]:
+    return {"id": name, "kind": "post", "target_id": "s_1", "target": "s_1", "reason": "r",
+            "email": "a@example.com", "status": "pending", "created_at": start,
+            "decided_at": None}  # fmt: skip
+
+
 CASES: dict[str, Case] = {
     # Signed in at `start`, used a minute ago: only the age since sign-in counts.
     "sessions": Case(
@@ -138,6 +151,15 @@ CASES: dict[str, Case] = {
     "raw events": Case(_raw_event, _names("SELECT substr(path, 2) AS name FROM metrics_events")),
     "metrics salts": Case(_salt, _names("SELECT salt AS name FROM metrics_salts")),
     "daily metrics": Case(_daily, lambda conn: _daily_names(conn)),
+    # A claim never verified (a verified one stays while the account does).
+    "unverified claims": Case(
+        lambda conn, name, start: creators_store.insert_claim(conn, _claim(name, start)),
+        _names("SELECT id AS name FROM creator_claims"),
+    ),
+    "removal requests": Case(
+        lambda conn, name, start: creators_store.insert_request(conn, _request(name, start)),
+        _names("SELECT id AS name FROM removal_requests"),
+    ),
 }
 
 

@@ -96,9 +96,14 @@ CLAUSES: tuple[Clause, ...] = (
     ),
     Clause(
         "§7.2",
-        "Prompts you add stay private: no one else can read them.",
-        ("tests/api/vault/test_vault.py::test_another_users_ids_are_always_404",),
-        "There is no way to publish a vault prompt, so none is ever public.",
+        "Prompts you add stay private unless you explicitly publish them.",
+        (
+            "tests/api/vault/test_vault.py::test_another_users_ids_are_always_404",
+            "tests/api/creators/test_creators.py::test_publishing_a_prompt_needs_the_verified_owner",
+            "tests/api/creators/test_creators_browser.py::test_claim_capture_publish_build_hide_build",
+        ),
+        "A vault prompt becomes public only by its owner's \"Publish on my video's page\", for "
+        "a video of a creator profile the account verifiably owns (docs/creators.md).",
     ),
     Clause(
         "§7.3",
@@ -141,8 +146,13 @@ CLAUSES: tuple[Clause, ...] = (
             "tests/api/account/test_rights_browser.py::test_the_vault_is_exported_decrypted_in_the_browser",
             "tests/privacy/test_usage_metrics.py::test_an_objection_leaves_nothing",
             "tests/api/metrics/test_metrics_browser.py::test_nothing_is_sent_under_gpc_dnt_or_an_objection",
+            "tests/api/creators/test_creators.py::test_hide_show_and_erase_a_creator_page",
+            "tests/sorastats/test_contributions.py::test_erasure_purges_rows_and_archive_and_a_reimport_never_brings_them_back",
+            "tests/sorastats/site/test_contributions_site.py::test_hide_publish_and_show_again",
+            "tests/api/creators/test_creators.py::test_removal_requests_are_received_mailed_and_decided_by_the_operator",
         ),
-        "Objection covers the usage metrics (the only processing not needed for the service).",
+        "Objection covers the usage metrics (the only processing not needed for the service). "
+        "Creators hide or erase their page; anyone may ask for a removal (docs/creators.md).",
     ),
     Clause(
         "§9",
@@ -162,6 +172,7 @@ CLAUSES: tuple[Clause, ...] = (
         (
             "tests/privacy/test_policy.py::test_every_page_links_to_the_contact_the_policy_names",
             "tests/privacy/test_policy.py::test_the_deployed_nightly_sets_a_contact",
+            "tests/api/creators/test_creators_browser.py::test_claim_capture_publish_build_hide_build",
         ),
         "The operator sets the address with `--contact`; a build without it has no link.",
     ),

@@ -27,6 +27,7 @@ METRICS = "usage details (pages viewed, features used, web vitals; a daily visit
 DEVICE = "device and technical details"
 BILLING = "subscription and billing status"
 PROMPTS = "prompt data (section 7)"
+CLAIMS = "creator claims and requests"
 NONE = "no personal data"
 STORED: dict[str, tuple[str, tuple[str, ...]]] = {
     "schema_migrations": (NONE, ("version", "name", "applied_at")),
@@ -58,6 +59,13 @@ STORED: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics_days": (METRICS, ("day", "events", "visitors", "page_views", "aggregated_at")),
     "metrics_daily": (METRICS, ("day", "name", "path", "events", "visitors")),
     "metrics_vitals": (METRICS, ("day", "name", "samples", "p75")),
+    "creator_claims": (CLAIMS, ("id", "user_id", "creator_id", "username", "code", "evidence",
+                                "status", "reason", "created_at", "expires_at", "decided_at")),
+    "published_prompts": (PROMPTS, ("post_id", "user_id", "creator_id", "prompt",
+                                    "created_at", "updated_at")),
+    "hidden_targets": (NONE, ("kind", "target_id", "label", "erased", "source", "created_at")),
+    "removal_requests": (CLAIMS, ("id", "kind", "target_id", "target", "reason", "email",
+                                  "status", "created_at", "decided_at")),
 }  # fmt: skip
 
 
@@ -80,7 +88,8 @@ def test_every_stored_column_is_a_kind_the_policy_names(tmp_path: Path) -> None:
     assert found == {table: columns for table, (_kind, columns) in STORED.items()}
     policy = POLICY.read_text(encoding="utf-8")
     for needle in ("Account details", "Usage details", "Device and technical details",
-                   "Subscription and billing status", "## 7. Prompt data"):  # fmt: skip
+                   "Subscription and billing status", "## 7. Prompt data",
+                   "Creator claims and requests"):  # fmt: skip
         assert needle in policy
 
 
@@ -91,6 +100,7 @@ ALLOWED_CLIENTS = {
     "api/billing/stripe_gateway.py": "Stripe: checkout, portal, subscriptions",
     "sorastats/client.py": "the fetcher: public Sora feeds (reads, sends no user data)",
     "sorastats/nightly.py": "the operator's alert webhook (a run report, no user data)",
+    "sorastats/contributions.py": "the build reads the API's public export (its own server)",
     "sorastats/deploy/bucket.py": "object storage: uploads the public static site",
     "sorastats/tls.py": "the TLS context the HTTP clients above share (no connection itself)",
 }
@@ -127,7 +137,7 @@ def test_only_mail_and_payments_talk_to_other_services() -> None:
 # §10: the policy's text (without its date line) and the date it carries. Change the
 # policy, and this test fails until the date and the hash below are updated together.
 POLICY_DATE = "December 7, 2026"
-POLICY_SHA256 = "2ffcbf9133e062a4da554c61fdb9534221de14d54d706d8da4fa594b863028ad"
+POLICY_SHA256 = "b5167747d2e58aa854f4dcf08014fa0bae809b3d4a403ab6d62ac433b0b9921f"
 
 
 def test_a_changed_policy_has_a_new_date() -> None:

@@ -9,7 +9,14 @@ const { diffWords } = await import(root.dataset.diff);
 const session = new Session(vc);
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["title", "body", "notes"];
-const state = { prompts: new Map(), tags: new Map(), selected: new Set(), editing: null };
+const state = {
+  prompts: new Map(),
+  tags: new Map(),
+  selected: new Set(),
+  editing: null,
+  owner: false, // the account owns a verified creator profile (docs/creators.md)
+  published: new Set(), // post ids whose page shows a prompt published from here
+};
 
 function show(view) {
   for (const name of ["vault-signin", "vault-unlock", "vault-main"]) $(name).hidden = name !== view;
@@ -178,6 +185,8 @@ function promptItem(p) {
     }),
     copyStatus,
   );
+  const confirmBox = el("div", { class: "publish-confirm", hidden: true });
+  if (p.post_id && state.owner) actions.append(publishButton(p, title, confirmBox));
   return el(
     "li",
     { class: "prompt-item", "data-id": p.id },
@@ -186,7 +195,67 @@ function promptItem(p) {
     p.plain.notes ? el("p", { class: "notes", text: `Notes: ${p.plain.notes}` }) : null,
     el("p", { class: "meta", text: `Version ${p.version}` }, " ", ...chips),
     actions,
+    confirmBox,
   );
+}
+
+// "Publish on my video's page": says plainly that the text becomes public, then sends the
+// decrypted body (the only time a vault text leaves the browser, by the owner's choice).
+function publishButton(p, title, box) {
+  const post = encodeURIComponent(p.post_id);
+  if (state.published.has(p.post_id)) {
+    return el("button", {
+      type: "button",
+      text: "Unpublish from my video's page",
+      "aria-label": `Unpublish ${title} from the video's page`,
+      onclick: guard(async () => {
+        await session.api("DELETE", `/api/published-prompts/${post}`);
+        state.published.delete(p.post_id);
+        render();
+        status("Taken back: the video's page drops it at the next update.");
+      }),
+    });
+  }
+  return el("button", {
+    type: "button",
+    text: "Publish on my video's page",
+    "aria-label": `Publish ${title} on the video's page`,
+    onclick: () => {
+      box.replaceChildren(
+        el("p", {
+          class: "warning",
+          text:
+            `This text will become public: anyone can read it on the page of video ${p.post_id} ` +
+            "(\"Prompt shared by the creator\") and find it in search, from the next update " +
+            "of the site. You can take it back later.",
+        }),
+        el("button", {
+          type: "button",
+          text: "Publish it",
+          onclick: guard(async () => {
+            await session.api("POST", "/api/published-prompts", {
+              post_id: p.post_id,
+              prompt: p.plain.body,
+            });
+            state.published.add(p.post_id);
+            render();
+            status("Published: it appears on the video's page after the next update.");
+          }),
+        }),
+        " ",
+        el("button", { type: "button", text: "Cancel", onclick: () => { box.hidden = true; } }),
+      );
+      box.hidden = false;
+    },
+  });
+}
+
+async function loadCreator() {
+  const { claims } = await session.api("GET", "/api/claims");
+  state.owner = claims.some((c) => c.status === "verified");
+  if (!state.owner) return;
+  const { published } = await session.api("GET", "/api/published-prompts");
+  state.published = new Set(published.map((row) => row.post_id));
 }
 
 function renderTags() {
@@ -371,6 +440,7 @@ async function enter() {
   // so a tag name never reaches the server or its logs.
   const asked = new URLSearchParams(location.hash.slice(1)).get("search");
   if (asked) $("vault-search").value = asked;
+  await loadCreator();
   await load();
   $("vault-search").focus();
 }

@@ -47,6 +47,10 @@ PROBES: dict[tuple[str, str], Probe] = {
         "/api/auth/recover/keys", {"email": e, "recovery_auth_key": WRONG_KEY}
     ),
     ("POST", "/api/auth/recover"): _recover,
+    # Anyone's removal request: the same answer (and the same mail, after it) for all.
+    ("POST", "/api/removal-requests"): lambda c, e: c.post(
+        "/api/removal-requests", {"target": "@somebody", "reason": "mine", "email": e}
+    ),
 }
 
 # Public endpoints that take no email. Links carry an unforgeable signed token that is
@@ -65,6 +69,8 @@ EMAIL_FREE = {
     ("GET", "/api/vault/config"): "server settings",
     ("GET", "/api/billing"): "prices",
     ("POST", "/api/billing/webhook"): "Stripe-signed events",
+    ("GET", "/api/build/public-contributions"): "the build's bearer token; public ids only",
+    ("POST", "/api/build/claim-matches"): "the build's bearer token; creator ids and codes",
 }
 
 IGNORED_HEADERS = {"date"}

@@ -31,9 +31,11 @@ def test_pages() -> None:
         "vault/index.html",
         "vault/favorites/index.html",
         "vault/import/index.html",
+        "contact/index.html",
         "about/encryption/index.html",
     }
     assert not pages["vault/index.html"].sitemap and pages["about/encryption/index.html"].sitemap
+    assert pages["contact/index.html"].sitemap  # indexable, unlike the shells
     assert "../" not in pages["about/encryption/index.html"].doc
 
 

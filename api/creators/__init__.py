@@ -1,0 +1,1 @@
+"""Creators' rights: claims, published prompts, hiding and erasing, removal requests."""
