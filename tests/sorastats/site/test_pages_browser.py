@@ -35,6 +35,7 @@ PAGE_TYPES = {
     "search": "/search/",
     "content": "/about/",
     "privacy": "/privacy/",
+    "contact": "/contact/",
     "pricing": "/pricing/",
     "not found": "/404.html",
     "vault": "/vault/",
