@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="stop after this many HTTP requests (retries included)",
     )
+    fetch.add_argument(
+        "--media",
+        action="store_true",
+        help="also download thumbnails and profile pictures while their signed URLs are "
+        "valid, into the capture archive (bounded: docs/media.md)",
+    )
     _add_db_option(fetch)
     _add_captures_option(fetch)
 
@@ -559,6 +565,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         cut=args.cut,
         refresh_creators=args.refresh_creators,
         max_requests=args.max_requests,
+        media=args.media,
     )
     return fetch_and_report(args.db, options, args.captures)
 

@@ -47,7 +47,18 @@ def contact_href(contact: str) -> str:
 
 # Settings that change no page's output (paths, parallelism, what to rebuild or build).
 _NOT_OUTPUT = frozenset(
-    ("db", "out", "jobs", "full", "search", "templates", "content", "batch_size", "fetch_size")
+    (
+        "db",
+        "out",
+        "jobs",
+        "full",
+        "search",
+        "templates",
+        "content",
+        "batch_size",
+        "fetch_size",
+        "captures",
+    )
 )
 
 
@@ -70,6 +81,9 @@ class RenderConfig:
     batch_size: int = 256
     fetch_size: int = 2_000
     contact: str = ""  # an email address or https URL; "" shows no Contact link
+    # The capture archive whose media become the site's images (sorastats/site/images.py);
+    # None: the ingest's default, `captures/<database name>/` beside the database.
+    captures: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
