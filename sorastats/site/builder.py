@@ -515,6 +515,7 @@ class SiteBuild:
         for key in self.base_folders:
             if key not in self.wanted:
                 shutil.rmtree(root / key, ignore_errors=True)
+        images.prune_cache(cache_dir(self.cfg.out), self.image_outputs)
 
     def index_search(self) -> None:
         if not self.cfg.search:

@@ -243,3 +243,18 @@ def _og_placeholder() -> bytes:
     out = io.BytesIO()
     img.save(out, "PNG", optimize=True)
     return out.getvalue()
+
+
+def prune_cache(cache: Path, wanted: Iterable[str]) -> int:
+    """Delete encoded copies the site no longer publishes (a purged post's thumbnail must
+    not outlive it anywhere); returns how many went."""
+    folder = cache / CACHE_FOLDER
+    if not folder.is_dir():
+        return 0
+    keep = {os.path.basename(rel) for rel in wanted}
+    removed = 0
+    for entry in os.scandir(folder):
+        if entry.name not in keep:
+            os.unlink(entry.path)
+            removed += 1
+    return removed
