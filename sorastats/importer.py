@@ -53,7 +53,7 @@ def find_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
             found = sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in JSON_SUFFIXES
             )
-            if not found:
+            if not found and not media.image_files([path]):  # images alone are an input too
                 errors.append(f"{path}: folder holds no .json, .jsonl or .ndjson files")
             files.extend(found)
         elif path.is_file():
