@@ -94,7 +94,13 @@ def image_size(data: bytes) -> tuple[str, int, int]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ) as exc:
         raise MediaError(f"unreadable image ({type(exc).__name__})") from None
     if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
         raise MediaError(f"image of {width}x{height} pixels is out of bounds")

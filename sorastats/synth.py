@@ -507,16 +507,15 @@ def image(seed: int, index: int, width: int, height: int) -> bytes:
     """A small deterministic picture (a WebP of about 2-6 KB): a gradient and a few
     shapes in colours drawn from (seed, index)."""
     colours = [
-        tuple((_h(seed, index, 40 + k) >> shift) & 0xFF for shift in (0, 8, 16))
-        for k in range(4)
+        tuple((_h(seed, index, 40 + k) >> shift) & 0xFF for shift in (0, 8, 16)) for k in range(4)
     ]
     img = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    img = Image.blend(img, Image.new("RGB", (width, height), colours[0]), 0.6)  # type: ignore[arg-type]
+    img = Image.blend(img, Image.new("RGB", (width, height), colours[0]), 0.6)
     draw = ImageDraw.Draw(img)
     for k in range(1, 4):
         h = _h(seed, index, 50 + k)
         x, y, r = h % width, (h >> 16) % height, 10 + (h >> 32) % max(11, width // 3)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=colours[k])  # type: ignore[arg-type]
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colours[k])
     out = io.BytesIO()
     img.save(out, "WEBP", quality=60, method=4)
     return out.getvalue()

@@ -31,11 +31,11 @@ from typing import Any
 import duckdb
 
 from sorastats import db
+from sorastats.archive import CaptureArchive
 from sorastats.db import schema_version
+from sorastats.run import default_captures_dir
 from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
-from sorastats.run import default_captures_dir
-from sorastats.archive import CaptureArchive
 from sorastats.site import icons, images, model, worker
 from sorastats.site.config import RenderConfig
 from sorastats.site.content import ContentError, load_notice

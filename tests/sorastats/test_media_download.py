@@ -4,8 +4,8 @@ bound of sorastats/media.py's Downloader, then `collect` keeping what succeeds."
 from __future__ import annotations
 
 import asyncio
-import re
 import io
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -155,7 +155,7 @@ def test_a_slow_server_is_dropped_at_the_deadline_and_retried(
     server: tuple[str, Server], downloader: media.Downloader
 ) -> None:
     base, _ = server
-    with pytest.raises(media.MediaError, match="slower than 0.6 s"):
+    with pytest.raises(media.MediaError, match=r"slower than 0\.6 s"):
         downloader.get(base + "/slow")
     assert downloader.requests == LIMITS.retries + 1
 

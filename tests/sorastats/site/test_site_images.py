@@ -78,7 +78,7 @@ def test_images_are_published_once_used_by_pages_and_purged_with_their_post(
     tag = img.group(0)
     assert f'src="/media/{key}-w1-320.webp"' in tag and 'fetchpriority="high"' in tag
     assert 'width="320" height="581"' in tag and "loading=" not in tag
-    assert "alt=\"Thumbnail of @" in tag
+    assert 'alt="Thumbnail of @' in tag
     assert f'<meta property="og:image" content="{BASE}/media/{key}-w1-320.webp">' in page
 
     # A post without an image: the inline placeholder, and the shared og:image file.
