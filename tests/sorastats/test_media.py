@@ -137,6 +137,19 @@ def test_a_banned_creator_or_one_back_to_the_default_picture_loses_it(tmp_path: 
     assert archive.has_media(stored["user-c"].sha256, ".png")
 
 
+def test_a_post_that_leaves_loses_its_media_and_shared_content_stays(tmp_path: Path) -> None:
+    con, archive = _database(tmp_path)
+    shared, own = picture("PNG"), picture("PNG", (5, 5))
+    media.store(con, archive, "post", "s_gone", shared, "a.png", NOW)
+    mine = media.store(con, archive, "post", "s_gone2", own, "b.png", NOW)
+    kept = media.store(con, archive, "post", "s_kept", shared, "c.png", NOW)
+    con.execute("CREATE TEMP TABLE s_gone AS SELECT unnest(['s_gone', 's_gone2']) AS id")
+    media.queue_purge(con)  # in the ingest's transaction, as `Applier` calls it
+    assert media.drop_purged(con, archive) == 1  # after the commit
+    assert con.execute("SELECT owner_id FROM media").fetchall() == [("s_kept",)]
+    assert archive.has_media(kept.sha256, ".png") and not archive.has_media(mine.sha256, ".png")
+
+
 def _post_with_image_then_tombstoned(spec: synth.SynthSpec) -> int:
     for i in range(spec.posts):
         tomb = spec.tombstone_day(i)
@@ -145,6 +158,7 @@ def _post_with_image_then_tombstoned(spec: synth.SynthSpec) -> int:
     raise AssertionError("the synthetic set has a post deleted after its first day")
 
 
+@pytest.mark.e2e  # two whole import runs
 def test_import_keeps_image_files_by_id_and_a_deleted_post_loses_its_image(
     tmp_path: Path,
 ) -> None:
