@@ -11,7 +11,8 @@ a file name says), and an image Pillow can read the size of, of at most `MAX_PIX
 Downloads are bounded (`MediaLimits`): a connect/read timeout and a total deadline, the
 body streamed and dropped as soon as it passes the size limit or shows the wrong type,
 retries with backoff for timeouts, connection errors, 429 and 5xx only, and redirects
-followed by hand, at most `max_redirects`, and only to http or https URLs.
+followed by hand, at most `max_redirects`, and only to http or https URLs of public
+addresses (never loopback, private, link-local or reserved ones, checked at each hop).
 
 A post that leaves the site (deleted, no longer public) or a creator who is banned or
 shows the default picture again loses its media in the ingest's transaction
@@ -23,6 +24,8 @@ owner holds the same content. The site's images are made from these files at bui
 from __future__ import annotations
 
 import io
+import ipaddress
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -65,6 +68,10 @@ class MediaLimits:
     backoff_s: float = 0.5
     max_wait_s: float = 10.0
     max_redirects: int = 3
+    # Captured data says where to go: never to this machine or its private network (a
+    # hostile capture could otherwise make the fetcher read internal services). Tests of
+    # a server on 127.0.0.1 turn it on.
+    allow_private: bool = False
 
 
 def sniff(head: bytes) -> str | None:
@@ -140,7 +147,7 @@ class Downloader:
         self.close()
 
     def get(self, url: str) -> bytes:
-        _check_scheme(url, "URL")
+        self._check(url, "URL")
         limits = self.limits
         for attempt in range(limits.retries + 1):
             try:
@@ -167,7 +174,7 @@ class Downloader:
                         if not location:
                             raise MediaError(f"HTTP {status} without a Location")
                         url = urljoin(url, location)
-                        _check_scheme(url, "redirect")
+                        self._check(url, "redirect")
                         continue
                     if status in RETRY_STATUSES:
                         wait = retry_after_seconds(response.headers.get("Retry-After"))
@@ -205,11 +212,27 @@ class Downloader:
                 )
         return b"".join(parts)
 
+    def _check(self, url: str, what: str) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise MediaError(
+                f"{what} to a {scheme or 'relative'}: URL refused (http and https only)"
+            )
+        if not self.limits.allow_private:
+            _check_public(parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
 
-def _check_scheme(url: str, what: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise MediaError(f"{what} to a {scheme or 'relative'}: URL refused (http and https only)")
+
+def _check_public(host: str, port: int) -> None:
+    """Every address `host` names must be public (a name resolving to 10.0.0.1 too)."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise MediaError(f"host {host[:100]!r} does not resolve", retry=True) from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global or address.is_multicast:
+            raise MediaError(f"host {host[:100]!r} is not a public address ({address}): refused")
 
 
 # -- the table -----------------------------------------------------------------------------

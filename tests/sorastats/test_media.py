@@ -80,6 +80,33 @@ def test_a_file_over_the_size_limit_is_refused() -> None:
         media.image_size(picture("PNG") + b"\0" * media.MAX_BYTES)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/t.webp",
+        "http://10.0.0.1/t.webp",
+        "http://192.168.1.20/t.webp",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/t.webp",
+        "http://[fd00::1]/t.webp",
+        "http://0.0.0.0/t.webp",
+    ],
+)
+def test_downloads_never_go_to_this_machine_or_a_private_network(url: str) -> None:
+    with media.Downloader() as downloader:
+        with pytest.raises(media.MediaError, match="is not a public address") as caught:
+            downloader.get(url)
+        assert downloader.requests == 0 and not caught.value.retry
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://h.example/a.png", "data:,x", "/a.png"]
+)
+def test_downloads_take_http_and_https_urls_only(url: str) -> None:
+    with media.Downloader() as downloader, pytest.raises(media.MediaError, match="URL refused"):
+        downloader.get(url)
+
+
 def _database(tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection, CaptureArchive]:
     con = db.connect(tmp_path / "s.duckdb")
     return con, CaptureArchive(default_captures_dir(tmp_path / "s.duckdb"))

@@ -26,7 +26,13 @@ pytestmark = pytest.mark.e2e
 
 NOW = datetime(2025, 10, 10, 12, 0, 0)
 LIMITS = media.MediaLimits(
-    max_bytes=64 * 1024, timeout_s=2.0, total_s=0.6, retries=2, backoff_s=0.01, max_wait_s=0.05
+    max_bytes=64 * 1024,
+    timeout_s=2.0,
+    total_s=0.6,
+    retries=2,
+    backoff_s=0.01,
+    max_wait_s=0.05,
+    allow_private=True,  # the test server is on 127.0.0.1
 )
 
 
