@@ -213,6 +213,7 @@ def _site_help(option: str) -> str:
 def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     render = commands.add_parser("render", help="render the static site and publish it atomically")
     _add_render_options(render)
+    _add_captures_option(render)  # where the media the site's images are made from are
     nightly = commands.add_parser(
         "nightly",
         help="import or fetch the sources, then render and publish",
@@ -324,6 +325,7 @@ def _render_config(args: argparse.Namespace) -> RenderConfig:
         full=args.full,
         search=args.search,
         contact=args.contact,
+        captures=getattr(args, "captures", None),
     )
 
 
