@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support.sitedata import synth, touch_posts
+from sorastats.run import default_captures_dir
+from tests.support.sitedata import add_images, synth, touch_posts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,20 +30,22 @@ from pathlib import Path
 from sorastats.site.builder import render_site
 from sorastats.site.config import RenderConfig
 cfg = RenderConfig(db=Path(sys.argv[1]), out=Path(sys.argv[2]), jobs=int(sys.argv[3]),
-                   base_url="https://sorastats.example")
+                   base_url="https://sorastats.example",
+                   captures=Path(sys.argv[4]) if sys.argv[4] else None)
 r = render_site(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
 d = asdict(r); d.pop("deleted_paths"); d["pages_per_second"] = r.pages_per_second
 print(json.dumps(d))
 """
 
 
-def cached_db(posts: int, creators: int, days: int, source: str) -> Path:
+def cached_db(posts: int, creators: int, days: int, source: str, images: int = 0) -> Path:
     """`sql`: every post and creator snapshotted every day, written straight into DuckDB
     (the dense worst case). `ingest`: `build.py synth` capture files through `build.py
     import` (sparser, like real captures)."""
     cache = ROOT / "bench" / ".cache"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"site-{source}-{posts}-{creators}-{days}.duckdb"
+    with_images = f"-img{images}" if images else ""
+    path = cache / f"site-{source}-{posts}-{creators}-{days}{with_images}.duckdb"
     if not path.exists():
         t0 = time.perf_counter()
         tmp = path.with_suffix(".tmp")
@@ -59,14 +62,21 @@ def cached_db(posts: int, creators: int, days: int, source: str) -> Path:
                     check=True,
                 )  # fmt: skip
             subprocess.run([*build, "import", "--db", str(tmp), str(feed)], check=True)
+        if images and source == "sql":
+            made = add_images(tmp, every=images)
+            print(f"added {made:,} images (one post and creator in {images})")
         tmp.rename(path)
+        if images and source == "sql":
+            default_captures_dir(tmp).rename(default_captures_dir(path))
         print(f"synthesized {posts:,} posts in {time.perf_counter() - t0:.1f} s -> {path}")
     return path
 
 
-def run_build(label: str, db: Path, out: Path, jobs: int) -> dict[str, float]:
+def run_build(
+    label: str, db: Path, out: Path, jobs: int, captures: Path | None = None
+) -> dict[str, float]:
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(db), str(out), str(jobs)],
+        [sys.executable, "-c", CHILD, str(db), str(out), str(jobs), str(captures or "")],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
@@ -78,7 +88,8 @@ def run_build(label: str, db: Path, out: Path, jobs: int) -> dict[str, float]:
         f"{r['pages_per_second']:6,.0f} pages/s ({r['render_seconds']:.1f} s) | search "
         f"{r['search_seconds']:5.1f} s | compress {r['compress_seconds']:5.1f} CPU s | peak RSS "
         f"main {r['peak_rss_mib']:.0f} MiB, worker {r['worker_peak_rss_mib']:.0f} MiB, "
-        f"Pagefind {r['search_peak_rss_mib']:.0f} MiB"
+        f"Pagefind {r['search_peak_rss_mib']:.0f} MiB | images {r['images_encoded']:,} encoded "
+        f"({r['image_cpu_seconds']:.1f} CPU s)"
     )
     return r
 
@@ -99,21 +110,29 @@ def main() -> None:
     ap.add_argument("--change", type=float, default=0.01, help="fraction of posts changed")
     ap.add_argument("--source", choices=("sql", "ingest"), default="sql", help="data generator")
     ap.add_argument("--dir", type=Path, default=None, help="where to build (default: system temp)")
+    ap.add_argument(
+        "--images",
+        type=int,
+        default=8,
+        help="one post and one creator in N get an image (160 px WebP; 0: none; sql only)",
+    )
     args = ap.parse_args()
 
-    source = cached_db(args.posts, args.creators, args.days, args.source)
+    source = cached_db(args.posts, args.creators, args.days, args.source, args.images)
+    # The images stay in the cached database's archive; the builds read them from there.
+    captures = default_captures_dir(source)
     with tempfile.TemporaryDirectory(prefix="sorastats-bench-", dir=args.dir) as tmp:
         db = Path(tmp) / "bench.duckdb"
         shutil.copy(source, db)
         out = Path(tmp) / "site"
-        full = run_build("full", db, out, args.jobs)
-        same = run_build("no-change", db, out, args.jobs)
+        full = run_build("full", db, out, args.jobs, captures)
+        same = run_build("no-change", db, out, args.jobs, captures)
         touched = touch_posts(db, args.change)
         print(f"changed the view counter of {touched:,} posts (first change: links the live tree)")
-        run_build("1% change", db, out, args.jobs)
+        run_build("1% change", db, out, args.jobs, captures)
         touched = touch_posts(db, args.change)
         print(f"changed {touched:,} posts again (steady state: recycles the previous tree)")
-        delta = run_build("1% again", db, out, args.jobs)
+        delta = run_build("1% again", db, out, args.jobs, captures)
         files = sum(1 for p in out.rglob("*") if p.is_file())
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         print(f"site: {files:,} files, {size / 2**20:,.0f} MiB (with .gz/.br siblings)")

@@ -164,6 +164,24 @@ class CaptureArchive:
         if self.root.is_dir():
             _syncfs(self.root)
 
+    def has_media(self, key: str, suffix: str) -> bool:
+        return self.media_path(key, suffix).is_file()
+
+    def read_media(self, key: str, suffix: str) -> bytes:
+        """A media file's bytes; raises ArchiveError if they are not what its name says."""
+        path = self.media_path(key, suffix)
+        data = path.read_bytes()
+        if content_key(data) != key:
+            raise ArchiveError(f"{path}: its content does not match its name")
+        return data
+
+    def remove_media(self, key: str, suffix: str) -> bool:
+        try:
+            self.media_path(key, suffix).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def remove_json(self, key: str) -> bool:
         try:
             self.json_path(key).unlink()

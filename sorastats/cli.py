@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="stop after this many HTTP requests (retries included)",
     )
+    fetch.add_argument(
+        "--media",
+        action="store_true",
+        help="also download thumbnails and profile pictures while their signed URLs are "
+        "valid, into the capture archive (bounded: docs/media.md)",
+    )
     _add_db_option(fetch)
     _add_captures_option(fetch)
 
@@ -214,6 +220,7 @@ def _site_help(option: str) -> str:
 def _add_site_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     render = commands.add_parser("render", help="render the static site and publish it atomically")
     _add_render_options(render)
+    _add_captures_option(render)  # where the media the site's images are made from are
     nightly = commands.add_parser(
         "nightly",
         help="import or fetch the sources, then render and publish",
@@ -325,6 +332,7 @@ def _render_config(args: argparse.Namespace) -> RenderConfig:
         full=args.full,
         search=args.search,
         contact=args.contact,
+        captures=getattr(args, "captures", None),
     )
 
 
@@ -571,6 +579,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         cut=args.cut,
         refresh_creators=args.refresh_creators,
         max_requests=args.max_requests,
+        media=args.media,
     )
     return fetch_and_report(args.db, options, args.captures)
 

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from sorastats import config as config_module
-from sorastats import parse
+from sorastats import media, parse
 from sorastats.client import (
     FetchFailedError,
     RequestBudgetSpentError,
@@ -37,6 +37,7 @@ class FetchOptions:
     cut: str = "nf2_latest"
     refresh_creators: bool = False
     max_requests: int | None = None
+    media: bool = False  # then download thumbnails and pictures while their URLs are valid
 
     def run_source(self) -> str:
         """What `runs.source` records: the base URL (never a token) and the options."""
@@ -188,6 +189,16 @@ class FeedWalk:
             after = creator_id
 
 
+def _collect_media(run: IngestRun, now: datetime, reporter: Reporter) -> None:
+    """Download the media the captures name while their signed URLs are valid (each once;
+    a failed one is a note: the next fetch tries again while the URL is valid)."""
+    with media.Downloader() as downloader:
+        counts = media.collect(run.con, run.archive, downloader, now)
+    reporter.info(f"media: {counts.stored:,} file(s) kept, {counts.failed:,} refused or failed")
+    for error in counts.errors or []:
+        reporter.note(f"media: {error}")
+
+
 def fetch(
     db_path: Path,
     options: FetchOptions,
@@ -235,6 +246,8 @@ def fetch(
         finally:
             client.close()
             walk.stager.batch.discard()  # empty, or a page that was not applied
+        if options.media and status == "ok":
+            _collect_media(run, clock(), reporter)
         run.finish(status, message)
         run_id, counts, seconds = run.run_id, run.totals, run.seconds()
     if status == "failed":

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from sorastats import parse
+from sorastats import media, parse
 from sorastats.archive import content_key
 from sorastats.ingest import Counts, utcnow
 from sorastats.run import IngestRun, Log, OnMessage, OnProgress, Reporter, RunResult
@@ -53,7 +53,7 @@ def find_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
             found = sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in JSON_SUFFIXES
             )
-            if not found:
+            if not found and not media.image_files([path]):  # images alone are an input too
                 errors.append(f"{path}: folder holds no .json, .jsonl or .ndjson files")
             files.extend(found)
         elif path.is_file():
@@ -329,6 +329,15 @@ def import_paths(
             with contextlib.suppress(BaseException):
                 importer.close()
             raise
+        # Image files in the folders, named by a post's or creator's id: its media.
+        if images := media.image_files(paths):
+            attached = media.attach_files(run.con, run.archive, images, utcnow())
+            reporter.info(
+                f"media: {attached.stored:,} image file(s) kept, {attached.failed:,} refused, "
+                f"{attached.unmatched:,} named by no known post or creator"
+            )
+            for error in attached.errors or []:
+                reporter.note(f"media refused: {error}")
         result = ImportResult(
             "import",
             run.run_id,

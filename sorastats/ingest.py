@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from sorastats import parse
+from sorastats import media, parse
 from sorastats.archive import CaptureArchive
 from sorastats.schema import CREATOR_COUNTERS, POST_COUNTERS
 from sorastats.staging import (
@@ -291,6 +291,9 @@ class Applier:
             """
         )
         con.execute("DELETE FROM capture_posts WHERE post_id IN (SELECT id FROM s_gone)")
+        # Their thumbnails (and the pictures of creators banned or back to the default
+        # one) leave the media table now and the archive right after the commit.
+        media.queue_purge(con)
 
     def purge_archive(self) -> int:
         """Cut the queued removed posts from the archive files that hold them, in one
@@ -402,7 +405,7 @@ class Applier:
         ).fetchall()
         removed = sum(self.archive.remove_json(str(r[0])) for r in listed)
         con.execute("DELETE FROM capture_purges")
-        return removed
+        return removed + media.drop_purged(con, self.archive)
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> int:
         row = self.con.execute(sql, params or []).fetchone()

@@ -196,6 +196,16 @@ RETENTION: Final[tuple[Retention, ...]] = (
         "deleted or private",
     ),
     Retention(
+        "archived images",
+        "Thumbnails of public videos and creators' profile pictures, as Sora published them, "
+        "and the site's smaller copies of them",
+        None,
+        "the capture",
+        Deleter.INGEST,
+        until="while the post is public and the creator not banned and showing a picture of "
+        "their own: deleted by the run that finds otherwise (the site's copies by the next build)",
+    ),
+    Retention(
         "nightly reports",
         "Reports of the nightly build (counts and errors; no personal data)",
         None,

@@ -311,6 +311,32 @@ CREATE TABLE suppressed_creators (
 """,
 )
 
+# 6: the media archive (sorastats.media). Thumbnails and profile pictures are kept as
+# files named by their content's hash in the capture archive (`media/`); `media` says
+# whose each is. A post or creator has at most one (the newest), kept so by
+# sorastats.media. `media_purges` lists files whose owner went (a deleted, hidden or
+# banned one): deleted after the commit that removed the row, as `capture_purges`.
+MIGRATIONS += (
+    """
+CREATE TABLE media (
+    owner_kind TEXT NOT NULL,            -- 'post' (its thumbnail) or 'creator' (picture)
+    owner_id TEXT NOT NULL,              -- posts.id or creators.id
+    sha256 TEXT NOT NULL,                -- the archive's file: captures/media/ab/<sha256><suffix>
+    suffix TEXT NOT NULL,                -- '.jpg', '.png', '.webp', '.gif' or '.avif'
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes BIGINT NOT NULL,
+    source TEXT NOT NULL,                -- URL without its query (no signature) or file name
+    stored_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE media_purges (
+    sha256 TEXT NOT NULL,
+    suffix TEXT NOT NULL
+);
+""",
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables the site reads; a post that leaves `posts` leaves each of these too.

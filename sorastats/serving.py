@@ -44,6 +44,14 @@ RULES: tuple[Rule, ...] = (
         "Named by the hash of its content: a new version is a new name.",
     ),
     Rule(
+        "archived image",
+        re.compile(r"^media/[0-9a-f]{16}-[a-z0-9]+-\d+\.webp$"),
+        "media/0a1b2c3d4e5f6789-w1-320.webp",
+        IMMUTABLE,
+        0,
+        "Named by its source's hash and the encoder's settings (sorastats/site/images.py).",
+    ),
+    Rule(
         "search index chunk",
         re.compile(r"^pagefind(-c?\d+)?/(fragment|index|filter)/[^/]+$"),
         "pagefind/index/en_1a2b3c4.pf_index",

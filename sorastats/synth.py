@@ -19,6 +19,7 @@ character profile, CJK/emoji/RTL/empty/very long captions, hostile text (HTML, s
 from __future__ import annotations
 
 import base64
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,8 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from PIL import Image, ImageDraw
 
 PAGE_SIZE = 16  # the real feed's `limit`
+# Image files (`media/<id>.webp`, as an archive that kept them holds them): one post in
+# IMAGE_EVERY gets a thumbnail, and one creator in IMAGE_EVERY with a picture of their
+# own gets it. IMAGE_WIDTH reaches the site's smaller width (320) but not the larger, as
+# archived thumbnails often do not; the other side follows the video's orientation.
+IMAGE_EVERY = 8
+IMAGE_WIDTH = 360
 EPOCH = datetime(2025, 10, 1, tzinfo=UTC)
 DAY = 86_400.0
 _MASK = (1 << 64) - 1
@@ -486,12 +494,63 @@ def profile_page_name(user_id: str, page: int) -> str:
     return f"profile-{user_id}-{page:03d}.json"
 
 
-def write(spec: SynthSpec, out: Path, *, profile_feeds: bool = True) -> dict[str, int]:
+def has_image(spec: SynthSpec, i: int) -> bool:
+    return _h(spec.seed, i, 37) % IMAGE_EVERY == 0
+
+
+def creator_has_image(spec: SynthSpec, c: int) -> bool:
+    """A picture of their own (the profile's `is_default_profile_picture` is false)."""
+    return _h(spec.seed, c, 26) % 3 == 0 and _h(spec.seed, c, 38) % IMAGE_EVERY == 0
+
+
+def image(seed: int, index: int, width: int, height: int) -> bytes:
+    """A small deterministic picture (a WebP of about 2-6 KB): a gradient and a few
+    shapes in colours drawn from (seed, index)."""
+    colours = [
+        tuple((_h(seed, index, 40 + k) >> shift) & 0xFF for shift in (0, 8, 16)) for k in range(4)
+    ]
+    img = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    img = Image.blend(img, Image.new("RGB", (width, height), colours[0]), 0.6)
+    draw = ImageDraw.Draw(img)
+    for k in range(1, 4):
+        h = _h(seed, index, 50 + k)
+        x, y, r = h % width, (h >> 16) % height, 10 + (h >> 32) % max(11, width // 3)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colours[k])
+    out = io.BytesIO()
+    img.save(out, "WEBP", quality=60, method=4)
+    return out.getvalue()
+
+
+def _write_images(spec: SynthSpec, out: Path) -> int:
+    """`media/<post id>.webp` and `media/<user id>.webp`; returns how many."""
+    folder = out / "media"
+    folder.mkdir(exist_ok=True)
+    written = 0
+    for i in range(spec.posts):
+        if has_image(spec, i):
+            portrait = i % 9 != 0  # as the post's own width and height (Synth.wrapper)
+            size = (IMAGE_WIDTH, IMAGE_WIDTH * 640 // 352)
+            w, h = size if portrait else size[::-1]
+            _write_atomic(folder / f"{spec.post_id(i)}.webp", image(spec.seed, i, w, h))
+            written += 1
+    for c in range(spec.creators):
+        if creator_has_image(spec, c):
+            data = image(spec.seed, spec.posts + c, 160, 160)
+            _write_atomic(folder / f"{spec.creator_id(c)}.webp", data)
+            written += 1
+    return written
+
+
+def write(
+    spec: SynthSpec, out: Path, *, profile_feeds: bool = True, images: bool = True
+) -> dict[str, int]:
     """Write the whole synthetic capture set under `out`; returns counts. With
-    `profile_feeds`, each day also holds every creator's profile feed pages."""
+    `profile_feeds`, each day also holds every creator's profile feed pages; with
+    `images`, `media/` holds thumbnails and profile pictures named by id."""
     synth = Synth(spec)
     out.mkdir(parents=True, exist_ok=True)
     totals = {"pages": 0, "items": 0, "trees": 0, "profile_pages": 0, "profile_items": 0}
+    totals["images"] = _write_images(spec, out) if images else 0
     by_creator: dict[int, list[int]] = {}  # post indexes per creator, oldest first
     for day in range(spec.days):
         folder = out / f"day-{day + 1:02d}"

@@ -102,7 +102,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
         conf = _replace(conf, "root /srv/sorastats/site;", f"root {site};")
         conf = _replace(conf, "server 127.0.0.1:8000;", f"server {api.base_url[7:]};")
         conf = _replace(
-            conf, "/etc/nginx/snippets/sorastats-security-headers.conf", str(HEADERS_SNIPPET), 7
+            conf, "/etc/nginx/snippets/sorastats-security-headers.conf", str(HEADERS_SNIPPET), 8
         )
         (tmp / "sorastats.conf").write_text(conf)
         temp = tmp / "temp"

@@ -31,10 +31,12 @@ from typing import Any
 import duckdb
 
 from sorastats import db
+from sorastats.archive import CaptureArchive
 from sorastats.db import schema_version
+from sorastats.run import default_captures_dir
 from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
-from sorastats.site import icons, model, worker
+from sorastats.site import icons, images, model, worker
 from sorastats.site.config import RenderConfig
 from sorastats.site.content import ContentError, load_notice
 from sorastats.site.derived import cache_dir
@@ -91,6 +93,8 @@ class RenderReport:
     checked: int = 0
     check_problems: list[str] = field(default_factory=list)
     deleted_paths: list[str] = field(default_factory=list)
+    images_encoded: int = 0  # site images made now (not linked from a tree or the cache)
+    image_cpu_seconds: float = 0.0  # spent encoding them, summed over the threads
     # Wall seconds of each phase of `SiteBuild` that ran, in the order they ran.
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -139,6 +143,8 @@ def raw_pages(cfg: RenderConfig, assets: dict[str, str]) -> Iterator[Page]:
     robots = f"User-agent: *\nAllow: /\n\nSitemap: {absolute(cfg.base_url, '/sitemap.xml')}\n"
     yield Page("robots.txt", "", robots, sitemap=False)
     for rel, data in icons.files().items():  # at the root, where browsers look for them
+        yield Page(rel, "", data.decode("latin-1"), sitemap=False)
+    for rel, data in images.shared_files().items():  # the og:image of pages without one
         yield Page(rel, "", data.decode("latin-1"), sitemap=False)
 
 
@@ -343,6 +349,8 @@ class SiteBuild:
         self.live_folders: dict[str, str] = {}  # search bundles: live, staging, this build
         self.base_folders: dict[str, str] = {}
         self.wanted: dict[str, str] = {}
+        self.image_outputs: dict[str, images.Output] = {}  # rel -> the site image it is
+        self.images: images.ImageRenderer | None = None  # made at the first image to make
 
     @classmethod
     def render(
@@ -384,6 +392,8 @@ class SiteBuild:
 
     def close(self) -> None:
         self.queue.close()
+        if self.images is not None:
+            self.images.close()
         self.con.close()
 
     def _phase(self, phase: Callable[[], None]) -> None:
@@ -428,6 +438,10 @@ class SiteBuild:
             *model.extra_pages(self.con, cfg, self.info, search_keys),
         ]
         ledger.add(_entries(self.extra, self.fingerprint), "py")
+        # The site's images: entries of their own kind, hashed by name (a name is its bytes).
+        archive = CaptureArchive(cfg.captures or default_captures_dir(cfg.db))
+        self.image_outputs = {o.rel: o for o in images.outputs(self.con, archive)}
+        ledger.add([(o.rel, "", o.digest, False) for o in self.image_outputs.values()], "media")
         ledger.add(sitemap_entries(cfg, ledger, self.fingerprint), "sitemap")
         if (dup := ledger.duplicate()) is not None:
             # Pages may be in the staging tree already: it goes, the live site is untouched.
@@ -438,6 +452,9 @@ class SiteBuild:
         if ledger.plan(("py", "sitemap")):
             self._staging()
             self._queue_todo(("py", "sitemap"))
+        if ledger.plan(("media",)):
+            self._staging()
+            self._queue_todo(("media",))
 
     def plan_changes(self) -> None:
         report = self.report
@@ -476,10 +493,17 @@ class SiteBuild:
                 f"render: {len(missing):,} unchanged page(s) missing from both trees: rendering"
             )
             self.ledger.reset_todo(missing)
-            self._queue_todo(("py", "sitemap", *(ps.kind for ps in model.PAGE_SETS)))
+            self._queue_todo(("py", "sitemap", "media", *(ps.kind for ps in model.PAGE_SETS)))
 
     def finish_rendering(self) -> None:
         self.queue.finish()
+        if self.images is not None:
+            try:
+                self.images.finish()
+            except images.ImageError as exc:
+                raise RenderError(str(exc)) from None
+            self.report.images_encoded += self.images.encoded
+            self.report.image_cpu_seconds += self.images.cpu_seconds
         self.report.render_seconds = time.perf_counter() - self.render_started
 
     def drop_stale(self) -> None:
@@ -491,6 +515,7 @@ class SiteBuild:
         for key in self.base_folders:
             if key not in self.wanted:
                 shutil.rmtree(root / key, ignore_errors=True)
+        images.prune_cache(cache_dir(self.cfg.out), self.image_outputs)
 
     def index_search(self) -> None:
         if not self.cfg.search:
@@ -550,6 +575,11 @@ class SiteBuild:
     def _queue_todo(self, kinds: tuple[str, ...]) -> None:
         """Hand the pages of these kinds in `todo` to the render queue."""
         ledger, cfg = self.ledger, self.cfg
+        if "media" in kinds and (rels := ledger.todo_rels(("media",))):
+            if self.images is None:
+                archive = CaptureArchive(cfg.captures or default_captures_dir(cfg.db))
+                self.images = images.ImageRenderer(archive, cache_dir(cfg.out), cfg.jobs, self.log)
+            self.images.add((self.image_outputs[rel] for rel in sorted(rels)), self._staging())
         for ps in model.PAGE_SETS:
             if ps.kind in kinds:
                 for rel, doc in ledger.docs(ps, cfg):

@@ -66,6 +66,7 @@ _NOT_OUTPUT = frozenset(
         "fetch_size",
         # Creators' decisions change page documents, which the page hashes already cover.
         "contributions",
+        "captures",
     )
 )
 
@@ -91,6 +92,9 @@ class RenderConfig:
     contact: str = ""  # an email address or https URL; "" shows no Contact link
     # What creators decided through the API (sorastats.contributions; none by default).
     contributions: Contributions = NONE
+    # The capture archive whose media become the site's images (sorastats/site/images.py);
+    # None: the ingest's default, `captures/<database name>/` beside the database.
+    captures: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))

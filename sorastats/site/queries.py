@@ -65,6 +65,18 @@ def _latest(table: str, key: str, day: str, cols: tuple[str, ...]) -> str:
     return f"SELECT {key} AS key, {aggs}\nFROM {table}, k WHERE {day} <= k.c1 GROUP BY {key}"
 
 
+# A post's or creator's archived image (sorastats.media), as the site names it: the start
+# of its hash and its size (sorastats.site.images makes the file names from these).
+MEDIA_IMG = (
+    "CASE WHEN m.sha256 IS NOT NULL THEN struct_pack(k := left(m.sha256, 16), "
+    "w := m.width, h := m.height) END AS img"
+)
+
+
+def media_join(kind: str, owner: str) -> str:
+    return f"LEFT JOIN media m ON m.owner_kind = '{kind}' AND m.owner_id = {owner}"
+
+
 def setup_sql(creator_page_size: int) -> list[str]:
     """Temporary tables the page queries read (in dependency order)."""
     post_cols = ("view_count", "like_count", "remix_count")
@@ -93,11 +105,12 @@ def setup_sql(creator_page_size: int) -> list[str]:
                               (SELECT max(captured_at) FROM post_snapshots)),
                      (SELECT max(last_seen_at) FROM creators)) AS captured""",
         f"""CREATE TEMP TABLE vc AS
-            WITH s AS (SELECT *, {slug_sql("username", "id")} AS slug0
-                       FROM creators WHERE banned_at IS NULL
+            WITH s AS (SELECT creators.*, {slug_sql("username", "id")} AS slug0, {MEDIA_IMG}
+                       FROM creators {media_join("creator", "creators.id")}
+                       WHERE banned_at IS NULL
                          -- Hidden or erased at their request (sorastats.contributions).
-                         AND id NOT IN (SELECT id FROM hidden_creators)
-                         AND id NOT IN (SELECT creator_id FROM suppressed_creators))
+                         AND creators.id NOT IN (SELECT id FROM hidden_creators)
+                         AND creators.id NOT IN (SELECT creator_id FROM suppressed_creators))
             SELECT s.* EXCLUDE (slug0),
                    CASE WHEN row_number() OVER (PARTITION BY slug0
                                                 ORDER BY last_seen_at DESC, id) = 1
@@ -110,8 +123,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
                                 thumbnail_url, video_url, media_expires_at, generation_id,
                                 first_seen_at),
                    vc.slug, vc.username, vc.display_name AS creator_display_name,
-                   nullif(trim(p.text), '') AS prompt
-            FROM posts p JOIN vc ON vc.id = p.creator_id
+                   nullif(trim(p.text), '') AS prompt, {MEDIA_IMG}
+            FROM posts p JOIN vc ON vc.id = p.creator_id {media_join("post", "p.id")}
             WHERE {SQL_POST_ID_OK.format(p="p.id")}
               AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.post_id = p.id)
               AND p.id NOT IN (SELECT id FROM hidden_posts)""",
@@ -121,7 +134,9 @@ def setup_sql(creator_page_size: int) -> list[str]:
                    -- new view count would re-render every page that links to it.
                    like_count,
                    struct_pack(id := id, slug := slug, username := username,
-                               text := left(prompt, 200)) AS card
+                               text := left(prompt, 200), img := img, w := width,
+                               h := height, dur := round(coalesce(duration_s, n_frames / 30.0)))
+                     AS card
             FROM vp""",
         f"""CREATE TEMP TABLE pg AS
             WITH {cutoffs},
@@ -257,6 +272,8 @@ def setup_sql(creator_page_size: int) -> list[str]:
             WITH n AS (SELECT creator_id, posted_at, id,
                               struct_pack(id := id, slug := card.slug,
                                           username := card.username, text := card.text,
+                                          img := card.img, w := card.w, h := card.h,
+                                          dur := card.dur,
                                           views := view_count, likes := like_count) AS vcard,
                               row_number() OVER (PARTITION BY creator_id
                                                  ORDER BY posted_at DESC NULLS LAST, id) AS rn
@@ -346,7 +363,7 @@ SELECT p.id AS key, 'p/' || p.id || '/index.html' AS rel, (struct_pack(
     width := p.width, height := p.height,
     duration_s := coalesce(p.duration_s, p.n_frames / 30.0),
     {_post_counters("p")}, {_gains("pg", ("views", "likes", "remixes"))},
-    preview := p.preview_image_url, permalink := p.permalink, emoji := p.emoji,
+    preview := p.preview_image_url, permalink := p.permalink, emoji := p.emoji, img := p.img,
     creator := struct_pack(slug := p.slug, username := p.username,
                            display_name := p.creator_display_name),
     parent := parent.card, parent_id := p.parent_post_id,
@@ -374,7 +391,7 @@ WHERE true /*filter*/
 _CREATOR_STRUCT = """struct_pack(
     id := c.id, slug := c.slug, username := c.username, display_name := c.display_name,
     bio := c.bio, verified := c.verified, is_public_figure := c.is_public_figure,
-    can_cameo := c.can_cameo, permalink := c.permalink,
+    can_cameo := c.can_cameo, permalink := c.permalink, img := c.img,
     created := strftime(c.created_at, {iso}), first_seen := strftime(c.first_seen_at, {iso}),
     last_seen := strftime(c.last_seen_at, {iso}),
     followers := c.follower_count, following := c.following_count,

@@ -17,7 +17,7 @@ from jinja2.bccache import Bucket, BytecodeCache
 from markupsafe import Markup
 
 from sorastats import headers
-from sorastats.site import charts, stats, urls
+from sorastats.site import charts, images, stats, urls
 from sorastats.site.config import contact_href
 
 # Bump when rendering code changes output without a template change.
@@ -157,6 +157,9 @@ def make_env(
         board_url=urls.board_url,
         page_window=urls.page_window,
         chart=chart,
+        image_set=images.image_set,
+        placeholder_svg=images.placeholder_svg,
+        og_placeholder=images.OG_PLACEHOLDER,
         meta_csp=Markup(headers.meta_csp()),  # noqa: S704 - a constant of sorastats/headers.py
     )
     env.filters.update(

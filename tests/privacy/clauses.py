@@ -136,6 +136,15 @@ CLAUSES: tuple[Clause, ...] = (
         ),
     ),
     Clause(
+        "§7.7",
+        "Thumbnails and pictures are copies of public Sora images, removed when that ends.",
+        (
+            "tests/sorastats/test_media.py::test_a_post_that_leaves_loses_its_media_and_shared_content_stays",
+            "tests/sorastats/test_media.py::test_a_banned_creator_or_one_back_to_the_default_picture_loses_it",
+            "tests/sorastats/site/test_site_images.py::test_images_are_published_once_used_by_pages_and_purged_with_their_post",
+        ),
+    ),
+    Clause(
         "§8",
         "Access, correction, deletion, restriction, portability, objection.",
         (

@@ -272,6 +272,40 @@ def _make_synth(path: Path, posts: int, creators: int, days: int, seed: int) -> 
     return path
 
 
+def add_images(path: Path, every: int = 8, width: int = 160, seed: int = 7) -> int:
+    """Give one post in `every` a thumbnail and one creator in `every` a picture: small
+    distinct WebP files (sorastats.synth.image) in the database's capture archive, with
+    their `media` rows, as an import of image files leaves them. Returns how many."""
+    from sorastats import synth as capture_synth
+    from sorastats.archive import CaptureArchive
+    from sorastats.run import default_captures_dir
+
+    con = db.connect(path)
+    archive = CaptureArchive(default_captures_dir(path))
+    owners = con.execute(
+        f"""SELECT 'post', id, width, height FROM posts WHERE hash(id) % {every} = 0
+            UNION ALL
+            SELECT 'creator', id, 1, 1 FROM creators WHERE hash(id) % {every} = 1
+            ORDER BY 1, 2"""
+    ).fetchall()
+    rows: list[list[Any]] = [[] for _ in range(6)]
+    for n, (kind, owner, w, h) in enumerate(owners):
+        size = (width, round(width * h / w)) if w and h else (width, width)
+        data = capture_synth.image(seed, n, *size)
+        stored = archive.put_media(data, ".webp")
+        for column, value in zip(rows, (kind, owner, stored.key, size[0], size[1], len(data))):
+            column.append(value)
+    archive.sync()
+    con.execute(
+        """INSERT INTO media SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
+                  unnest(?::VARCHAR[]), '.webp', unnest(?::INTEGER[]), unnest(?::INTEGER[]),
+                  unnest(?::BIGINT[]), 'synthetic', TIMESTAMP '2025-10-30 12:00:00'""",
+        rows,
+    )
+    con.close()
+    return len(owners)
+
+
 def touch_posts(path: Path, fraction: float) -> int:
     """Change the view counter of a fraction of posts (a '1% change' rebuild)."""
     con = db.connect(path)

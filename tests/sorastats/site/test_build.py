@@ -108,7 +108,9 @@ def test_hostile_prompt_is_text(site: Path) -> None:
     for n in doc.iter():
         for attr in ("href", "src"):
             assert not n.attrs.get(attr, "").lower().startswith("javascript"), n
-    assert not doc.find_all("meta", property="og:image")
+    # No image archived: og:image is the site's own placeholder, never the post's text.
+    (og,) = doc.find_all("meta", property="og:image")
+    assert og.attrs["content"] == "https://sorastats.example/media/placeholder-og.png"
     raw = path.read_text("utf-8")
     assert "<script>alert" not in raw and "<img" not in raw
 
@@ -123,11 +125,9 @@ def test_prompt_page_details(site: Path) -> None:
     doc = load(page(site, f"/p/{sitedata.pid(0)}/"))
     assert doc.find("pre", id="prompt").text == "A calm lake at dawn, take 0"
     assert doc.find("button", data_copy="#prompt")
-    assert (
-        doc.find("meta", property="og:image")
-        .attrs["content"]
-        .startswith("https://ogimg.chatgpt.com/")
-    )
+    # Sora's image hosts no longer answer: never linked; no image archived, the placeholder.
+    og = doc.find("meta", property="og:image").attrs["content"]
+    assert og == "https://sorastats.example/media/placeholder-og.png"
     assert doc.find("meta", name="twitter:card").attrs["content"] == "summary_large_image"
     text = visible_text(doc)
     assert "Remixes (1)" in text and "@bob" in text
