@@ -1,7 +1,7 @@
 """Erasing creators at their request (docs/creators.md, privacy policy section 8).
 
-An erased creator's rows leave every table, their posts leave the capture archive through
-the purge that tombstoned posts go through (`capture_purge_queue`, then
+An erased creator's rows leave every table, their posts and images leave the capture
+archive through the purge that tombstoned posts go through (`capture_purge_queue`, then
 `Applier.purge_archive` when the run ends), and `suppressed_creators` keeps their id so
 no later import or fetch stores them again (`sorastats.ingest`)."""
 
@@ -16,8 +16,16 @@ import duckdb
 from sorastats.ingest import utcnow
 from sorastats.run import IngestRun, Log
 
-# Every row an erased creator leaves, posts first.
+# Every row an erased creator leaves, posts first. Their thumbnails and picture leave the
+# `media` table here and the archive when the run ends (`media.drop_purged`, called by
+# `Applier.purge_archive`), as a deleted post's do.
+_MEDIA_OWNED = (
+    "(owner_kind = 'post' AND owner_id IN (SELECT id FROM e_posts)) "
+    "OR (owner_kind = 'creator' AND owner_id IN (SELECT id FROM e_ids))"
+)
 _DELETES: tuple[str, ...] = (
+    f"INSERT INTO media_purges SELECT sha256, suffix FROM media WHERE {_MEDIA_OWNED}",
+    f"DELETE FROM media WHERE {_MEDIA_OWNED}",
     "DELETE FROM post_snapshots WHERE post_id IN (SELECT id FROM e_posts)",
     "DELETE FROM post_cameos WHERE post_id IN (SELECT id FROM e_posts) "
     "OR creator_id IN (SELECT id FROM e_ids)",

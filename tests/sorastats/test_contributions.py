@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from sorastats import contributions, db, importer, nightly
 from sorastats.archive import CaptureArchive
@@ -125,8 +126,12 @@ def test_erasure_purges_rows_and_archive_and_a_reimport_never_brings_them_back(
     dbp = tmp_path / "s.duckdb"
     captures = default_captures_dir(dbp)
     _two_creators(tmp_path, "in")
+    # A thumbnail of an erased post and of the kept one, and the erased creator's picture.
+    for owner, colour in (("s_gone1", 1), ("s_kept", 2), (ERASED, 3)):
+        Image.new("RGB", (8, 8), (colour, 0, 0)).save(tmp_path / "in" / f"{owner}.png")
     importer.import_paths(dbp, [tmp_path / "in"])
     assert "erase me one" in _archive_text(captures)
+    assert len(list((captures / "media").rglob("*.png"))) == 3
 
     # `render|nightly --contributions FILE` erases the creators the export lists
     (tmp_path / "export.json").write_bytes(doc())
@@ -147,9 +152,11 @@ def test_erasure_purges_rows_and_archive_and_a_reimport_never_brings_them_back(
     assert count(con, "SELECT count(*) FROM posts WHERE id = 's_kept'") == 1
     assert count(con, "SELECT count(*) FROM raw_index WHERE entity_id LIKE 's_gone%'") == 0
     assert count(con, "SELECT count(*) FROM suppressed_creators") == 1
+    assert con.execute("SELECT owner_id FROM media").fetchall() == [("s_kept",)]
     con.close()
     text = _archive_text(captures)
     assert "erase me" not in text and "s_kept" in text
+    assert len(list((captures / "media").rglob("*.png"))) == 1  # the erased ones' files went
 
     assert erase_creators(dbp, [ERASED]).creators == 0  # already erased: nothing to do
     # the same captures again, and a new one: the creator never comes back
@@ -162,6 +169,7 @@ def test_erasure_purges_rows_and_archive_and_a_reimport_never_brings_them_back(
     assert count(con, "SELECT count(*) FROM creators WHERE id = ?", [ERASED]) == 0
     assert count(con, "SELECT count(*) FROM posts WHERE creator_id = ?", [ERASED]) == 0
     assert count(con, "SELECT count(*) FROM post_cameos WHERE creator_id = ?", [ERASED]) == 0
+    assert count(con, "SELECT count(*) FROM media") == 1  # their image files found no owner
     con.close()
     assert "erase me" not in _archive_text(captures)
 
