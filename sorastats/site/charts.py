@@ -29,6 +29,9 @@ TOP = 16  # the unit
 BOTTOM = 22  # the date ticks
 PLOT_W = WIDTH - LEFT - RIGHT
 PLOT_H = HEIGHT - TOP - BOTTOM
+RIGHT_X = LEFT + PLOT_W
+BASE = TOP + PLOT_H  # the x axis
+MID_X = LEFT + PLOT_W // 2
 STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
@@ -117,59 +120,60 @@ def line_chart(
     ticks = nice_ticks(min(values), max(values))
     lo, hi = ticks[0], ticks[-1]
     span_days = (last[0] - first[0]).days
+    # Whole SVG units (a 360-wide box): half a unit is invisible, and integers are cheaper
+    # to format and smaller on the wire than decimals, a page has three charts.
+    x_per_day = PLOT_W / span_days if span_days else 0.0
+    y_per_unit = PLOT_H / (hi - lo)
+    start = first[0].toordinal()
 
-    def x(d: date) -> float:
-        if span_days == 0:
-            return LEFT + PLOT_W / 2
-        return LEFT + (d - first[0]).days * PLOT_W / span_days
+    def x(d: date) -> int:
+        return round(LEFT + (d.toordinal() - start) * x_per_day) if span_days else MID_X
 
-    def y(v: float) -> float:
-        return TOP + PLOT_H - (v - lo) * PLOT_H / (hi - lo)
+    def y(v: float) -> int:
+        return round(TOP + PLOT_H - (v - lo) * y_per_unit)
 
     parts: list[str] = []
     for t in ticks:
         ty = y(t)
         parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
-            f'<text class="tick" x="{LEFT - 4}" y="{ty + 3.5:.1f}" text-anchor="end">'
-            f"{compact(t)}</text>"
+            f'<line class="grid" x1="{LEFT}" x2="{RIGHT_X}" y1="{ty}" y2="{ty}"/>'
+            f'<text class="tick" x="{LEFT - 4}" y="{ty + 4}" text-anchor="end">{compact(t)}</text>'
         )
-    base = TOP + PLOT_H
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{base}" y2="{base}"/>')
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{RIGHT_X}" y1="{BASE}" y2="{BASE}"/>')
     dticks = date_ticks(first[0], last[0])
     for i, d in enumerate(dticks):
-        anchor = "end" if i == len(dticks) - 1 and len(dticks) > 1 else "middle"
-        if i == 0 and len(dticks) > 1:
-            anchor = "start"
+        anchor = "middle"
+        if len(dticks) > 1:
+            anchor = "start" if i == 0 else "end" if i == len(dticks) - 1 else "middle"
+        tx = x(d)
         parts.append(
-            f'<line class="axis" x1="{x(d):.1f}" x2="{x(d):.1f}" y1="{base}" y2="{base + 4}"/>'
-            f'<text class="tick" x="{x(d):.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
+            f'<line class="axis" x1="{tx}" x2="{tx}" y1="{BASE}" y2="{BASE + 4}"/>'
+            f'<text class="tick" x="{tx}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
             f"{short_day(d)}</text>"
         )
     if unit:
         parts.append(f'<text class="unit" x="{LEFT}" y="{TOP - 5}">{escape(unit)}</text>')
+    coords = {d: f"{x(d)},{y(v)}" for d, v in points}
     for run in segments(points):
         if len(run) == 1:
-            d, v = run[0]
-            parts.append(f'<circle class="line" cx="{x(d):.1f}" cy="{y(v):.1f}" r="2.5"/>')
+            cx, cy = coords[run[0][0]].split(",")
+            parts.append(f'<circle class="line" cx="{cx}" cy="{cy}" r="2.5"/>')
         else:
-            path = "M" + "L".join(f"{x(d):.1f},{y(v):.1f}" for d, v in run)
-            parts.append(f'<path class="line" d="{path}"/>')
+            parts.append(f'<path class="line" d="M{"L".join(coords[d] for d, _ in run)}"/>')
     # The values at both ends: the last one right of the plot, the first one above its point.
     parts.append(
-        f'<text class="end" x="{LEFT + PLOT_W + 4}" y="{y(last[1]) + 3.5:.1f}">'
-        f"{compact(last[1])}</text>"
+        f'<text class="end" x="{RIGHT_X + 4}" y="{y(last[1]) + 4}">{compact(last[1])}</text>'
     )
     if len(points) > 1:
         parts.append(
-            f'<text class="end" x="{x(first[0]) + 2:.1f}" y="{max(y(first[1]) - 5, TOP + 8):.1f}">'
+            f'<text class="end" x="{x(first[0]) + 2}" y="{max(y(first[1]) - 5, TOP + 8)}">'
             f"{compact(first[1])}</text>"
         )
-    xy = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in points)
     ident = escape(key)
     svg = (
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="{ident}-t" aria-describedby="{ident}-d" data-xy="{xy}">'
+        f'aria-labelledby="{ident}-t" aria-describedby="{ident}-d" '
+        f'data-xy="{" ".join(coords.values())}">'
         f'<title id="{ident}-t">{escape(label)}</title>'
         f'<desc id="{ident}-d">{escape(summary)}</desc>'
         f"{''.join(parts)}</svg>"
