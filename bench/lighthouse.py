@@ -97,12 +97,20 @@ def serve(site: Path, work: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def pages(site: Path) -> dict[str, str]:
-    creator = sorted(p.name for p in (site / "c").iterdir() if (p / "index.html").exists())[0]
-    post = sorted(p.name for p in (site / "p").iterdir() if (p / "index.html").exists())[0]
+    creators = sorted(p for p in (site / "c").iterdir() if (p / "index.html").exists())
+    # A creator with a profile picture and videos with thumbnails, as most have.
+    creator = next(
+        (p.name for p in creators if 'class="avatar"' in (p / "index.html").read_text()),
+        creators[0].name,
+    )
+    # The heavier prompt page: one with its archived thumbnail above the fold.
+    posts = sorted(p for p in (site / "p").iterdir() if (p / "index.html").exists())
+    post = next((p for p in posts if 'class="thumb"' in (p / "index.html").read_text()), posts[0])
+    post_name = post.name
     return {
         "home": "/",
         "creator": f"/c/{creator}/",
-        "prompt": f"/p/{post}/",
+        "prompt": f"/p/{post_name}/",
         "leaderboard": "/top/creators/followers/",
         "search": "/search/",
     }
@@ -116,9 +124,16 @@ def audit(binary: Path, url: str, out: Path, block_metrics: bool) -> dict[str, A
     ]  # fmt: skip
     if block_metrics:
         command.append(f"--blocked-url-patterns={SITE_SCRIPT}")
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode != 0 or not out.exists():
+        # Lighthouse now and then fails to drive chromium on a loaded machine: say so, go on.
+        raise AuditFailed(done.stderr.decode(errors="replace").strip().splitlines()[-1:])
     report: dict[str, Any] = json.loads(out.read_text())
     return report
+
+
+class AuditFailed(Exception):
+    pass
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +175,12 @@ def main() -> int:
                 for run in range(args.runs):
                     for blocked in (False, True):
                         out = work / f"{name}-{run}-{int(blocked)}.json"
-                        s = summary(audit(binary, f"http://127.0.0.1:{port}{path}", out, blocked))
+                        try:
+                            report = audit(binary, f"http://127.0.0.1:{port}{path}", out, blocked)
+                        except AuditFailed as failed:
+                            print(f"{name:<12} Lighthouse failed: {failed}", flush=True)
+                            continue
+                        s = summary(report)
                         variant = "script blocked" if blocked else "as built"
                         print(
                             f"{name:<12} {variant:<16} {s['performance']:>4} "
