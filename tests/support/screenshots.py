@@ -47,15 +47,20 @@ def build(work: Path) -> tuple[Path, dict[str, str]]:
         )
     con = duckdb.connect(str(db), read_only=True)
     try:
-        # The longest history, then the most views: the charts have the most to show.
+        # The longest history, then the most followers: the charts have the most to show;
+        # a profile picture, and a name that is not one of the sample's hostile ones.
         (creator,) = con.execute(
             """SELECT c.username FROM creators c JOIN creator_snapshots s ON s.creator_id = c.id
+               WHERE coalesce(c.display_name, '') NOT LIKE '%<%'
+                 AND c.id IN (SELECT owner_id FROM media WHERE owner_kind = 'creator')
                GROUP BY c.username ORDER BY count(*) DESC, max(s.follower_count) DESC,
                c.username LIMIT 1"""
         ).fetchone() or ("",)
         (post,) = con.execute(
             """SELECT p.id FROM posts p JOIN post_snapshots s ON s.post_id = p.id
-               WHERE p.text <> '' GROUP BY p.id ORDER BY count(*) DESC, max(s.view_count) DESC,
+               WHERE p.text <> '' AND p.text NOT LIKE '%<%'
+                 AND p.id IN (SELECT owner_id FROM media WHERE owner_kind = 'post')
+               GROUP BY p.id ORDER BY count(*) DESC, max(s.view_count) DESC,
                p.id LIMIT 1"""
         ).fetchone() or ("",)
     finally:
