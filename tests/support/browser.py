@@ -3,14 +3,19 @@ tiny static HTTP server on 127.0.0.1 (a secure context, so WebCrypto is availabl
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from sorastats.site.builder import render_site
+from sorastats.site.config import RenderConfig
+from tests.support import sitedata
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -109,3 +114,35 @@ def serve_files(routes: Routes) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep test output clean
+
+
+@contextmanager
+def serve_directory(root: Path) -> Iterator[str]:
+    """Serve a built site folder as a plain file server (a CDN's view of it) on 127.0.0.1
+    at a free port; yields the base URL."""
+    handler = functools.partial(_QuietFiles, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def served_hand_made_site(tmp: Path) -> Iterator[str]:
+    """The hand-made test set (tests/support/sitedata.py) rendered into `tmp/site`, its
+    canonical links on the server's own address, and served; yields the base URL."""
+    with serve_directory(tmp / "site") as base:
+        cfg = RenderConfig(db=sitedata.hand_made(tmp / "h.duckdb"), out=tmp / "site",
+                           base_url=base, jobs=1)  # fmt: skip
+        render_site(cfg, log=lambda _m: None)
+        yield base

@@ -7,17 +7,14 @@ on a phone. Prints each file it wrote."""
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
 import tempfile
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
 
-from tests.support.browser import launch_chromium
+from tests.support.browser import launch_chromium, serve_directory
 from tests.support.paths import ROOT
 
 OUT = ROOT / "docs" / "images"
@@ -29,11 +26,6 @@ SHOTS = (  # (file, page, width, scheme)
     ("prompt-desktop.png", "prompt", 1280, "light"),
     ("prompt-phone.png", "prompt", 390, "light"),
 )
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 def build(work: Path) -> tuple[Path, dict[str, str]]:
@@ -72,28 +64,19 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sorastats-shots-") as tmp:
         site, urls = build(Path(tmp))
-        server = ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site))
-        )
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        try:
-            with launch_chromium() as browser:
-                for name, page_key, width, scheme in SHOTS:
-                    context = browser.new_context(
-                        # A phone shot shows two screens' worth: the header, numbers, charts.
-                        viewport={"width": width, "height": 900 if width > 600 else 1500},
-                        color_scheme="dark" if scheme == "dark" else "light",
-                        device_scale_factor=1,
-                    )
-                    page = context.new_page()
-                    page.goto(base + urls[page_key], wait_until="networkidle")
-                    page.screenshot(path=str(OUT / name))
-                    context.close()
-                    print(f"{OUT / name}  ({urls[page_key]}, {width} px, {scheme})")
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serve_directory(site) as base, launch_chromium() as browser:
+            for name, page_key, width, scheme in SHOTS:
+                context = browser.new_context(
+                    # A phone shot shows two screens' worth: the header, numbers, charts.
+                    viewport={"width": width, "height": 900 if width > 600 else 1500},
+                    color_scheme="dark" if scheme == "dark" else "light",
+                    device_scale_factor=1,
+                )
+                page = context.new_page()
+                page.goto(base + urls[page_key], wait_until="networkidle")
+                page.screenshot(path=str(OUT / name))
+                context.close()
+                print(f"{OUT / name}  ({urls[page_key]}, {width} px, {scheme})")
     return 0
 
 

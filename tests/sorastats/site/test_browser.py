@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Dialog, expect
 
-from sorastats.site.builder import render_site
-from sorastats.site.config import RenderConfig
 from tests.support import sitedata
+from tests.support.browser import served_hand_made_site
 
 pytestmark = pytest.mark.browser
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def served_site(tmp_path: Path) -> Iterator[str]:
-    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp_path / "site"))
-    )
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    render_site(
-        RenderConfig(db=dbp, out=tmp_path / "site", base_url=base, jobs=1), log=lambda _m: None
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served_hand_made_site(tmp_path) as base:
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_copy_search_and_dark_mode(served_site: str, chromium: Browser) -> None:

@@ -5,19 +5,15 @@ visitor's prompt page loads one script and no account code."""
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from sorastats.site.builder import render_site
-from sorastats.site.config import RenderConfig
 from tests.support import sitedata
+from tests.support.browser import served_hand_made_site
 
 pytestmark = pytest.mark.browser
 
@@ -46,27 +42,10 @@ PAGE_TYPES = {
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("pages")
-    dbp = sitedata.hand_made(tmp / "h.duckdb")
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp / "site"))
-    )
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    render_site(RenderConfig(db=dbp, out=tmp / "site", base_url=base, jobs=1), log=lambda _m: None)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served_hand_made_site(tmp_path_factory.mktemp("pages")) as base:
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _settle(page: Page, url: str) -> None:
