@@ -200,8 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
         "SUPPORT_EMAIL",
         "",
         cast_email,
-        "Where people write about the site (named in removal-request mail; the build's "
-        "`--contact` shows the same address in the footer and on /contact/).",
+        "Where people write about the site (named in removal-request mail; the build "
+        "export hands it to `build.py --contributions`, which shows it in the footer "
+        "and on /contact/).",
     ),
     # Stripe: the rows of api/billing/config.py's table, so there is one settings table.
     *(Setting(b.name, b.default, cast_str, b.help) for b in BILLING_SETTINGS),

@@ -38,6 +38,7 @@ MATCHES_PATH: Final = "/api/build/claim-matches"
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _CODE = re.compile(r"sorastats-[a-z0-9]{6,40}")
+_EMAIL = re.compile(r"[^@\s<>\"]{1,64}@[^@\s<>\"]{1,190}\.[^@\s<>\"]{1,63}")  # as --contact takes
 
 
 class ContributionsError(Exception):
@@ -54,6 +55,7 @@ class Contributions:
     erased_creators: tuple[str, ...] = ()  # creator ids: purged, and suppressed for good
     pending_claims: tuple[tuple[str, str], ...] = ()  # (creator id, code)
     source: str = "none"  # where it came from (a URL without its query, or a path)
+    support_email: str = ""  # the API's SUPPORT_EMAIL: the address the site names
 
     @property
     def suppressed_creators(self) -> tuple[str, ...]:
@@ -123,7 +125,11 @@ def parse(data: bytes, source: str = "") -> Contributions:
         )
         for n, item in enumerate(_list(doc, "pending_claims"))
     ]
+    support = doc.get("support_email") or ""
+    if not isinstance(support, str) or (support and not _EMAIL.fullmatch(support)):
+        raise ContributionsError("support_email: an email address, or absent")
     return Contributions(
+        support_email=support,
         published_prompts=tuple(prompts[k] for k in sorted(prompts)),
         hidden_creators=tuple(sorted(set(hidden))),
         hidden_posts=tuple(sorted(set(posts))),
@@ -278,6 +284,15 @@ def prepare_render(
     found = load(spec, env)
     if found is NONE:
         return cfg
+    # One address for the site's Contact link and the API's mails (SUPPORT_EMAIL).
+    if found.support_email and not cfg.contact:
+        cfg = replace(cfg, contact=found.support_email)
+    elif found.support_email and cfg.contact != found.support_email:
+        raise ContributionsError(
+            f"--contact {cfg.contact} is not the API's SUPPORT_EMAIL {found.support_email}: "
+            "the site and the API's mails would name two addresses; drop --contact or "
+            "make them the same"
+        )
     log(
         f"contributions: {len(found.published_prompts)} published prompt(s), "
         f"{len(found.suppressed_creators)} hidden or erased creator(s), "

@@ -1,9 +1,10 @@
 """Erasing creators at their request (docs/creators.md, privacy policy section 8).
 
-An erased creator's rows leave every table, their posts and images leave the capture
-archive through the purge that tombstoned posts go through (`capture_purge_queue`, then
-`Applier.purge_archive` when the run ends), and `suppressed_creators` keeps their id so
-no later import or fetch stores them again (`sorastats.ingest`)."""
+An erased creator's rows leave every table; their posts, comments, profile copies (in
+listings, as cameos in others' videos) and images leave the capture archive through the
+purge that tombstoned posts go through (`capture_purge_queue`, then
+`Applier.purge_archive` when the run ends); and `suppressed_creators` keeps their id so
+no later import or fetch stores or archives them again (`Stager.add_document`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import duckdb
 
+from sorastats.archive import CaptureArchive
 from sorastats.ingest import utcnow
 from sorastats.run import IngestRun, Log
+from sorastats.staging import EMPTY_KEY
 
 # Every row an erased creator leaves, posts first. Their thumbnails and picture leave the
 # `media` table here and the archive when the run ends (`media.drop_purged`, called by
@@ -80,6 +83,28 @@ def suppress(con: duckdb.DuckDBPyConnection, creator_ids: Iterable[str]) -> tupl
     return new, posts
 
 
+def queue_copies(
+    con: duckdb.DuckDBPyConnection, archive: CaptureArchive, creator_ids: Iterable[str]
+) -> int:
+    """In the caller's transaction: queue every archive file that still names one of
+    the creators (a profile in a listing, a cameo in someone else's video, a comment)
+    for `Applier.purge_archive`, which cuts every erased creator's copies from it.
+    Reads every file: the index keeps one place per distinct record, so only the files
+    themselves say where every copy is. Returns how many files were queued."""
+    needles = [f'"{creator}"'.encode() for creator in sorted(set(creator_ids))]
+    keys = [str(r[0]) for r in con.execute("SELECT DISTINCT sha256 FROM captures").fetchall()]
+    found: list[str] = []
+    for key in keys:
+        if key == EMPTY_KEY or not archive.has_json(key):
+            continue
+        text = archive.read_json(key)
+        if any(needle in text for needle in needles):
+            found.append(key)
+    if found:
+        con.execute("INSERT INTO capture_purge_queue SELECT unnest(?::VARCHAR[]), NULL", [found])
+    return len(found)
+
+
 def erase_creators(
     db_path: Path,
     creator_ids: Iterable[str],
@@ -97,6 +122,8 @@ def erase_creators(
         con.execute("BEGIN TRANSACTION")
         try:
             creators, posts = suppress(con, ids)
+            if creators and run.archive is not None:
+                queue_copies(con, run.archive, ids)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

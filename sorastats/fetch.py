@@ -107,7 +107,7 @@ class FeedWalk:
         self.con = run.con
         self.client = client
         self.options = options
-        self.stager = Stager(run.staging_dir, run.archive, run.tombstoned())
+        self.stager = Stager(run.staging_dir, run.archive, run.tombstoned(), run.suppressed())
         self.clock = clock
         self.on_progress = on_progress
 

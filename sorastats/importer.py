@@ -99,7 +99,7 @@ class FileImporter:
 
     def __init__(self, run: IngestRun) -> None:
         self.run = run
-        self.stager = Stager(run.staging_dir, run.archive, run.tombstoned())
+        self.stager = Stager(run.staging_dir, run.archive, run.tombstoned(), run.suppressed())
         self.known = run.known_inputs()  # files ingested before: skipped unread
         self.skipped = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sorastats-apply")

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import orjson
@@ -32,7 +33,7 @@ from sorastats.staging import (
     POST_ID,
     SPOOL_LINE_LIMIT,
     StagedBatch,
-    archived_locations,
+    document_records,
 )
 from sorastats.tempdirs import owned_tempdir
 
@@ -189,6 +190,36 @@ def load_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> Counts:
 STAGING_PREFIX = "sorastats-stage-"
 
 
+class Move(NamedTuple):
+    """Where a record of a rewritten archive file went: the old file, the new one, its
+    hash in the old file, its hash now (another where a cut changed it), its line and
+    its JSON path in the new file."""
+
+    old: str
+    new: str
+    old_sha256: str
+    sha256: str
+    line: int
+    path: str
+
+
+def _moved_records(old: str, line: bytes, new_line: bytes, number: int) -> Iterator[Move]:
+    """The records of one rewritten document (`line`, now `new_line` at line `number`),
+    each paired with itself before the rewrite by its identity, in order. Pure."""
+    if new_line is line:
+        for digest, path, _ in document_records(orjson.loads(line)):
+            yield Move(old, "", digest, digest, number, path)
+        return
+    before: dict[str, list[str]] = {}
+    for digest, _, identity in document_records(orjson.loads(line)):
+        before.setdefault(identity, []).append(digest)
+    for digest, path, identity in document_records(orjson.loads(new_line)):
+        earlier = before.get(identity)
+        # A record with no counterpart is not one the index can hold: skipped.
+        if earlier:
+            yield Move(old, "", earlier.pop(0), digest, number, path)
+
+
 class Applier:
     """Applies staged batches of one run to the database."""
 
@@ -296,9 +327,11 @@ class Applier:
         media.queue_purge(con)
 
     def purge_archive(self) -> int:
-        """Cut the queued removed posts from the archive files that hold them, in one
-        transaction (then delete the replaced files). Called when a run ends and when one
-        starts (a killed run's queue). Returns how many files were rewritten."""
+        """Cut the queued removed posts from the archive files that hold them, and every
+        erased creator's copies from each file rewritten (a queue row without a post
+        names a file that holds such a copy: `sorastats.erasure`), in one transaction
+        (then delete the replaced files). Called when a run ends and when one starts (a
+        killed run's queue). Returns how many files were rewritten."""
         con = self.con
         if self.archive is None:
             con.execute("DELETE FROM capture_purge_queue")
@@ -306,11 +339,16 @@ class Applier:
         con.execute("BEGIN TRANSACTION")
         try:
             rows = con.execute(
-                "SELECT capture, list(DISTINCT post_id) FROM capture_purge_queue GROUP BY capture"
+                "SELECT capture, list(DISTINCT post_id) FILTER (WHERE post_id IS NOT NULL) "
+                "FROM capture_purge_queue GROUP BY capture ORDER BY capture"
             ).fetchall()
-            moves: list[tuple[str, str, str, int, str]] = []
+            erased = frozenset(
+                str(r[0])
+                for r in con.execute("SELECT creator_id FROM suppressed_creators").fetchall()
+            )
+            moves: list[Move] = []
             for old, gone in rows:
-                moves.extend(self._purge_capture(str(old), set(gone)))
+                moves.extend(self._purge_capture(str(old), set(gone or ()), erased))
             self._repoint_raw_index([str(r[0]) for r in rows], moves)
             con.execute("DELETE FROM capture_purge_queue")
             self.archive.sync()
@@ -321,23 +359,31 @@ class Applier:
         self.drop_purged()
         return len(rows)
 
-    def _purge_capture(self, old: str, gone: set[str]) -> list[tuple[str, str, str, int, str]]:
-        """Rewrite one archive file without the posts in `gone`, under its new name; the
-        index moves to it in the caller's transaction and the old file is listed for
-        deletion after the commit (`drop_purged`). Returns where each record the new file
-        holds now sits: (old file, new file, record hash, line, JSON path)."""
+    def _purge_capture(self, old: str, gone: set[str], erased: frozenset[str]) -> list[Move]:
+        """Rewrite one archive file without the posts in `gone` and the `erased` creators'
+        copies, under its new name; the index moves to it in the caller's transaction and
+        the old file is listed for deletion after the commit (`drop_purged`). Returns
+        where each record the new file holds now sits (see `Move`)."""
         assert self.archive is not None
         con = self.con
         if old == EMPTY_KEY or not self.archive.has_json(old):
             con.execute("DELETE FROM capture_posts WHERE capture = ?", [old])
             return []
-        builder_lines: list[bytes] = []
+        kept_lines: list[bytes] = []
+        moves: list[Move] = []
         for line in self.archive.read_json(old).splitlines():
-            doc, _ = parse.without_posts(orjson.loads(line), lambda post: post.get("id") in gone)
-            if doc is not None:
-                builder_lines.append(orjson.dumps(doc))
-        if builder_lines:
-            text = b"\n".join(builder_lines) + b"\n"
+            doc, cut = parse.without_posts(orjson.loads(line), lambda post: post.get("id") in gone)
+            if doc is not None and erased and parse.names_creators(line, erased):
+                doc, cut_copies = parse.without_creators(doc, erased)
+                cut += cut_copies
+            if doc is None:
+                continue
+            new_line = orjson.dumps(doc) if cut else line
+            number = len(kept_lines)
+            kept_lines.append(new_line)
+            moves.extend(_moved_records(old, line, new_line, number))
+        if kept_lines:
+            text = b"\n".join(kept_lines) + b"\n"
             stored = self.archive.put_json(text)
             new, size, stored_size = stored.key, stored.size, stored.stored_size
         else:
@@ -345,7 +391,7 @@ class Applier:
         con.execute(
             "UPDATE captures SET sha256 = ?, documents = ?, bytes = ?, stored_bytes = ? "
             "WHERE sha256 = ?",
-            [new, len(builder_lines), size, stored_size, old],
+            [new, len(kept_lines), size, stored_size, old],
         )
         con.execute("DELETE FROM capture_posts WHERE capture = ?", [old])
         kept = sorted({m.decode() for m in POST_ID.findall(text)})
@@ -353,37 +399,40 @@ class Applier:
             con.execute("INSERT INTO capture_posts SELECT ?, unnest(?::VARCHAR[])", [new, kept])
         if new != old:
             con.execute("INSERT INTO capture_purges VALUES (?)", [old])
-        return [(old, new, key, line, path) for key, line, path in archived_locations(text)]
+        return [m._replace(new=new) for m in moves]
 
-    def _repoint_raw_index(
-        self, rewritten: list[str], moves: list[tuple[str, str, str, int, str]]
-    ) -> None:
+    def _repoint_raw_index(self, rewritten: list[str], moves: list[Move]) -> None:
         """Point the `raw_index` rows of rewritten files at the record's place in the new
-        file (the cut wrappers shift lists); rows whose record the new file lacks go.
-        One statement each for all files: every one scans the whole index."""
+        file (the cut wrappers shift lists), under its new hash where a cut changed it (a
+        cameo cut out of a post); rows whose record the new file lacks go. One statement
+        each for all files: every one scans the whole index."""
         if not rewritten:
             return
         con = self.con
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE s_moves "
-            "(old VARCHAR, new VARCHAR, sha256 VARCHAR, line BIGINT, path VARCHAR)"
+            "CREATE OR REPLACE TEMP TABLE s_moves (old VARCHAR, new VARCHAR, "
+            "old_sha256 VARCHAR, sha256 VARCHAR, line BIGINT, path VARCHAR)"
         )
         if moves:
-            # One statement over five lists: executemany would be a statement per row.
+            # One statement over six lists: executemany would be a statement per row.
             columns = [list(column) for column in zip(*moves, strict=True)]
             con.execute(
                 "INSERT INTO s_moves SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-                "unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+                "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), "
+                "unnest(?::VARCHAR[])",
                 columns,
             )
         con.execute(
             """
-            UPDATE raw_index SET capture = m.new, line = m.line, path = m.path FROM (
-                SELECT old, sha256, any_value(new) AS new,
+            UPDATE raw_index SET capture = m.new, sha256 = m.sha256, line = m.line,
+                                 path = m.path
+            FROM (
+                SELECT old, old_sha256, any_value(new) AS new,
+                       arg_min(sha256, (line, path)) AS sha256,
                        arg_min(line, (line, path)) AS line, arg_min(path, (line, path)) AS path
-                FROM s_moves GROUP BY old, sha256
+                FROM s_moves GROUP BY old, old_sha256
             ) m
-            WHERE raw_index.capture = m.old AND raw_index.sha256 = m.sha256
+            WHERE raw_index.capture = m.old AND raw_index.sha256 = m.old_sha256
             """
         )
         con.execute(

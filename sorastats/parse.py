@@ -326,6 +326,59 @@ def without_posts(doc: Any, drop: Drop) -> tuple[Any, int]:
     return doc, removed
 
 
+# A creator's id where a document names one: a profile's `user_id`, a post's `shared_by`.
+# Found in the compact JSON, so a document that names no erased creator is not walked.
+CREATOR_ID = re.compile(rb'"(?:user_id|shared_by)":"([^"\\]{1,200})"')
+
+
+def names_creators(line: bytes, creators: frozenset[str] | set[str]) -> bool:
+    """Whether compact JSON `line` names one of `creators` (as a profile or an author)."""
+    return any(m.decode() in creators for m in CREATOR_ID.findall(line))
+
+
+def without_creators(doc: Any, creators: frozenset[str] | set[str]) -> tuple[Any, int]:
+    """`doc` without every copy of the erased `creators` (docs/creators.md): the wrappers
+    of their posts and comments (with what is nested in them, as `without_posts` cuts),
+    and every other object whose `user_id` is theirs: a profile in a listing, a cameo in
+    someone else's video, a profile at the top. In place; returns (the document, or None
+    when nothing of it is left, and how many objects went)."""
+    if not creators:
+        return doc, 0
+    doc, removed = without_posts(doc, lambda post: post.get("shared_by") in creators)
+    if doc is None:
+        return None, removed
+
+    def goes(value: Any) -> bool:
+        if type(value) is not dict:
+            return False
+        if value.get("user_id") in creators:
+            return True
+        # A wrapper (or a manifest item's) whose post names no author but whose
+        # profile is the erased creator's goes whole, not just its profile.
+        inner = value.get("_raw")
+        wrapper = inner if type(inner) is dict and _is_wrapper(inner) else value
+        profile = wrapper.get("profile") if _is_wrapper(wrapper) else None
+        return type(profile) is dict and profile.get("user_id") in creators
+
+    if goes(doc):
+        return None, removed + 1
+    stack = [doc]
+    while stack:
+        current = stack.pop()
+        if type(current) is dict:
+            for key in [k for k, v in current.items() if goes(v)]:
+                del current[key]
+                removed += 1
+            stack.extend(v for v in current.values() if type(v) in (dict, list))
+        elif type(current) is list:
+            kept = [v for v in current if not goes(v)]
+            if len(kept) != len(current):
+                removed += len(current) - len(kept)
+                current[:] = kept
+            stack.extend(v for v in current if type(v) in (dict, list))
+    return doc, removed
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"

@@ -298,6 +298,11 @@ class IngestRun:
         rows = self.con.execute("SELECT post_id FROM tombstones").fetchall()
         return {r[0] for r in rows}
 
+    def suppressed(self) -> frozenset[str]:
+        """Creators erased at their request: no import or fetch stores them again."""
+        rows = self.con.execute("SELECT creator_id FROM suppressed_creators").fetchall()
+        return frozenset(r[0] for r in rows)
+
     def seconds(self) -> float:
         return time.monotonic() - self._started
 

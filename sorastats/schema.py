@@ -337,6 +337,11 @@ CREATE TABLE media_purges (
 """,
 )
 
+# 7: a file to rewrite without the erased creators' copies (their profiles in listings,
+# their cameos in others' videos, their comments) names no post: `post_id` NULL.
+# `Applier.purge_archive` cuts every suppressed creator from each file it rewrites.
+MIGRATIONS += ("ALTER TABLE capture_purge_queue ALTER COLUMN post_id DROP NOT NULL;",)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables the site reads; a post that leaves `posts` leaves each of these too.

@@ -173,29 +173,31 @@ class Location:
         return Location(self.capture, self.line, path)
 
 
-def archived_locations(text: bytes) -> Iterator[tuple[str, int, str]]:
-    """(canonical hash, line, JSON path) of every record an archive file holds, hashed as
-    the stager hashes them (see `Stager.add_document`); the purge re-points `raw_index`
-    with these after rewriting a file. Pure: no I/O."""
-    for number, line in enumerate(text.splitlines()):
-        doc = orjson.loads(line)
-        try:
-            shape = parse.detect_shape(doc)
-        except parse.BadRecord:
+def document_records(doc: Any) -> Iterator[tuple[str, str, str]]:
+    """(canonical hash, JSON path, identity) of every record one archived document holds,
+    in document order. The identity (`post:<id>` or `profile:<user_id>`) pairs a record
+    with itself in the same document rewritten: a purge that cuts a cameo out of a post
+    changes its hash, not what it is. Pure; consumes `doc` (flattening cuts nested
+    wrappers out of their parents)."""
+    try:
+        shape = parse.detect_shape(doc)
+    except parse.BadRecord:
+        return
+    for path, record in parse.located_records(doc, shape):
+        if path is None or not isinstance(record, dict):
             continue
-        for path, record in parse.located_records(doc, shape):
-            if path is None or not isinstance(record, dict):
-                continue
-            if shape is parse.Shape.PROFILE_LIST:
-                canonical = orjson.dumps(record, option=_SORT)
-                yield hashlib.sha256(canonical).hexdigest(), number, path
-                continue
-            if not isinstance(record.get("post"), dict):
-                continue
-            for where, wrapper in parse.flatten_located(record, path):
-                if where is not None:
-                    canonical = orjson.dumps(wrapper, option=_SORT)
-                    yield hashlib.sha256(canonical).hexdigest(), number, where
+        if shape is parse.Shape.PROFILE_LIST:
+            canonical = orjson.dumps(record, option=_SORT)
+            yield hashlib.sha256(canonical).hexdigest(), path, f"profile:{record.get('user_id')}"
+            continue
+        if not isinstance(record.get("post"), dict):
+            continue
+        for where, wrapper in parse.flatten_located(record, path):
+            if where is not None:
+                canonical = orjson.dumps(wrapper, option=_SORT)
+                post = wrapper.get("post")
+                identity = f"post:{post.get('id') if isinstance(post, dict) else None}"
+                yield hashlib.sha256(canonical).hexdigest(), where, identity
 
 
 # A capture's kept text is held in memory up to this size, then streamed to a file (a
@@ -298,10 +300,13 @@ class Stager:
         directory: Path,
         archive: CaptureArchive | None = None,
         tombstoned: set[str] | None = None,
+        suppressed: frozenset[str] = frozenset(),
     ) -> None:
         self.directory = directory
         self.archive = archive
         self.tombstoned: set[str] = tombstoned if tombstoned is not None else set()
+        # Erased creators (docs/creators.md): nothing of theirs is staged or archived.
+        self.suppressed = suppressed
         self._batches = 0
         self.batch = self.new_batch()
 
@@ -342,6 +347,12 @@ class Stager:
         reports the file)."""
         shape = parse.detect_shape(doc)
         parse.strip_viewer_fields(doc)
+        if self.suppressed and parse.names_creators(orjson.dumps(doc), self.suppressed):
+            # Cut before anything sees it, so the archive, the index's paths and the
+            # staged records all agree: an erased creator's copies never come back.
+            doc, _ = parse.without_creators(doc, self.suppressed)
+            if doc is None:
+                return shape
         kept = capture.add(doc) if capture is not None else None
         if capture is None or kept is None:
             # Nothing of it is archived, so nothing of it is indexed in `raw_index`.

@@ -261,8 +261,8 @@ async def _confirm_request(ctx: Ctx, address: str, request_id: str) -> None:
     "The export the site build reads (bearer BUILD_TOKEN)",
     auth="public",
     responses={
-        200: "{format, version, published_prompts, hidden_creators, hidden_posts, "
-        "erased_creators, pending_claims}",
+        200: "{format, version, support_email, published_prompts, hidden_creators, "
+        "hidden_posts, erased_creators, pending_claims}",
         401: "Wrong or missing token (`invalid_token`)",
         404: "BUILD_TOKEN is not set",
     },
@@ -270,7 +270,8 @@ async def _confirm_request(ctx: Ctx, address: str, request_id: str) -> None:
 )
 async def public_contributions(ctx: Ctx) -> Any:
     _require_build_token(ctx)
-    return await ctx.services.db.run(service.build_export, ctx.now, write=False)
+    support = ctx.services.settings.SUPPORT_EMAIL
+    return await ctx.services.db.run(service.build_export, ctx.now, support, write=False)
 
 
 @group.route(

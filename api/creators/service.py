@@ -336,14 +336,16 @@ def decide_request(conn: Conn, request_id: str, approve: bool, now: int) -> Row:
 # --- the build's export -----------------------------------------------------------------
 
 
-def build_export(conn: Conn, now: int) -> dict[str, Any]:
+def build_export(conn: Conn, now: int, support_email: str = "") -> dict[str, Any]:
     """The document `build.py render|nightly --contributions` reads
-    (sorastats/contributions.py parses it; docs/creators.md)."""
+    (sorastats/contributions.py parses it; docs/creators.md). `support_email` is the
+    address the site's Contact link names, the one the API's mails give."""
     hidden = store.all_hidden(conn)
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "generated_at": now,
+        "support_email": support_email or None,
         "published_prompts": [
             {"post_id": r["post_id"], "creator_id": r["creator_id"], "prompt": r["prompt"]}
             for r in store.all_published(conn)

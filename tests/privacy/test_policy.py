@@ -190,6 +190,8 @@ def test_the_contact_is_part_of_the_output_fingerprint() -> None:
 def test_the_deployed_nightly_sets_a_contact() -> None:
     unit = (ROOT / "deploy" / "systemd" / "sorastats-nightly.service").read_text()
     assert re.search(r"^ExecStart=.* --contact \S+", unit, re.M)
+    # and reads creators' decisions, which check that address against the API's
+    assert re.search(r"^ExecStart=.* --contributions http\S+", unit, re.M)
 
 
 def test_render_with_a_bad_contact_is_one_error_line(

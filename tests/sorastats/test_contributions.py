@@ -19,7 +19,16 @@ from sorastats.erasure import erase_creators
 from sorastats.run import default_captures_dir
 from sorastats.site.config import RenderConfig
 from tests.support import sitedata
-from tests.support.ingest import DAY2, count, page, post, profile, wrapper, write
+from tests.support.ingest import (
+    DAY2,
+    count,
+    page,
+    post,
+    profile,
+    raw_rows_found_in_archive,
+    wrapper,
+    write,
+)
 
 ERASED = "user-eeeeeeeeeeeeeeeeeeeeeeee"
 KEPT = "user-kkkkkkkkkkkkkkkkkkkkkkkk"
@@ -65,7 +74,32 @@ BAD: dict[str, bytes] = {
         published_prompts=[{"post_id": "s", "creator_id": KEPT, "prompt": "a\u0000b"}]
     ),
     "a claim code of another shape": doc(pending_claims=[{"creator_id": KEPT, "code": "x y"}]),
+    "a support address that is not one": doc(support_email="help at example"),
+    "a support address that is not text": doc(support_email=["a@b.c"]),
 }
+
+
+@pytest.mark.parametrize(
+    ("contact", "support", "shown"),
+    [
+        ("", "help@example.com", "help@example.com"),  # the API's address, taken
+        ("help@example.com", "help@example.com", "help@example.com"),
+        ("https://example.com/help", None, "https://example.com/help"),  # none given
+        ("help@example.com", "other@example.com", None),  # two addresses: refused
+    ],
+)
+def test_the_site_names_the_apis_support_address(
+    tmp_path: Path, contact: str, support: str | None, shown: str | None
+) -> None:
+    (tmp_path / "export.json").write_bytes(doc(support_email=support, erased_creators=[]))
+    cfg = RenderConfig(db=tmp_path / "none.duckdb", out=tmp_path / "site", contact=contact)
+    said: list[str] = []
+    spec = str(tmp_path / "export.json")
+    if shown is None:
+        with pytest.raises(ContributionsError, match=r"other@example\.com"):
+            contributions.prepare_render(cfg, spec, {}, said.append)
+        return
+    assert contributions.prepare_render(cfg, spec, {}, said.append).contact == shown
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -219,3 +253,87 @@ def test_render_with_a_bad_export_exits_1_and_names_it(
     argv = ["render", "--db", str(dbp), "--out", str(out), "--contributions"]
     assert main([*argv, str(tmp_path / "bad.json")]) == 1
     assert "contributions" in capsys.readouterr().err and not out.exists()
+
+
+OTHER = "user-oooooooooooooooooooooooo"
+
+
+def _copies_elsewhere(folder: Path, captured_at: float = DAY2 - 3600) -> None:
+    """Every place a creator's copy sits outside their own posts: a profile listing, a
+    cameo in someone else's video, a comment (with its profile) under someone else's
+    post, and a comment of theirs as someone else's reply's parent."""
+    write(
+        folder / "following.json",
+        {"items": [profile(OTHER), profile(ERASED), profile(KEPT)], "cursor": None},
+    )
+    comment = {
+        "post": post("c_by_erased", creator=ERASED, text="a reply"),
+        "profile": profile(ERASED),
+    }
+    write(
+        folder / "tree.json",
+        {
+            "post": post("s_tree", creator=KEPT, cameo_profiles=[profile(OTHER), profile(ERASED)]),
+            "profile": profile(KEPT),
+            "children": {
+                "items": [
+                    {"post": post("c_by_other", creator=OTHER), "profile": profile(OTHER)},
+                    comment,
+                ],
+                "cursor": None,
+            },
+            "captured_at": captured_at,
+        },
+    )
+
+
+def _assert_archive_and_index_hold_no_trace(dbp: Path) -> None:
+    text = _archive_text(default_captures_dir(dbp))
+    assert ERASED not in text and "a reply" not in text
+    # Everyone else is still there, and every index row still finds its record under
+    # its hash (a post that lost a cameo was re-hashed, not dropped from the index).
+    for kept in (OTHER, KEPT, "s_tree", "c_by_other"):
+        assert kept in text
+    con = db.connect(dbp, read_only=True)
+    assert raw_rows_found_in_archive(con) > 0
+    indexed = {
+        (str(kind), str(entity))
+        for kind, entity in con.execute("SELECT kind, entity_id FROM raw_index").fetchall()
+    }
+    assert {("profile", OTHER), ("profile", KEPT), ("post", "s_tree")} <= indexed
+    assert not any(ERASED in entity or entity == "c_by_erased" for _, entity in indexed)
+    con.close()
+
+
+def test_erasure_cuts_the_creators_profile_copies_out_of_other_captures(tmp_path: Path) -> None:
+    dbp = tmp_path / "s.duckdb"
+    _two_creators(tmp_path, "in")
+    _copies_elsewhere(tmp_path / "in")
+    importer.import_paths(dbp, [tmp_path / "in"])
+    before = _archive_text(default_captures_dir(dbp))
+    assert before.count(ERASED) >= 5 and "a reply" in before
+
+    result = erase_creators(dbp, [ERASED])
+    assert (result.creators, result.posts) == (1, 2)
+    assert result.archive_files == 3  # the feed page, the listing and the post tree
+    _assert_archive_and_index_hold_no_trace(dbp)
+    con = db.connect(dbp, read_only=True)
+    assert count(con, "SELECT count(*) FROM post_cameos WHERE post_id = 's_tree'") == 1  # OTHER
+    con.close()
+
+
+def test_captures_imported_after_an_erasure_never_archive_the_creator(tmp_path: Path) -> None:
+    dbp = tmp_path / "s.duckdb"
+    _two_creators(tmp_path, "in")
+    importer.import_paths(dbp, [tmp_path / "in"])
+    erase_creators(dbp, [ERASED])
+    # New captures, after the erasure, full of the creator's copies.
+    _copies_elsewhere(tmp_path / "later")
+    write(tmp_path / "later/bare.json", page(wrapper("s_gone4", creator=ERASED)))
+    importer.import_paths(dbp, [tmp_path / "later"])
+    _assert_archive_and_index_hold_no_trace(dbp)
+    con = db.connect(dbp, read_only=True)
+    assert count(con, "SELECT count(*) FROM creators WHERE id = ?", [ERASED]) == 0
+    assert count(con, "SELECT count(*) FROM creators WHERE id = ?", [OTHER]) == 1
+    assert count(con, "SELECT count(*) FROM post_cameos WHERE creator_id = ?", [ERASED]) == 0
+    con.close()

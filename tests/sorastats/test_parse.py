@@ -6,6 +6,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from sorastats import parse
@@ -263,3 +264,59 @@ def test_flatten_yields_each_nested_wrapper_once_and_cuts_them() -> None:
 def test_flatten_ignores_junk_in_nested_lists() -> None:
     top = {"post": make_post(remix_posts={"items": ["junk", None]}, parent_post="x")}
     assert [w["post"]["id"] for w in parse.flatten(top)] == ["s_" + "a" * 32]
+
+
+_E = "user-eeeeeeeeeeeeeeeeeeeeeeee"
+_K = "user-kkkkkkkkkkkkkkkkkkkkkkkk"
+
+
+def _w(pid: str, by: str, **post: Any) -> dict[str, Any]:
+    return {"post": {"id": pid, "shared_by": by, **post}, "profile": {"user_id": by}}
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected", "removed"),
+    [
+        # their post goes whole, with what is nested in it
+        (_w("s_1", _E), None, 1),
+        ({"items": [_w("s_1", _E), _w("s_2", _K)]}, {"items": [_w("s_2", _K)]}, 1),
+        # a cameo in someone else's video
+        (
+            _w("s_2", _K, cameo_profiles=[{"user_id": _E}, {"user_id": _K}]),
+            _w("s_2", _K, cameo_profiles=[{"user_id": _K}]),
+            1,
+        ),
+        # a profile listing, and a bare profile at the top
+        ({"items": [{"user_id": _K}, {"user_id": _E}]}, {"items": [{"user_id": _K}]}, 1),
+        ({"user_id": _E, "username": "x"}, None, 1),
+        # a wrapper naming no author but whose profile is theirs goes whole
+        (
+            {"items": [{"post": {"id": "s_3"}, "profile": {"user_id": _E}}]},
+            {"items": []},
+            1,
+        ),
+        # their reply under someone else's post, and their post as a remix's parent
+        (
+            {**_w("s_2", _K), "children": {"items": [_w("c_1", _E), _w("c_2", _K)]}},
+            {**_w("s_2", _K), "children": {"items": [_w("c_2", _K)]}},
+            1,
+        ),
+        (
+            _w("s_4", _K, parent_post=_w("s_1", _E)),
+            _w("s_4", _K),
+            1,
+        ),
+        # nothing of theirs: untouched; a username equal to the id is not an id
+        (_w("s_2", _K, text=_E), _w("s_2", _K, text=_E), 0),
+        ({"items": []}, {"items": []}, 0),
+    ],
+)
+def test_without_creators(doc: Any, expected: Any, removed: int) -> None:
+    line = orjson.dumps(doc)
+    assert parse.names_creators(line, {_E}) is (removed > 0)
+    assert parse.without_creators(doc, frozenset({_E})) == (expected, removed)
+
+
+def test_without_creators_with_nobody_erased_is_the_document_itself() -> None:
+    doc = _w("s_1", _E)
+    assert parse.without_creators(doc, frozenset()) == (doc, 0)

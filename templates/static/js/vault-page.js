@@ -187,6 +187,7 @@ function promptItem(p) {
   );
   const confirmBox = el("div", { class: "publish-confirm", hidden: true });
   if (p.post_id && state.owner) actions.append(publishButton(p, title, confirmBox));
+  if (!p.post_id && state.owner) actions.append(linkButton(p, title, confirmBox));
   return el(
     "li",
     { class: "prompt-item", "data-id": p.id },
@@ -197,6 +198,51 @@ function promptItem(p) {
     actions,
     confirmBox,
   );
+}
+
+// A prompt written by hand names no video: its owner links it to one of theirs (a Sora
+// or SoraStats link, or the bare id) before publishing it there. The link is the prompt's
+// plaintext `post_id`, as an imported prompt's is; the server checks the video is theirs
+// when the prompt is published.
+const VIDEO_ID = /\b(s_[A-Za-z0-9_-]{1,62})/;
+
+function linkButton(p, title, box) {
+  return el("button", {
+    type: "button",
+    text: "Link to my video",
+    "aria-label": `Link ${title} to my video`,
+    onclick: () => {
+      const field = el("input", { type: "text", id: `video-${p.id}`, autocomplete: "off", spellcheck: "false" });
+      const form = el(
+        "form",
+        {
+          class: "link-video",
+          onsubmit: guard(async (event) => {
+            event.preventDefault();
+            const found = VIDEO_ID.exec(field.value.trim());
+            if (!found) {
+              status("Paste your video's link (…/p/s_…) or its id (s_…).");
+              field.focus();
+              return;
+            }
+            await session.api("PATCH", `/api/prompts/${p.id}`, { post_id: found[1] });
+            await load();
+            status(`Linked to video ${found[1]}: you can now publish it on that video's page.`);
+          }),
+        },
+        el("label", { for: `video-${p.id}`, text: "Your video's link or id" }),
+        " ",
+        field,
+        " ",
+        el("button", { type: "submit", text: "Link" }),
+        " ",
+        el("button", { type: "button", text: "Cancel", onclick: () => { box.hidden = true; } }),
+      );
+      box.replaceChildren(form);
+      box.hidden = false;
+      field.focus();
+    },
+  });
 }
 
 // "Publish on my video's page": says plainly that the text becomes public, then sends the

@@ -138,6 +138,7 @@ def test_the_build_endpoints_need_the_token(api: RunningApi, start_api: StartApi
     assert error(build_posts(api, [], token="nope"), 401) == "invalid_token"
     body = export(api).json()
     assert (body["format"], body["version"]) == ("sorastats-contributions", 1)
+    assert body["support_email"] == "help@example.com"  # the build's contact address
     bad = build_posts(api, [{"creator_id": ALICE, "code": "not a code"}])
     assert error(bad, 400) == "invalid_request"
     too_many = [{"creator_id": ALICE, "code": "sorastats-aaaaaa"}] * (service.MAX_MATCHES + 1)

@@ -79,11 +79,7 @@ def test_claim_capture_publish_build_hide_build(chromium: Browser, tmp_path: Pat
 
 def flow(chromium: Browser, api: RunningApi, stats: Path, site: Path, tmp: Path) -> None:
     creator = vault_user(api.client(), EMAIL, PASSWORD, browser=True)
-    prompt_id = creator.create_id(title="Quillmere", body=PROMPT)
-    linked = creator.client.request(
-        "PATCH", f"/api/prompts/{prompt_id}", json={"post_id": ALICE_POST}
-    )
-    assert linked.status_code == 200, linked.text
+    creator.create_id(title="Quillmere", body=PROMPT)  # written by hand: no video yet
 
     context = chromium.new_context(base_url=api.base_url)
     page = context.new_page()
@@ -121,6 +117,17 @@ def flow(chromium: Browser, api: RunningApi, stats: Path, site: Path, tmp: Path)
     page.locator("#unlock-form").get_by_label("Password").fill(PASSWORD)
     page.locator("#unlock-form").get_by_role("button", name="Unlock").click()
     item = page.locator(".prompt-item", has_text="Quillmere")
+    # a prompt written by hand is linked to the creator's video first
+    item.get_by_role("button", name="Link Quillmere to my video").click()
+    item.get_by_label("Your video's link or id").fill("my best one")
+    item.get_by_role("button", name="Link", exact=True).click()
+    expect(page.locator("#vault-status")).to_contain_text("Paste your video's link")
+    accessible(page)
+    item.get_by_label("Your video's link or id").fill(
+        f"https://sora.chatgpt.com/p/{ALICE_POST}?utm=x"
+    )
+    item.get_by_role("button", name="Link", exact=True).click()
+    expect(page.locator("#vault-status")).to_contain_text(f"Linked to video {ALICE_POST}")
     item.get_by_role("button", name="Publish Quillmere on the video's page").click()
     expect(item.locator(".publish-confirm")).to_contain_text("This text will become public")
     item.get_by_role("button", name="Publish it").click()
