@@ -203,11 +203,16 @@ class Move(NamedTuple):
     path: str
 
 
-def _moved_records(old: str, line: bytes, new_line: bytes, number: int) -> Iterator[Move]:
-    """The records of one rewritten document (`line`, now `new_line` at line `number`),
-    each paired with itself before the rewrite by its identity, in order. Pure."""
-    if new_line is line:
-        for digest, path, _ in document_records(orjson.loads(line)):
+def _moved_records(
+    old: str, line: bytes, new_line: bytes, number: int, *, rehashed: bool
+) -> Iterator[Move]:
+    """The records of one rewritten document (`line`, now `new_line` at line `number`).
+    Cutting whole wrappers leaves the others' hashes as they were (nested wrappers are
+    hashed without what nests in them); only a cut inside a record (`rehashed`: a cameo)
+    changes one, and then each record is paired with itself before the rewrite by its
+    identity, in order, which costs a second parse. Pure."""
+    if not rehashed:
+        for digest, path, _ in document_records(orjson.loads(new_line)):
             yield Move(old, "", digest, digest, number, path)
         return
     before: dict[str, list[str]] = {}
@@ -371,17 +376,21 @@ class Applier:
             return []
         kept_lines: list[bytes] = []
         moves: list[Move] = []
+
+        def drop(post: dict[str, Any]) -> bool:
+            return post.get("id") in gone or post.get("shared_by") in erased
+
         for line in self.archive.read_json(old).splitlines():
-            doc, cut = parse.without_posts(orjson.loads(line), lambda post: post.get("id") in gone)
+            doc, cut = parse.without_posts(orjson.loads(line), drop)
+            copies = 0  # cameos and profiles cut: what changes a kept record's hash
             if doc is not None and erased and parse.names_creators(line, erased):
-                doc, cut_copies = parse.without_creators(doc, erased)
-                cut += cut_copies
+                doc, copies = parse.without_creators(doc, erased)
             if doc is None:
                 continue
-            new_line = orjson.dumps(doc) if cut else line
+            new_line = orjson.dumps(doc) if cut or copies else line
             number = len(kept_lines)
             kept_lines.append(new_line)
-            moves.extend(_moved_records(old, line, new_line, number))
+            moves.extend(_moved_records(old, line, new_line, number, rehashed=copies > 0))
         if kept_lines:
             text = b"\n".join(kept_lines) + b"\n"
             stored = self.archive.put_json(text)
