@@ -457,6 +457,23 @@ LEFT JOIN (SELECT * FROM cprof WHERE /*part:creator_id*/) cprof ON cprof.creator
 WHERE true /*filter*/
 """
 
+# A creator's series file, `/c/<slug>/series.json`: what /compare/ reads for each creator
+# it shows (its counters, gains and the last 30 days of the creator page's charts), so the
+# static site needs no query server. Rewritten only when it changed, like a page.
+CREATOR_SERIES = f"""
+SELECT c.id AS key, 'c/' || c.slug || '/series.json' AS rel, (struct_pack(
+    slug := c.slug, username := c.username, display_name := c.display_name,
+    url := '/c/' || c.slug || '/', last_seen := strftime(c.last_seen_at, {ISO}),
+    followers := c.follower_count, likes := c.likes_received_count, views := cs.views,
+    {_gains("cs", ("followers", "likes", "views"))},
+    series := cser.s
+)) AS doc
+FROM (SELECT * FROM vc WHERE /*part:id*/) c
+JOIN (SELECT * FROM cs WHERE /*part:id*/) cs ON cs.id = c.id
+LEFT JOIN (SELECT * FROM cser WHERE /*part:creator_id*/) cser ON cser.creator_id = c.id
+WHERE true /*filter*/
+"""
+
 REDIRECTS = f"""
 WITH old AS (SELECT creator_id, {slug_sql("username", "creator_id")} AS slug, last_seen_at
              FROM creator_usernames),
