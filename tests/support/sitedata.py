@@ -306,6 +306,17 @@ def _make_synth(path: Path, posts: int, creators: int, days: int, seed: int) -> 
             FROM posts p, range({days}) t(d)
             WHERE CAST(p.posted_at AS DATE) <= DATE '{day0}' + d::INTEGER"""
     )
+    # Profile text every day, as the ingest keeps it; one creator in 20 was renamed and
+    # one in 30 changed their bio halfway (the creator pages' profile history).
+    con.execute(
+        f"""INSERT INTO creator_profile_snapshots
+            SELECT c.id, DATE '{day0}' + d::INTEGER, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
+                   CASE WHEN i % 20 = 0 AND d < {days} // 2 THEN 'old_' || c.username
+                        ELSE c.username END,
+                   c.display_name,
+                   CASE WHEN i % 30 = 0 AND d < {days} // 2 THEN 'An older bio' ELSE c.bio END
+            FROM (SELECT *, CAST(substr(id, 6) AS BIGINT) AS i FROM creators) c, range({days}) t(d)"""
+    )
     con.close()
     return path
 

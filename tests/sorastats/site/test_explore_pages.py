@@ -3,6 +3,7 @@ creators' series files that /compare/ reads, and the /compare/ and /watchlist/ s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,35 @@ def test_profile_history_is_escaped(site: Path) -> None:
 def test_an_unchanged_profile_shows_no_history(site: Path) -> None:
     assert history_rows(site, "alice") == []  # captured twice, the same both days
     assert history_rows(site, "carol") == []  # never captured with its text
+
+
+def test_each_shown_creator_has_a_series_file_for_compare(site: Path) -> None:
+    alice = json.loads((site / "c/alice/series.json").read_text("utf-8"))
+    assert alice["username"] == "alice" and alice["url"] == "/c/alice/"
+    assert (alice["followers"], alice["followers_7"], alice["followers_30"]) == (1000, 100, 400)
+    assert [(p["d"], p["followers"]) for p in alice["series"]] == [
+        ("2025-09-30", 600),
+        ("2025-10-23", 900),
+        ("2025-10-29", 990),
+        ("2025-10-30", 1000),
+    ]
+    bob = (site / "c/bob/series.json").read_text("utf-8")
+    assert "<script>" not in bob and "\\u003cscript\\u003e" in bob  # safe even as HTML
+    assert json.loads(bob)["display_name"] == '<script>alert("bob")</script>\u202eevil'
+    slugs = {p.parent.name for p in (site / "c").glob("*/index.html")}
+    files = {p.parent.name for p in (site / "c").glob("*/series.json")}
+    assert files == slugs - {"old_bob"}  # every creator page, and no redirect
+    sitemaps = "".join(p.read_text("utf-8") for p in site.glob("sitemap*.xml"))
+    assert "series.json" not in sitemaps and "/compare/" in sitemaps
+    assert "/watchlist/" not in sitemaps
+
+
+def test_the_compare_and_watchlist_pages(site: Path) -> None:
+    compare = load(site / "compare/index.html")
+    assert compare.find("label", for_="compare-input")
+    assert compare.find("form", action="/compare/").attrs["method"] == "get"
+    watchlist = load(site / "watchlist/index.html")
+    assert watchlist.find("meta", name="robots").attrs["content"] == "noindex"
+    for doc in (compare, watchlist):
+        nav = [a.attrs["href"] for a in doc.find("nav").find_all("a")]
+        assert "/compare/" in nav
