@@ -111,9 +111,9 @@ function chart(creators, key, label) {
     }
     svg.append(g);
   });
-  const cursor = svgEl("line", { class: "cursor", y1: L.BOX.top, y2: base, x1: -10, x2: -10 });
+  const cursor = svgEl("line", { class: "cursor", y1: L.BOX.top, y2: base, x1: 0, x2: 0, visibility: "hidden" });
   svg.append(cursor);
-  const marks = model.lines.map((_, n) => svgEl("circle", { class: `mark s${n}`, r: 4, cx: -10, cy: -10 }));
+  const marks = model.lines.map((_, n) => svgEl("circle", { class: `mark s${n}`, r: 4, cx: 0, cy: 0, visibility: "hidden" }));
   svg.append(...marks);
 
   const out = el("output", { class: "chart-readout", "aria-live": "polite" });
@@ -123,11 +123,15 @@ function chart(creators, key, label) {
     const x = model.xs[at];
     cursor.setAttribute("x1", x);
     cursor.setAttribute("x2", x);
+    cursor.setAttribute("visibility", "visible");
     const parts = [];
     model.lines.forEach((ys, n) => {
       const has = ys[at] !== null;
-      marks[n].setAttribute("cx", has ? x : -10);
-      marks[n].setAttribute("cy", has ? ys[at] : -10);
+      marks[n].setAttribute("visibility", has ? "visible" : "hidden");
+      if (has) {
+        marks[n].setAttribute("cx", x);
+        marks[n].setAttribute("cy", ys[at]);
+      }
       parts.push(`@${creators[n].username} ${has ? L.grouped(model.values[n][at]) : "–"}`);
     });
     out.textContent = `${L.dayLabel(model.days[at])}: ${parts.join(" · ")}`;

@@ -41,6 +41,13 @@ function what(item) {
   return el("span", {}, el("a", { href: item.url, dir: "auto", text: item.text || "Untitled video" }), " by ", el("a", { href: item.creator_url, text: item.label }));
 }
 
+// How an item is named in words: its creator, or the video by its caption.
+function name(item) {
+  if (!item.available) return `${item.kind} ${item.id}`;
+  if (item.kind === "creator") return item.label;
+  return `the video “${L.shown(item.text || item.id, 60)}” by ${item.label}`;
+}
+
 async function remove(item, csrf) {
   const response = await fetch(`/api/watchlist/${encodeURIComponent(item.kind)}/${encodeURIComponent(item.id)}`, {
     method: "DELETE",
@@ -49,7 +56,7 @@ async function remove(item, csrf) {
   });
   if (response.ok) {
     document.dispatchEvent(new CustomEvent("sorastats:track", { detail: "watch" }));
-    status(`Removed ${item.label || item.id} from your watchlist.`);
+    status(`Removed ${name(item)} from your watchlist.`);
     await render(csrf, false);
   } else {
     status("Could not remove it; try again.");
@@ -68,7 +75,7 @@ async function render(csrf, markSeen) {
         el("td", { "data-label": "Now" }, counters(item.now, false)),
         el("td", { "data-label": "Since you last looked" }, counters(item.gains, true),
           item.since ? el("span", { class: "muted", text: `since ${L.dayLabel(item.since)}` }) : ""),
-        el("td", {}, el("button", { type: "button", "aria-label": `Stop watching ${item.label || item.id}`, text: "Remove", onclick: () => remove(item, csrf) })),
+        el("td", {}, el("button", { type: "button", "aria-label": `Stop watching ${name(item)}`, text: "Remove", onclick: () => remove(item, csrf) })),
       ),
     ),
   );

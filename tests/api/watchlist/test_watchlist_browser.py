@@ -108,9 +108,13 @@ def test_watch_from_the_pages_then_the_watchlist(server: RunningApi, chromium: B
         rows = watchlist(page)
         assert rows["@alice"][1] == "0 followers\n0 likes\nsince Oct 30, 2025"
 
-        page.get_by_role("button", name="Stop watching @alice").first.click()
-        expect(page.locator("#watchlist-status")).to_contain_text("Removed")
-        assert len(watchlist(page)) == 1
+        page.get_by_role("button", name="Stop watching @alice", exact=True).click()
+        expect(page.locator("#watchlist-status")).to_have_text(
+            "Removed @alice from your watchlist."
+        )
+        assert list(watchlist(page)) == [video_row]
+        remove_video = f"Stop watching the video “{video_row.split(' by ')[0]}” by @alice"
+        expect(page.get_by_role("button", name=remove_video, exact=True)).to_be_visible()
         page.goto("/c/alice/")
         expect(page.locator("#watch-box button")).to_have_text("👁 Watch")
         assert errors == []
