@@ -315,7 +315,8 @@ def _make_synth(path: Path, posts: int, creators: int, days: int, seed: int) -> 
                         ELSE c.username END,
                    c.display_name,
                    CASE WHEN i % 30 = 0 AND d < {days} // 2 THEN 'An older bio' ELSE c.bio END
-            FROM (SELECT *, CAST(substr(id, 6) AS BIGINT) AS i FROM creators) c, range({days}) t(d)"""
+            FROM (SELECT *, CAST(substr(id, 6) AS BIGINT) AS i FROM creators) c,
+                 range({days}) t(d)"""
     )
     con.close()
     return path
