@@ -34,6 +34,7 @@ from api.pages import routes as pages
 from api.services import Services
 from api.stats import routes as stats
 from api.vault import routes as vault
+from api.watchlist import routes as watchlist
 
 log = logging.getLogger("api")
 
@@ -47,6 +48,7 @@ ROUTE_GROUPS: list[EndpointGroup] = [
     billing.group,
     stats.group,
     creators.group,
+    watchlist.group,
 ]
 
 

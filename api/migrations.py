@@ -299,4 +299,21 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        7,
+        "watchlist",
+        (
+            # Creators and videos a user watches (api/watchlist/, docs/api.md): public ids
+            # only, in the export, deleted with the account. `seen_at`: when the user last
+            # looked at the watchlist; the page shows each item's gains since then.
+            """CREATE TABLE watchlist (
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                seen_at BIGINT NOT NULL,
+                PRIMARY KEY (user_id, kind, target_id)
+            )""",
+        ),
+    ),
 ]

@@ -40,6 +40,7 @@ _DELETES: tuple[str, ...] = (
     "OR entity_id IN (SELECT id FROM e_ids)",
     "DELETE FROM creator_snapshots WHERE creator_id IN (SELECT id FROM e_ids)",
     "DELETE FROM creator_usernames WHERE creator_id IN (SELECT id FROM e_ids)",
+    "DELETE FROM creator_profile_snapshots WHERE creator_id IN (SELECT id FROM e_ids)",
     "DELETE FROM creators WHERE id IN (SELECT id FROM e_ids)",
 )
 

@@ -121,6 +121,8 @@ _CREATOR_PLAIN = (
     "permalink",
 )
 _CREATOR_TIMES = ("created_at", "updated_at", "banned_at")
+# What a creator's profile history keeps each capture day (creator_profile_snapshots).
+PROFILE_TEXT = ("username", "display_name", "bio")
 
 
 def _counters_select(names: tuple[str, ...]) -> str:
@@ -585,6 +587,10 @@ class Applier:
         )
         counts.snapshots += self._snapshots(
             "creator_snapshots", "creator_id", "s_cr", "id", CREATOR_COUNTERS, "updated_at"
+        )
+        # The profile's text, per capture day (migration 8): the creator page's history.
+        self._snapshots(
+            "creator_profile_snapshots", "creator_id", "s_cr", "id", PROFILE_TEXT, "updated_at"
         )
 
         # Where each stored record sits in the archive, deduplicated by content hash

@@ -342,6 +342,23 @@ CREATE TABLE media_purges (
 # `Applier.purge_archive` cuts every suppressed creator from each file it rewrites.
 MIGRATIONS += ("ALTER TABLE capture_purge_queue ALTER COLUMN post_id DROP NOT NULL;",)
 
+# 8: profile history (docs/site.md, creator pages). A creator's username, display name and
+# bio as captured, one row per creator per capture day, kept as creator_snapshots keeps
+# the counters (a newer capture of the day replaces the row; no key, see migration 2).
+# The creator page lists what changed and when; an erased creator's rows go with them.
+MIGRATIONS += (
+    """
+CREATE TABLE creator_profile_snapshots (
+    creator_id TEXT NOT NULL,            -- (creator_id, captured_on) unique: kept so by the ingest
+    captured_on DATE NOT NULL,
+    captured_at TIMESTAMP NOT NULL,
+    username TEXT,
+    display_name TEXT,
+    bio TEXT
+);
+""",
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables the site reads; a post that leaves `posts` leaves each of these too.

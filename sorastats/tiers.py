@@ -91,6 +91,7 @@ LIMITS: Final[tuple[LimitSpec, ...]] = (
     LimitSpec(
         "versions_per_prompt", "Version history", LimitKind.WINDOW, "versions of each prompt"
     ),
+    LimitSpec("watchlist", "Watchlist", LimitKind.COUNT, "creators and videos watched"),
 )
 
 FEATURES: Final[tuple[FeatureSpec, ...]] = (
@@ -119,6 +120,11 @@ FREE: Final = Tier(
             "The newest 10 versions undo a whole editing session. Older versions are kept, "
             "never deleted, and listed again with Pro.",
         ),
+        "watchlist": Allowance(
+            20,
+            "Twenty creators or videos fit one screen of the watchlist: enough to follow "
+            "your own work and a few rivals; tracking a market is what Pro pays for.",
+        ),
     },
     features={
         "csv_export": Allowance(0, "Bulk export serves research and agency work: a Pro use."),
@@ -139,6 +145,11 @@ PRO: Final = Tier(
             "(tags are listed with every prompt).",
         ),
         "versions_per_prompt": Allowance(None, "Full history, back to the first version."),
+        "watchlist": Allowance(
+            500,
+            "Room for an agency's roster; the cap keeps the watchlist's one read of the "
+            "stats database (every item's snapshots) quick.",
+        ),
     },
     features={
         "csv_export": Allowance(

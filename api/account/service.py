@@ -20,6 +20,7 @@ from api.metrics import service as metrics_service
 from api.services import Services
 from api.strict_json import load_stored
 from api.vault import service as vault_service
+from api.watchlist import service as watchlist_service
 
 
 def update_profile(
@@ -132,6 +133,7 @@ EXPORT_SECTIONS: dict[str, ExportSection] = {
     "favorites": vault_service.export_favorites,
     "creator_claims": creators_service.export_claims,
     "published_prompts": creators_service.export_published,
+    "watchlist": watchlist_service.export_watchlist,
 }
 
 

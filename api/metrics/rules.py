@@ -46,6 +46,7 @@ EVENTS: Final[tuple[EventType, ...]] = (
     EventType("search", Kind.ACTION, "a search was run (not what was searched for)"),
     EventType("copy_prompt", Kind.ACTION, "a prompt was copied (not which text)"),
     EventType("favorite", Kind.ACTION, "a video was added to or removed from favorites"),
+    EventType("watch", Kind.ACTION, "a creator or video was put on or taken off the watchlist"),
     EventType("vault_unlock", Kind.ACTION, "the vault was unlocked"),
     EventType("vault_save", Kind.ACTION, "a private prompt was saved (no content)"),
     EventType("vault_delete", Kind.ACTION, "a private prompt was deleted"),

@@ -279,6 +279,14 @@ PAGE_SETS: tuple[PageSet, ...] = (
         part_table="vc",
         key_part="regexp_replace({key}, ':[0-9]+$', '')",  # the creator id of 'id:page'
     ),
+    PageSet(
+        "series",
+        "series.json",
+        False,
+        queries.CREATOR_SERIES,
+        filter_column="c.id",
+        part_table="vc",
+    ),
     PageSet("redirect", "redirect.html", False, queries.REDIRECTS, filter_column="r.slug"),
     PageSet(
         "feed",
@@ -302,6 +310,7 @@ def extra_pages(
     yield Page("search/index.html", "search.html", dumps(search))
     yield Page("404.html", "404.html", dumps({"url": "/404.html"}), sitemap=False)
     yield Page("pricing/index.html", "pricing.html", dumps(pricing_doc()))
+    yield Page("compare/index.html", "compare.html", dumps({"url": "/compare/"}))
     for cp in load_content(cfg.content):
         doc = {"url": cp.url, "title": cp.title, "description": cp.description, "html": cp.html}
         yield Page(output_path(cp.url), "content.html", dumps(doc))

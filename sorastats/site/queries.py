@@ -77,6 +77,10 @@ def media_join(kind: str, owner: str) -> str:
     return f"LEFT JOIN media m ON m.owner_kind = '{kind}' AND m.owner_id = {owner}"
 
 
+# The newest profile changes a creator page lists (the count of all is shown beside).
+PROFILE_HISTORY_SIZE = 20
+
+
 def setup_sql(creator_page_size: int) -> list[str]:
     """Temporary tables the page queries read (in dependency order)."""
     post_cols = ("view_count", "like_count", "remix_count")
@@ -242,6 +246,29 @@ def setup_sql(creator_page_size: int) -> list[str]:
                                            followers := x.followers, likes := x.likes,
                                            views := x.views)) AS s
             FROM j GROUP BY 1""",
+        # Profile history: the days a visible creator's username, display name or bio
+        # differed from their previous capture (creator_profile_snapshots), newest first.
+        f"""CREATE TEMP TABLE cprof AS
+            WITH s AS (SELECT creator_id, captured_on, username, display_name, bio,
+                              lag(username) OVER w AS u0, lag(display_name) OVER w AS n0,
+                              lag(bio) OVER w AS b0, row_number() OVER w AS rn
+                       FROM creator_profile_snapshots
+                       WHERE creator_id IN (SELECT id FROM vc)
+                       WINDOW w AS (PARTITION BY creator_id ORDER BY captured_on))
+            SELECT creator_id, count(*) AS n,
+                   list(struct_pack(
+                     d := strftime(captured_on, '%Y-%m-%d'),
+                     username := CASE WHEN username IS DISTINCT FROM u0
+                                      THEN struct_pack(was := u0, now := username) END,
+                     display_name := CASE WHEN display_name IS DISTINCT FROM n0
+                                          THEN struct_pack(was := n0, now := display_name) END,
+                     bio := CASE WHEN bio IS DISTINCT FROM b0
+                                 THEN struct_pack(was := b0, now := bio) END)
+                        ORDER BY captured_on DESC)[1:{PROFILE_HISTORY_SIZE}] AS items
+            FROM s
+            WHERE rn > 1 AND (username IS DISTINCT FROM u0 OR display_name IS DISTINCT FROM n0
+                              OR bio IS DISTINCT FROM b0)
+            GROUP BY 1""",
         "DROP TABLE cviews",  # only cs and cser read it
         f"""CREATE TEMP TABLE remixes AS
             SELECT parent_post_id AS pid, count(*) AS n,
@@ -418,11 +445,31 @@ SELECT c.id || ':' || ap.page AS key,
                                           ELSE '' END,
     page := ap.page, pages := coalesce(np.n, 1), videos := ap.items,
     creator := {_CREATOR_STRUCT},
-    series := CASE WHEN ap.page = 1 THEN cser.s END
+    series := CASE WHEN ap.page = 1 THEN cser.s END,
+    history := CASE WHEN ap.page = 1 THEN cprof.items END,
+    history_n := CASE WHEN ap.page = 1 THEN coalesce(cprof.n, 0) END
 )) AS doc
 FROM ap JOIN (SELECT * FROM vc WHERE /*part:id*/) c ON c.id = ap.creator_id
 JOIN (SELECT * FROM cs WHERE /*part:id*/) cs ON cs.id = c.id
 LEFT JOIN np ON np.creator_id = c.id
+LEFT JOIN (SELECT * FROM cser WHERE /*part:creator_id*/) cser ON cser.creator_id = c.id
+LEFT JOIN (SELECT * FROM cprof WHERE /*part:creator_id*/) cprof ON cprof.creator_id = c.id
+WHERE true /*filter*/
+"""
+
+# A creator's series file, `/c/<slug>/series.json`: what /compare/ reads for each creator
+# it shows (its counters, gains and the last 30 days of the creator page's charts), so the
+# static site needs no query server. Rewritten only when it changed, like a page.
+CREATOR_SERIES = f"""
+SELECT c.id AS key, 'c/' || c.slug || '/series.json' AS rel, (struct_pack(
+    slug := c.slug, username := c.username, display_name := c.display_name,
+    url := '/c/' || c.slug || '/', last_seen := strftime(c.last_seen_at, {ISO}),
+    followers := c.follower_count, likes := c.likes_received_count, views := cs.views,
+    {_gains("cs", ("followers", "likes", "views"))},
+    series := cser.s
+)) AS doc
+FROM (SELECT * FROM vc WHERE /*part:id*/) c
+JOIN (SELECT * FROM cs WHERE /*part:id*/) cs ON cs.id = c.id
 LEFT JOIN (SELECT * FROM cser WHERE /*part:creator_id*/) cser ON cser.creator_id = c.id
 WHERE true /*filter*/
 """

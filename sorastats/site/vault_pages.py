@@ -19,6 +19,7 @@ SHELLS = (
     ("vault/index.html", "vault.html", "/vault/"),
     ("vault/favorites/index.html", "favorites.html", "/vault/favorites/"),
     ("vault/import/index.html", "vault-import.html", "/vault/import/"),
+    ("watchlist/index.html", "watchlist.html", "/watchlist/"),
 )
 _REPO_LINK = re.compile(r"\[([^\]]+)\]\(\.\./([^)#\s]+)\)")
 

@@ -48,11 +48,12 @@ if (boards && settings.leaderboard_window) {
   boards.prepend(...[...boards.children].filter((li) => li.dataset.window === settings.leaderboard_window));
 }
 
-// A signed-in visitor's tools on public pages (the favorite button): loaded only for them.
-// The hint is set at sign-in (js/vault-session.js); everyone else fetches nothing more.
-const tools = document.querySelector("[data-signed-in-script]");
+// A signed-in visitor's tools on public pages (the favorite and watch buttons): loaded only
+// for them. The hint is set at sign-in (js/vault-session.js); everyone else fetches nothing.
 try {
-  if (tools && localStorage.getItem("sorastats.signedIn") === "1") import(tools.dataset.signedInScript);
+  if (localStorage.getItem("sorastats.signedIn") === "1") {
+    for (const tools of document.querySelectorAll("[data-signed-in-script]")) import(tools.dataset.signedInScript);
+  }
 } catch {}
 
 // Charts (sorastats/site/charts.py): values on hover and on the arrow keys, read from the

@@ -151,6 +151,7 @@ CLAUSES: tuple[Clause, ...] = (
             "tests/api/account/test_account.py::test_export_contains_everything",
             "tests/api/account/test_rights_browser.py::test_every_profile_field_is_corrected_from_the_account_page",
             "tests/api/account/test_account.py::test_delete_account_leaves_no_trace",
+            "tests/api/watchlist/test_watchlist.py::test_export_holds_the_watchlist_and_deletion_removes_it",
             "tests/api/account/test_restriction.py::test_every_other_signed_in_endpoint_is_refused",
             "tests/api/account/test_rights_browser.py::test_the_vault_is_exported_decrypted_in_the_browser",
             "tests/privacy/test_usage_metrics.py::test_an_objection_leaves_nothing",

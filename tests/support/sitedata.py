@@ -25,7 +25,11 @@ HOSTILE_PROMPT = (
 
 
 # The snapshot tables have no primary key (schema migration 2): replace by hand.
-_SNAPSHOT_KEYS = {"creator_snapshots": "creator_id", "post_snapshots": "post_id"}
+_SNAPSHOT_KEYS = {
+    "creator_snapshots": "creator_id",
+    "post_snapshots": "post_id",
+    "creator_profile_snapshots": "creator_id",
+}
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any]) -> None:
@@ -98,6 +102,29 @@ def creator_snapshot(con: duckdb.DuckDBPyConnection, cid: str, day: date, **coun
     )
 
 
+def profile_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    cid: str,
+    day: date,
+    username: str,
+    display_name: str | None = None,
+    bio: str | None = None,
+) -> None:
+    """The profile's text as captured on `day` (creator_profile_snapshots)."""
+    _insert(
+        con,
+        "creator_profile_snapshots",
+        {
+            "creator_id": cid,
+            "captured_on": day,
+            "captured_at": datetime.combine(day, NOW.time()),
+            "username": username,
+            "display_name": display_name,
+            "bio": bio,
+        },
+    )
+
+
 def post_snapshot(con: duckdb.DuckDBPyConnection, pid: str, day: date, **counters: Any) -> None:
     _insert(
         con,
@@ -164,6 +191,17 @@ def _make_hand_made(path: Path) -> Path:
         permalink="javascript:alert(document.cookie)",
     )  # fmt: skip
     rename_creator(con, "user-bob000000000000000000000", "bob")
+    # bob's profile history: renamed from old_bob 3 days ago, the hostile display name
+    # and bio set 2 days ago; alice's profile never changed (no history shown).
+    bob, bob_name = "user-bob000000000000000000000", '<script>alert("bob")</script>\u202eevil'
+    bob_bio = "javascript:alert(1) " + "B" * 500
+    profile_snapshot(con, bob, DAY - timedelta(days=5), "old_bob", "Bob", "<b>old</b> bio")
+    profile_snapshot(con, bob, DAY - timedelta(days=3), "bob", "Bob", "<b>old</b> bio")
+    profile_snapshot(con, bob, DAY - timedelta(days=2), "bob", bob_name, bob_bio)
+    profile_snapshot(con, bob, DAY, "bob", bob_name, bob_bio)
+    for ago in (5, 0):
+        profile_snapshot(con, "user-alice0000000000000000000", DAY - timedelta(days=ago),
+                         "alice", "Alice 🎥", "Makes short films.")  # fmt: skip
     add_creator(con, "user-carol00000000000000000000", "carol")  # every optional field NULL
 
     for n in range(30):
@@ -267,6 +305,18 @@ def _make_synth(path: Path, posts: int, creators: int, days: int, seed: int) -> 
                    greatest(0, p.remix_count - ({days} - 1 - d))
             FROM posts p, range({days}) t(d)
             WHERE CAST(p.posted_at AS DATE) <= DATE '{day0}' + d::INTEGER"""
+    )
+    # Profile text every day, as the ingest keeps it; one creator in 20 was renamed and
+    # one in 30 changed their bio halfway (the creator pages' profile history).
+    con.execute(
+        f"""INSERT INTO creator_profile_snapshots
+            SELECT c.id, DATE '{day0}' + d::INTEGER, TIMESTAMP '{day0}' + INTERVAL (d) DAY,
+                   CASE WHEN i % 20 = 0 AND d < {days} // 2 THEN 'old_' || c.username
+                        ELSE c.username END,
+                   c.display_name,
+                   CASE WHEN i % 30 = 0 AND d < {days} // 2 THEN 'An older bio' ELSE c.bio END
+            FROM (SELECT *, CAST(substr(id, 6) AS BIGINT) AS i FROM creators) c,
+                 range({days}) t(d)"""
     )
     con.close()
     return path

@@ -31,10 +31,12 @@ def test_pages() -> None:
         "vault/index.html",
         "vault/favorites/index.html",
         "vault/import/index.html",
+        "watchlist/index.html",
         "contact/index.html",
         "about/encryption/index.html",
     }
     assert not pages["vault/index.html"].sitemap and pages["about/encryption/index.html"].sitemap
+    assert not pages["watchlist/index.html"].sitemap  # a signed-in shell
     assert pages["contact/index.html"].sitemap  # indexable, unlike the shells
     assert "../" not in pages["about/encryption/index.html"].doc
 
