@@ -16,6 +16,7 @@ import resource
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -365,6 +366,7 @@ class SiteBuild:
         # The prompt pages' bundles indexed while the rest renders (see `_index_posts_early`).
         self.early: Future[tuple[float, int, float]] | None = None
         self.early_keys: set[str] = set()
+        self.early_pending: deque[Bundle] = deque()  # not started yet: either thread takes one
         self.early_pool: ThreadPoolExecutor | None = None
         self.stop = threading.Event()  # set when the build ends: no further Pagefind run
 
@@ -568,6 +570,14 @@ class SiteBuild:
             self.report.search_peak_rss_mib = max(self.report.search_peak_rss_mib, peak_kib / 1024)
             self.report.search_rebuilt = True
         if self.early is not None:
+            if self.cfg.jobs > 1:
+                # The prompt bundles the thread has not started yet: this thread builds
+                # its share of them beside it (one Pagefind each): both cores stay busy.
+                spent, peak_kib = build_bundles(root, self.early_pending, 1, self.stop.is_set)
+                self.report.compress_seconds += spent
+                self.report.search_peak_rss_mib = max(
+                    self.report.search_peak_rss_mib, peak_kib / 1024
+                )
             spent, peak_kib, wall = self.early.result()
             self.report.compress_seconds += spent
             self.report.search_peak_rss_mib = max(self.report.search_peak_rss_mib, peak_kib / 1024)
@@ -635,11 +645,12 @@ class SiteBuild:
             wait(written)
             if any(f.exception() is not None for f in written):
                 return 0.0, 0, 0.0  # the build fails when it collects them
-            spent, peak_kib = build_bundles(root, early, 1, stopped)
+            spent, peak_kib = build_bundles(root, pending, 1, stopped)
             return spent, peak_kib, time.perf_counter() - t0
 
         self.log(f"render: indexing {len(early)} prompt search bundle(s) while rendering")
         self.early_keys = {b.key for b in early}
+        self.early_pending = pending = deque(early)
         self.early_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
         self.early = self.early_pool.submit(index)
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,21 +178,25 @@ def is_post_bundle(bundle: Bundle) -> bool:
 
 def build_bundles(
     root: Path,
-    bundles: list[Bundle],
+    bundles: list[Bundle] | deque[Bundle],
     parallel: int = 1,
     stopped: Callable[[], bool] = lambda: False,
 ) -> tuple[float, int]:
     """(Re)build the given bundles under `root`, at most `parallel` Pagefind processes at a
     time; returns (seconds spent compressing their text files, peak Pagefind RSS in KiB).
-    Starts no further bundle once `stopped()` is true (the build failed elsewhere)."""
-    pending = list(bundles)
+    Starts no further bundle once `stopped()` is true (the build failed elsewhere). A deque
+    is taken from as it is, so two threads can share one: each bundle is built once."""
+    pending = bundles if isinstance(bundles, deque) else deque(bundles)
     running: list[tuple[Bundle, Path, subprocess.Popen[bytes], IO[bytes]]] = []
     spent = 0.0
     peak = 0
     try:
         while pending or running:
             while pending and len(running) < max(1, parallel) and not stopped():
-                bundle = pending.pop(0)
+                try:
+                    bundle = pending.popleft()
+                except IndexError:  # the other thread took the last one
+                    break
                 tmp = root / f".{bundle.key.rstrip('/')}-new"
                 if tmp.exists():
                     shutil.rmtree(tmp)
