@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Render benchmark: synthesizes POSTS posts by CREATORS creators with DAYS daily snapshots
-(cached under bench/.cache/), then times a full build, a no-change rebuild and a rebuild
-after 1% of posts changed. Each build runs in its own process so peak RSS is its own.
+(cached under bench/.cache/), then times full builds alternating with Hugo's bare build of
+an equivalent site from the same database (`--hugo-rounds` rounds of each; see
+bench/hugo.py), a no-change rebuild and rebuilds after 1% of posts changed. Each build
+runs in its own process so peak RSS is its own.
 
     .venv/bin/python -m bench.render --posts 100000 --creators 20000      # the target size
     .venv/bin/python -m bench.render --posts 10000 --creators 2000        # a quick check
@@ -12,12 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+from bench import hugo
 from sorastats.run import default_captures_dir
 from tests.support.sitedata import add_images, synth, touch_posts
 
@@ -74,24 +79,83 @@ def cached_db(posts: int, creators: int, days: int, source: str, images: int = 0
 
 def run_build(
     label: str, db: Path, out: Path, jobs: int, captures: Path | None = None
-) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(db), str(out), str(jobs), str(captures or "")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        sys.exit(f"{label} failed:\n{proc.stderr}")
-    r: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+) -> dict[str, Any]:
+    """One build in a process of its own; its report, with the process's wall seconds
+    (`process_seconds`) and CPU seconds (`process_cpu_seconds`: it, the programs it ran and
+    its render processes) added."""
+    cmd = [sys.executable, "-c", CHILD, str(db), str(out), str(jobs), str(captures or "")]
+    timed, stdout, _err = hugo.run_timed(cmd, cwd=ROOT)
+    r: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    r["process_seconds"] = timed.wall
+    r["process_cpu_seconds"] = timed.cpu + r["worker_cpu_seconds"]
     print(
-        f"{label:>10}: {r['total_seconds']:7.1f} s total | {r['written']:>8,} written "
+        f"{label:>10}: {r['total_seconds']:7.1f} s total ({timed.wall:.1f} s process, "
+        f"{r['process_cpu_seconds']:.1f} CPU s) | {r['written']:>8,} written "
         f"{r['unchanged']:>8,} unchanged {r['deleted']:>5,} deleted | render+write "
         f"{r['pages_per_second']:6,.0f} pages/s ({r['render_seconds']:.1f} s) | search "
         f"{r['search_seconds']:5.1f} s | compress {r['compress_seconds']:5.1f} CPU s | peak RSS "
         f"main {r['peak_rss_mib']:.0f} MiB, worker {r['worker_peak_rss_mib']:.0f} MiB, "
         f"Pagefind {r['search_peak_rss_mib']:.0f} MiB | images {r['images_encoded']:,} encoded "
-        f"({r['image_cpu_seconds']:.1f} CPU s)"
+        f"({r['image_cpu_seconds']:.1f} CPU s)",
+        flush=True,
     )
+    if phases := r.get("phase_seconds"):
+        print("            phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
     return r
+
+
+def remove_site(out: Path) -> None:
+    """A site folder and everything beside it a build keeps (`.new`, `.prev`, `.cache`)."""
+    for suffix in ("", ".new", ".prev", ".cache"):
+        shutil.rmtree(out.with_name(out.name + suffix), ignore_errors=True)
+
+
+def versus_hugo(
+    db: Path, out: Path, jobs: int, captures: Path | None, rounds: int
+) -> dict[str, Any]:
+    """Full builds of the project into `out` and bare Hugo builds of the same pages beside
+    it, alternated; returns the last full build's report (its site stays in `out`)."""
+    tmp = out.parent
+    exe = hugo.hugo_binary()
+    t0 = time.perf_counter()
+    source = tmp / "hugo-site"
+    pages = hugo.write_site(db, source)
+    print(f"hugo: wrote {pages:,} content pages in {time.perf_counter() - t0:.1f} s "
+          f"(Hugo {hugo.HUGO_VERSION}, {exe})", flush=True)  # fmt: skip
+    ours: list[dict[str, Any]] = []
+    theirs: list[hugo.Timed] = []
+    hugo_out = tmp / "hugo-public"
+    for n in range(1, rounds + 1):
+        remove_site(out)
+        ours.append(run_build(f"full #{n}", db, out, jobs, captures))
+        theirs.append(hugo.build(exe, source, hugo_out))
+        files = sum(1 for p in hugo_out.rglob("*") if p.is_file())
+        h = theirs[-1]
+        print(
+            f"{'hugo #' + str(n):>10}: {h.wall:7.1f} s wall, {h.cpu:.1f} CPU s, peak RSS "
+            f"{h.peak_rss_mib:,.0f} MiB, {files:,} files | ratio (ours / Hugo) "
+            f"{ours[-1]['process_seconds'] / h.wall:.2f} wall, "
+            f"{ours[-1]['process_cpu_seconds'] / h.cpu:.2f} CPU",
+            flush=True,
+        )
+        shutil.rmtree(hugo_out, ignore_errors=True)
+    shutil.rmtree(source, ignore_errors=True)
+    wall = statistics.median(r["process_seconds"] for r in ours)
+    cpu = statistics.median(r["process_cpu_seconds"] for r in ours)
+    rss = max(
+        max(r["peak_rss_mib"], r["worker_peak_rss_mib"], r["search_peak_rss_mib"]) for r in ours
+    )
+    h_wall = statistics.median(h.wall for h in theirs)
+    h_cpu = statistics.median(h.cpu for h in theirs)
+    h_rss = max(h.peak_rss_mib for h in theirs)
+    print(
+        f"versus Hugo (medians of {rounds}): ours {wall:.1f} s wall, {cpu:.1f} CPU s, "
+        f"largest process {rss:.0f} MiB | Hugo {h_wall:.1f} s wall, {h_cpu:.1f} CPU s, "
+        f"{h_rss:,.0f} MiB | ratio {wall / h_wall:.2f} wall (target < 1.0), "
+        f"{cpu / h_cpu:.2f} CPU, {rss / h_rss:.2f} RSS",
+        flush=True,
+    )
+    return ours[-1]
 
 
 def add_site_size_options(ap: argparse.ArgumentParser) -> None:
@@ -116,6 +180,12 @@ def main() -> None:
         default=8,
         help="one post and one creator in N get an image (160 px WebP; 0: none; sql only)",
     )
+    ap.add_argument(
+        "--hugo-rounds",
+        type=int,
+        default=2,
+        help="full builds of ours and of Hugo's, alternated, before the rebuilds (0: no Hugo)",
+    )
     args = ap.parse_args()
 
     source = cached_db(args.posts, args.creators, args.days, args.source, args.images)
@@ -125,7 +195,10 @@ def main() -> None:
         db = Path(tmp) / "bench.duckdb"
         shutil.copy(source, db)
         out = Path(tmp) / "site"
-        full = run_build("full", db, out, args.jobs, captures)
+        if args.hugo_rounds > 0:
+            full = versus_hugo(db, out, args.jobs, captures, args.hugo_rounds)
+        else:
+            full = run_build("full", db, out, args.jobs, captures)
         same = run_build("no-change", db, out, args.jobs, captures)
         touched = touch_posts(db, args.change)
         print(f"changed the view counter of {touched:,} posts (first change: links the live tree)")

@@ -14,7 +14,9 @@ import logging
 import os
 import resource
 import shutil
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -51,7 +53,7 @@ from sorastats.site.publish import (
     staging_source,
 )
 from sorastats.site.publish import publish as publish_staging
-from sorastats.site.search import Bundle, build_bundles
+from sorastats.site.search import Bundle, build_bundles, is_post_bundle
 from sorastats.site.templating import asset_contents, asset_map, templates_fingerprint
 from sorastats.site.urls import absolute
 from sorastats.site.writer import DuplicateOutputError, remove_output, siblings
@@ -87,6 +89,9 @@ class RenderReport:
     peak_rss_mib: float = 0.0  # the main process
     worker_peak_rss_mib: float = 0.0  # the largest render process
     search_peak_rss_mib: float = 0.0  # the largest Pagefind process
+    # Wall seconds of the prompt pages' search bundles indexed on a thread while the rest
+    # of the site rendered (a build into an empty staging tree; 0 otherwise).
+    search_overlap_seconds: float = 0.0
     search_skipped: bool = False  # built with `search=False`: no Pagefind index
     # With a `check` (the nightly's): files it checked in the staging tree and what it
     # found; any problem means the build was not published.
@@ -97,6 +102,10 @@ class RenderReport:
     image_cpu_seconds: float = 0.0  # spent encoding them, summed over the threads
     # Wall seconds of each phase of `SiteBuild` that ran, in the order they ran.
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    # CPU seconds (user + system) of the whole build: this process with its threads, the
+    # programs it ran (Pagefind, cp) and the render processes (as they last reported).
+    cpu_seconds: float = 0.0
+    worker_cpu_seconds: float = 0.0  # the render processes' part of it
 
     @property
     def pages_per_second(self) -> float:
@@ -210,7 +219,8 @@ class RenderQueue:
         self.cfg, self.setup, self.report = cfg, setup, report
         self.pool: ProcessPoolExecutor | None = None
         self.inline_ready = False
-        self.inflight: set[Future[tuple[int, int, float, int]]] = set()
+        self.inflight: set[Future[worker.BatchResult]] = set()
+        self.worker_cpu: dict[int, float] = {}  # pool process id -> its CPU seconds so far
         self.batch: list[worker.Job] = []
 
     def add(self, rel: str, template: str, doc: str) -> None:
@@ -218,11 +228,12 @@ class RenderQueue:
         if len(self.batch) >= self.cfg.batch_size:
             self.flush()
 
-    def _collect(self, done: Iterable[Future[tuple[int, int, float, int]]]) -> None:
+    def _collect(self, done: Iterable[Future[worker.BatchResult]]) -> None:
         for fut in done:
-            pages, size, spent, rss = fut.result()
+            pages, size, spent, rss, pid, cpu = fut.result()
             self._count(pages, size, spent)
             self.report.worker_peak_rss_mib = max(self.report.worker_peak_rss_mib, rss / 1024)
+            self.worker_cpu[pid] = max(self.worker_cpu.get(pid, 0.0), cpu)
 
     def _count(self, pages: int, size: int, spent: float) -> None:
         self.report.written += pages
@@ -249,7 +260,7 @@ class RenderQueue:
             if not self.inline_ready:
                 worker.init(self.setup)
                 self.inline_ready = True
-            pages, size, spent, _rss = worker.render_batch(self.batch)
+            pages, size, spent, _rss, _pid, _cpu = worker.render_batch(self.batch)
             self._count(pages, size, spent)
         else:
             # Backpressure keeps memory flat (a few MB of documents in flight) and
@@ -322,6 +333,7 @@ class SiteBuild:
         self, cfg: RenderConfig, log: Log, spill_dir: Path, check: Check | None = None
     ) -> None:
         self.started = time.perf_counter()
+        self.cpu_started = cpu_seconds()
         self.cfg, self.log, self.check = cfg, log, check
         self.report = RenderReport(search_skipped=not cfg.search)
         self.dirs = SiteDirs(cfg.out)
@@ -351,6 +363,12 @@ class SiteBuild:
         self.wanted: dict[str, str] = {}
         self.image_outputs: dict[str, images.Output] = {}  # rel -> the site image it is
         self.images: images.ImageRenderer | None = None  # made at the first image to make
+        # The prompt pages' bundles indexed while the rest renders (see `_index_posts_early`).
+        self.early: Future[tuple[float, int, float]] | None = None
+        self.early_keys: set[str] = set()
+        self.early_pending: deque[Bundle] = deque()  # not started yet: either thread takes one
+        self.early_pool: ThreadPoolExecutor | None = None
+        self.stop = threading.Event()  # set when the build ends: no further Pagefind run
 
     @classmethod
     def render(
@@ -388,9 +406,14 @@ class SiteBuild:
             self.report.unchanged = self.report.pages
         self.report.total_seconds = time.perf_counter() - self.started
         self.report.peak_rss_mib = peak_rss_mib()
+        self.report.worker_cpu_seconds = sum(self.queue.worker_cpu.values())
+        self.report.cpu_seconds = cpu_seconds() - self.cpu_started + self.report.worker_cpu_seconds
         return self.report
 
     def close(self) -> None:
+        self.stop.set()
+        if self.early_pool is not None:
+            self.early_pool.shutdown(wait=True)
         self.queue.close()
         if self.images is not None:
             self.images.close()
@@ -429,6 +452,8 @@ class SiteBuild:
                 self.log(f"render: rendering {n:,} changed {ps.kind} page(s)")
                 self._staging()
                 self._queue_todo((ps.kind,))
+                if ps.kind == "post":
+                    self._index_posts_early()
 
     def render_python_pages(self) -> None:
         ledger, cfg = self.ledger, self.cfg
@@ -525,6 +550,8 @@ class SiteBuild:
         root, live = self.dirs.staging, self.dirs.live
         rebuild: list[Bundle] = []
         for bundle, _digest in self.bundles:
+            if bundle.key in self.early_keys:
+                continue  # indexed (or being indexed) on the thread
             digest = self.wanted[bundle.key]
             if self.base_folders.get(bundle.key) == digest and (root / bundle.key).is_dir():
                 continue
@@ -535,9 +562,26 @@ class SiteBuild:
                 rebuild.append(bundle)
         if rebuild:
             self.log(f"render: building {len(rebuild)} search bundle(s)")
-            spent, peak_kib = build_bundles(root, rebuild, min(2, self.cfg.jobs))
+            # Beside the thread's Pagefind, if it still runs: two at most in all.
+            busy = 1 if self.early is not None and not self.early.done() else 0
+            parallel = max(1, min(2, self.cfg.jobs) - busy)
+            spent, peak_kib = build_bundles(root, rebuild, parallel, self.stop.is_set)
             self.report.compress_seconds += spent
-            self.report.search_peak_rss_mib = peak_kib / 1024
+            self.report.search_peak_rss_mib = max(self.report.search_peak_rss_mib, peak_kib / 1024)
+            self.report.search_rebuilt = True
+        if self.early is not None:
+            if self.cfg.jobs > 1:
+                # The prompt bundles the thread has not started yet: this thread builds
+                # its share of them beside it (one Pagefind each): both cores stay busy.
+                spent, peak_kib = build_bundles(root, self.early_pending, 1, self.stop.is_set)
+                self.report.compress_seconds += spent
+                self.report.search_peak_rss_mib = max(
+                    self.report.search_peak_rss_mib, peak_kib / 1024
+                )
+            spent, peak_kib, wall = self.early.result()
+            self.report.compress_seconds += spent
+            self.report.search_peak_rss_mib = max(self.report.search_peak_rss_mib, peak_kib / 1024)
+            self.report.search_overlap_seconds = wall
             self.report.search_rebuilt = True
         self.report.search_seconds = time.perf_counter() - t0
 
@@ -572,6 +616,44 @@ class SiteBuild:
             self.staged, self.recycled = True, base_manifest is not None
         return self.dirs.staging
 
+    def _index_posts_early(self) -> None:
+        """Index the prompt pages' search bundles on a thread as soon as the render
+        processes have written the post pages, while the rest of the site renders (one
+        Pagefind process beside them). Only into an empty staging tree (a first build, or
+        one after the folders beside the site were deleted): then nothing stale can be
+        among the pages Pagefind reads. Else `index_search` builds every bundle after the
+        stale pages are gone."""
+        if not self.cfg.search or self.recycled or self.ledger.count("base_m"):
+            return
+        live = self.ledger.folders("live_m")
+        early = [
+            bundle
+            for bundle, digest in self.bundles
+            if is_post_bundle(bundle)
+            and not (
+                live.get(bundle.key) == digest + self.fingerprint
+                and (self.dirs.live / bundle.key).is_dir()
+            )
+        ]
+        if not early:
+            return
+        written = list(self.queue.inflight)  # the post batches not collected yet
+        root, stopped = self.dirs.staging, self.stop.is_set
+
+        def index() -> tuple[float, int, float]:
+            t0 = time.perf_counter()
+            wait(written)
+            if any(f.exception() is not None for f in written):
+                return 0.0, 0, 0.0  # the build fails when it collects them
+            spent, peak_kib = build_bundles(root, pending, 1, stopped)
+            return spent, peak_kib, time.perf_counter() - t0
+
+        self.log(f"render: indexing {len(early)} prompt search bundle(s) while rendering")
+        self.early_keys = {b.key for b in early}
+        self.early_pending = pending = deque(early)
+        self.early_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
+        self.early = self.early_pool.submit(index)
+
     def _queue_todo(self, kinds: tuple[str, ...]) -> None:
         """Hand the pages of these kinds in `todo` to the render queue."""
         ledger, cfg = self.ledger, self.cfg
@@ -593,6 +675,13 @@ class SiteBuild:
             if page.rel in todo:
                 self.queue.add(page.rel, page.template, page.doc)
         self.queue.flush()
+
+
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process and the children it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def peak_rss_mib() -> float:

@@ -12,10 +12,13 @@ keys. The page works without it."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date
 from html import escape
+
+from markupsafe import escape as escape_markup
 
 from sorastats.site.stats import compact, day_label, grouped, signed
 
@@ -40,6 +43,14 @@ class Chart:
     svg: str  # markup, built from numbers and escaped labels only
     summary: str  # one line of text for everyone
     rows: list[tuple[str, str]]  # (day, value) for the data table, one per point
+
+    @property
+    def table_rows(self) -> str:
+        """The data table's rows as markup (escaped here: a template loop over 31 rows of
+        three charts a page cost more than the chart itself)."""
+        return "".join(
+            f"<tr><td>{escape_markup(d)}</td><td>{escape_markup(v)}</td></tr>" for d, v in self.rows
+        )
 
 
 def nice_ticks(lo: float, hi: float, count: int = 3) -> list[float]:
@@ -84,15 +95,23 @@ def segments(points: list[tuple[date, int]]) -> list[list[tuple[date, int]]]:
     return runs
 
 
+@functools.lru_cache(maxsize=4096)
 def short_day(d: date) -> str:
     return f"{d:%b} {d.day}"
 
 
+# Every page of a build charts the same few dozen days: each is parsed and labelled once.
+@functools.lru_cache(maxsize=4096)
 def _parse(day: str) -> date | None:
     try:
         return date.fromisoformat(day[:10])
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_label(d: date) -> str:
+    return day_label(d.isoformat())
 
 
 def line_chart(
@@ -108,7 +127,7 @@ def line_chart(
     if not points:
         return None
     first, last = points[0], points[-1]
-    since, until = day_label(first[0].isoformat()), day_label(last[0].isoformat())
+    since, until = _day_label(first[0]), _day_label(last[0])
     if len(points) == 1:
         summary = f"{label}: {grouped(last[1])} on {until}."
     else:
@@ -178,5 +197,5 @@ def line_chart(
         f'<desc id="{ident}-d">{escape(summary)}</desc>'
         f"{''.join(parts)}</svg>"
     )
-    rows = [(day_label(d.isoformat()), grouped(v)) for d, v in points]
+    rows = [(_day_label(d), grouped(v)) for d, v in points]
     return Chart(svg=svg, summary=summary, rows=rows)

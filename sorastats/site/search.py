@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -168,17 +170,33 @@ def _command(root: Path, bundle: Bundle, tmp: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> tuple[float, int]:
+def is_post_bundle(bundle: Bundle) -> bool:
+    """A bundle of prompt pages only (`p/...`): it can be indexed as soon as the post
+    pages are written, while the rest of the site renders."""
+    return bundle.key.startswith("pagefind-") and not bundle.key.startswith("pagefind-c")
+
+
+def build_bundles(
+    root: Path,
+    bundles: list[Bundle] | deque[Bundle],
+    parallel: int = 1,
+    stopped: Callable[[], bool] = lambda: False,
+) -> tuple[float, int]:
     """(Re)build the given bundles under `root`, at most `parallel` Pagefind processes at a
-    time; returns (seconds spent compressing their text files, peak Pagefind RSS in KiB)."""
-    pending = list(bundles)
+    time; returns (seconds spent compressing their text files, peak Pagefind RSS in KiB).
+    Starts no further bundle once `stopped()` is true (the build failed elsewhere). A deque
+    is taken from as it is, so two threads can share one: each bundle is built once."""
+    pending = bundles if isinstance(bundles, deque) else deque(bundles)
     running: list[tuple[Bundle, Path, subprocess.Popen[bytes], IO[bytes]]] = []
     spent = 0.0
     peak = 0
     try:
         while pending or running:
-            while pending and len(running) < max(1, parallel):
-                bundle = pending.pop(0)
+            while pending and len(running) < max(1, parallel) and not stopped():
+                try:
+                    bundle = pending.popleft()
+                except IndexError:  # the other thread took the last one
+                    break
                 tmp = root / f".{bundle.key.rstrip('/')}-new"
                 if tmp.exists():
                     shutil.rmtree(tmp)
@@ -188,6 +206,8 @@ def build_bundles(root: Path, bundles: list[Bundle], parallel: int = 1) -> tuple
                     _command(root, bundle, tmp), stdout=subprocess.DEVNULL, stderr=err
                 )
                 running.append((bundle, tmp, proc, err))
+            if not running:  # stopped with bundles pending
+                break
             bundle, tmp, proc, err = running.pop(0)
             while proc.poll() is None:
                 peak = max(peak, _high_water_kib(proc.pid))
@@ -224,7 +244,7 @@ def _compress_and_place(root: Path, bundle: Bundle, tmp: Path) -> float:
     for path in tmp.iterdir():  # the loader, UI and entry JSON; fragments are pre-gzipped
         if path.is_file() and path.name.endswith(COMPRESSIBLE):
             t0 = time.perf_counter()
-            write_output(tmp, path.name, path.read_bytes())
+            write_output(tmp, path.name, path.read_bytes(), staged=True, best=True)
             spent += time.perf_counter() - t0
     final = root / bundle.key
     if final.exists():

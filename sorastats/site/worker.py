@@ -31,6 +31,9 @@ class WorkerSetup:
 
 # One page to render: (output path, template name, JSON document of its inputs).
 Job = tuple[str, str, str]
+# What a batch reports: pages, bytes, seconds compressing, peak RSS KiB, the process id
+# and the CPU seconds that process has spent so far.
+BatchResult = tuple[int, int, float, int, int, float]
 
 _env: Environment | None = None
 _root: Path | None = None
@@ -102,14 +105,19 @@ def warm_up() -> None:
         _env.get_template(name)
 
 
-def render_batch(jobs: list[Job]) -> tuple[int, int, float, int]:
-    """Render and write a batch; returns (pages, bytes, seconds compressing, peak RSS KiB)."""
+def render_batch(jobs: list[Job]) -> BatchResult:
+    """Render and write a batch; returns (pages, bytes, seconds compressing, peak RSS KiB,
+    this process's id, the CPU seconds it has spent so far)."""
     if _env is None or _root is None:
         raise RuntimeError("worker not initialised")
     total = 0
     compress = 0.0
     for rel, template, doc in jobs:
-        size, spent = write_output(_root, rel, render_one(_env, rel, template, doc))
+        data = render_one(_env, rel, template, doc)
+        # A raw output (no template) is a static asset: compressed as small as it gets.
+        size, spent = write_output(_root, rel, data, staged=True, best=not template)
         total += size
         compress += spent
-    return len(jobs), total, compress, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    return len(jobs), total, compress, usage.ru_maxrss, os.getpid(), cpu

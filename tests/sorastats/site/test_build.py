@@ -895,3 +895,38 @@ def test_the_library_prints_nothing_and_logs_to_its_logger(
     assert f"render: computing aggregates from {dbp}" in caplog.messages
     assert {r.name for r in caplog.records} == {"sorastats.site"}
     assert capfd.readouterr() == ("", "")
+
+
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_first_build_indexes_prompt_pages_while_rendering_and_is_reproducible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into an empty staging tree the prompt pages' search bundles are indexed on a thread
+    while the rest of the site renders; every prompt page is in one of them, and two
+    first builds of one database are the same bytes, file for file (pages, siblings,
+    search bundles, manifest)."""
+    from sorastats.site import search
+
+    monkeypatch.setattr(search, "POSTS_PER_SHARD", 10)  # 36 posts -> 4 shards
+    dbp = sitedata.hand_made(tmp_path / "h.duckdb")
+    one = build(dbp, tmp_path / "one", search=True, jobs=2)
+    two = build(dbp, tmp_path / "two", search=True, jobs=1)
+    for report in (one, two):
+        assert report.published and report.search_rebuilt
+        assert report.search_overlap_seconds > 0
+    posts = len(list((tmp_path / "one" / "p").iterdir()))
+    shards = [f"pagefind-{i}" for i in range(1, 5)]
+    assert sum(_bundle_pages(tmp_path / "one", b) for b in shards) == posts
+    first, second = _tree_bytes(tmp_path / "one"), _tree_bytes(tmp_path / "two")
+    assert sorted(first) == sorted(second)
+    assert [rel for rel in first if first[rel] != second[rel]] == []
+    # A rebuild recycles a tree: the bundles are indexed after the render, as before.
+    con = db.connect(dbp)
+    con.execute("UPDATE posts SET text = 'A brand new prompt' WHERE id = ?", [sitedata.pid(3)])
+    con.close()
+    again = build(dbp, tmp_path / "one", search=True, jobs=2)
+    assert again.search_rebuilt and again.search_overlap_seconds == 0
+    assert sum(_bundle_pages(tmp_path / "one", b) for b in shards) == posts

@@ -111,6 +111,16 @@ def test_every_site_command_and_option_is_documented() -> None:
 
 
 @pytest.mark.slow
+def written_since(path: Path, started: float) -> bool:
+    """The staging tree's file was written after `started`; False when it is gone (the
+    render replaces a file in the staging tree by unlinking it first: no reader sees that
+    tree, this test excepted)."""
+    try:
+        return path.stat().st_mtime >= started
+    except FileNotFoundError:
+        return False
+
+
 def test_killed_build_leaves_the_live_site_intact(tmp_path: Path) -> None:
     # 800 posts: the render writes for about 1.5 s, ample for a 10 ms poll to catch it.
     dbp = sitedata.synth(tmp_path / "s.duckdb", posts=800, creators=80, days=5)
@@ -129,7 +139,7 @@ def test_killed_build_leaves_the_live_site_intact(tmp_path: Path) -> None:
         deadline = time.time() + 120
         while time.time() < deadline:  # wait until pages are being written
             written = [p for p in (staging / "p").glob("*/index.html")] if staging.exists() else []
-            if any(p.stat().st_mtime >= started for p in written[:2000]):
+            if any(written_since(p, started) for p in written[:2000]):
                 break
             assert proc.poll() is None, "render finished before it could be killed"
             time.sleep(0.01)

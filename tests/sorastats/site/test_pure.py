@@ -248,6 +248,9 @@ def test_line_chart_summary_rows_and_markup() -> None:
     assert chart is not None
     assert chart.summary == "Followers: 600 on Oct 1, 2025 to 1,000 on Oct 30, 2025 (+400)."
     assert chart.rows == [("Oct 1, 2025", "600"), ("Oct 30, 2025", "1,000")]
+    assert chart.table_rows == (
+        "<tr><td>Oct 1, 2025</td><td>600</td></tr><tr><td>Oct 30, 2025</td><td>1,000</td></tr>"
+    )
     svg = chart.svg
     # An accessible name and description, axes, date ticks, value ticks, end labels, unit.
     assert 'role="img"' in svg and 'aria-labelledby="chart-followers-t"' in svg
@@ -271,6 +274,20 @@ def test_line_chart_joins_consecutive_days_and_escapes_labels() -> None:
     assert chart is not None
     assert chart.svg.count("<path") == 1 and "<circle" not in chart.svg
     assert "<b>" not in chart.svg and "&lt;b&gt;" in chart.svg and "&lt;i&gt;" in chart.svg
+
+
+def test_chart_table_rows_are_the_template_loop_they_replace() -> None:
+    """The data table's rows made in Python are the markup the template's loop made,
+    autoescaping included (rows of any text)."""
+    from jinja2 import Environment
+
+    loop = Environment(autoescape=True).from_string(
+        "{% for d, v in rows %}<tr><td>{{ d }}</td><td>{{ v }}</td></tr>{% endfor %}"
+    )
+    rows = [("Oct 1, 2025", "1,000"), ("<b>&'\"", "<i>")]
+    chart = charts.Chart(svg="", summary="", rows=rows)
+    assert chart.table_rows == loop.render(rows=rows)
+    assert "<b>" not in chart.table_rows
 
 
 def test_json_script_cannot_close_the_script() -> None:
