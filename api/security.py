@@ -48,7 +48,7 @@ def sha256_hex(text: str) -> str:
 
 
 def keyed(secret: str, purpose: str, message: str) -> bytes:
-    return hmac.new(secret.encode(), f"{purpose}|{message}".encode(), hashlib.sha256).digest()
+    return hmac.digest(secret.encode(), f"{purpose}|{message}".encode(), "sha256")
 
 
 def csrf_token(secret: str, session_token_hash: str) -> str:
