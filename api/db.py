@@ -8,6 +8,7 @@ queries live in the domains' `api/<domain>/store.py`; migrations in `api/migrati
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import threading
@@ -134,6 +135,94 @@ class PostgresConn:
         self.raw.close()
 
 
+ASYNC_POOL_SIZE = 4  # asynchronous PostgreSQL connections per event loop (worker process)
+
+
+class AsyncPostgresPool:
+    """A few psycopg asynchronous connections (autocommit) of one event loop, for
+    `Database.lookup`: opened on demand up to `size`, then requests wait for a free one.
+    A connection that fails is dropped; after a lost one the read is tried once more."""
+
+    def __init__(self, url: str, size: int) -> None:
+        if "connect_timeout" not in url:
+            url = f"{url}{'&' if '?' in url else '?'}connect_timeout=10"
+        self.url = url
+        self.size = size
+        self._idle: list[Any] = []
+        self._opened = 0
+        self._free = asyncio.Condition()
+        self._all: list[Any] = []
+
+    async def one(self, sql: str, params: Sequence[Any]) -> Row | None:
+        import psycopg
+
+        for attempt in (1, 2):
+            conn = await self._acquire()
+            try:
+                cursor = await conn.execute(PostgresConn._sql(sql), tuple(params))
+                row = await cursor.fetchone()
+            except psycopg.OperationalError:
+                # The connection is lost (a server restart ends it; a read is safe to
+                # repeat): once more, on a new one.
+                await self._drop(conn)
+                for idle in list(self._idle):  # a restart ended those too
+                    self._idle.remove(idle)
+                    await self._drop(idle)
+                if attempt == 1:
+                    continue
+                raise
+            except BaseException:
+                await self._drop(conn)
+                raise
+            await self._release(conn)
+            return None if row is None else dict(row)
+        raise AssertionError("unreachable")
+
+    async def _acquire(self) -> Any:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        async with self._free:
+            while not self._idle and self._opened >= self.size:
+                await self._free.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._opened += 1
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, row_factory=dict_row
+            )
+        except BaseException:
+            async with self._free:
+                self._opened -= 1
+                self._free.notify()
+            raise
+        self._all.append(conn)
+        return conn
+
+    async def _release(self, conn: Any) -> None:
+        async with self._free:
+            self._idle.append(conn)
+            self._free.notify()
+
+    async def _drop(self, conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            await conn.close()
+        if conn in self._all:
+            self._all.remove(conn)
+        async with self._free:
+            self._opened -= 1
+            self._free.notify()
+
+    def close(self) -> None:
+        """Closes every connection, from any thread (at shutdown)."""
+        for conn in self._all:
+            with contextlib.suppress(Exception):
+                conn.pgconn.finish()
+        self._all.clear()
+        self._idle.clear()
+
+
 class Database:
     """A pool of connections, each used by one transaction at a time, whichever thread runs
     it: a connection outlives the worker thread that opened it (anyio retires idle threads
@@ -150,6 +239,7 @@ class Database:
         self._lock = threading.Lock()
         # SQLite: one connection per event-loop thread for `lookup`, never in a transaction.
         self._loop_local = threading.local()
+        self._async_pools: list[AsyncPostgresPool] = []
 
     @property
     def sqlite_path(self) -> str:
@@ -225,27 +315,29 @@ class Database:
         """Run `fn(conn, *args)` in one transaction on a worker thread."""
         return await anyio.to_thread.run_sync(lambda: self.call(fn, *args, write=write))
 
-    def _autocommit(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.connection() as conn:
-            return fn(conn, *args)
-
-    async def lookup(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)`, which must be ONE read statement (atomic on its own, so it
-        needs no BEGIN/COMMIT). SQLite: on this thread, the event loop's, with a connection
-        of its own: an indexed read costs less than the hop to a worker thread, and a WAL
-        reader does not wait for writers; should the file be locked all the same (an
-        exclusive lock), it is not waited for here but on a worker thread. PostgreSQL: on a
-        worker thread, in one round trip instead of three."""
+    async def lookup(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """The first row of ONE read statement, which is atomic on its own and so needs no
+        BEGIN/COMMIT: the session check of every signed-in request. SQLite: on this thread,
+        the event loop's, with a connection of its own: an indexed read costs less than the
+        hop to a worker thread, and a WAL reader does not wait for writers; should the file
+        be locked all the same (an exclusive lock), it is not waited for here but on a
+        worker thread. PostgreSQL: on the loop too, on one of a few asynchronous
+        connections (one round trip instead of three, and no thread)."""
         if self.dialect == "sqlite":
             conn: SqliteConn | None = getattr(self._loop_local, "conn", None)
             if conn is None:
                 conn = await self._open_loop_conn()
             try:
-                return fn(conn, *args)
+                return conn.one(sql, params)
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise
-        return await anyio.to_thread.run_sync(lambda: self._autocommit(fn, *args))
+            return await anyio.to_thread.run_sync(lambda: self._autocommit_one(sql, params))
+        return await self._async_pool().one(sql, params)
+
+    def _autocommit_one(self, sql: str, params: Sequence[Any]) -> Row | None:
+        with self.connection() as conn:
+            return conn.one(sql, params)
 
     async def _open_loop_conn(self) -> SqliteConn:
         """Opened on a worker thread (opening may wait for a lock), kept for this thread."""
@@ -267,6 +359,15 @@ class Database:
         self._loop_local.conn = made
         return made
 
+    def _async_pool(self) -> AsyncPostgresPool:
+        pool: AsyncPostgresPool | None = getattr(self._loop_local, "pool", None)
+        if pool is None:
+            pool = AsyncPostgresPool(self.url, ASYNC_POOL_SIZE)
+            with self._lock:
+                self._async_pools.append(pool)
+            self._loop_local.pool = pool
+        return pool
+
     def checkpoint(self) -> None:
         """Fold the SQLite WAL into the main file and truncate it, so deleted data does not
         linger in the log (secure_delete zeroes the pages in the main file)."""
@@ -282,6 +383,9 @@ class Database:
                     conn.close()
             self._all.clear()
             self._idle.clear()
+            for pool in self._async_pools:
+                pool.close()
+            self._async_pools.clear()
         self._loop_local = threading.local()
 
     # --- migrations -------------------------------------------------------------------

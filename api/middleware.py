@@ -139,9 +139,7 @@ class SessionMiddleware:
             now = int(time.time())
             # One indexed read statement: `lookup` runs it without a transaction and, on
             # SQLite, without the hop to a worker thread (most of this request's cost).
-            row = await self.services.db.lookup(
-                auth_service.session_by_token_hash, sha256_hex(token), now
-            )
+            row = await self.services.db.lookup(*auth_service.session_query(sha256_hex(token), now))
             if (
                 row is not None
                 and now - int(row["last_seen_at"]) >= auth_service.TOUCH_EVERY_SECONDS

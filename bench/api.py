@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -168,14 +169,19 @@ def run_driver(
             "expect": expect,
         }
     )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [sys.executable, "-m", "bench.api", "--drive", spec],
-        check=True,
         capture_output=True,
         text=True,
         timeout=seconds + 120,
     )
-    return dict(json.loads(out.stdout))
+    if out.returncode != 0:
+        raise RuntimeError(f"the driver failed:\n{out.stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = dict(json.loads(out.stdout))
+    result["driver_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return result
 
 
 # --- servers and the temporary folder ----------------------------------------------------
@@ -207,19 +213,23 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 @contextlib.contextmanager
-def server(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server(
+    command: list[str], env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A server in its own session (a terminal's Ctrl-C reaches only the bench, which
-    stops it in order), stopped with SIGTERM, then SIGKILL for the whole group."""
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    stops it in order), stopped with SIGTERM, then SIGKILL for the whole group. Its
+    output goes to `log` (a pipe nobody reads would stop it once full); on an error the
+    end of the log is printed."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=out, stderr=out, start_new_session=True
+        )
     try:
         yield proc
+    except Exception:
+        tail = log.read_bytes()[-3000:].decode(errors="replace")
+        print(f"--- the end of {' '.join(command[1:4])}'s output:\n{tail}", file=sys.stderr)
+        raise
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -228,8 +238,6 @@ def server(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[subpr
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # a worker uvicorn left behind
         proc.wait(timeout=30)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def wait_up(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
@@ -237,8 +245,7 @@ def wait_up(port: int, proc: subprocess.Popen[bytes], path: str) -> None:
 
     for _ in range(600):
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"the server stopped at start:\n{err[-2000:]}")
+            raise RuntimeError("the server stopped at start")
         try:
             httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
             return
@@ -332,15 +339,21 @@ def bench(args: argparse.Namespace, tmp: Path, database_url: str | None) -> None
     if args.cheap_hashing:
         iterations = 1000
         env.update(KDF_ITERATIONS=str(iterations), ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024")
+    # Migrated before the workers start: each dev-mode worker would migrate a fresh
+    # database at once, and on PostgreSQL two racing CREATE TABLEs stop one of them.
+    subprocess.run([sys.executable, "-m", "api", "migrate"], env=env, cwd=tmp, check=True)
     api_command = [sys.executable, "-m", "api", "serve", "--port", str(api_port)]
-    with server([*api_command, "--workers", str(args.workers)], env, tmp) as api:
+    logs = tmp / "logs"
+    logs.mkdir()
+    api_log, bare_log = logs / "api.log", logs / "bare.log"
+    with server([*api_command, "--workers", str(args.workers)], env, tmp, api_log) as api:
         wait_up(api_port, api, "/api/openapi.json")
         cookie, login_body, size = sign_up(
             f"http://127.0.0.1:{api_port}", tmp / "outbox", iterations
         )
         bare_env = {**os.environ, "BENCH_BODY_BYTES": str(size), "PYTHONPATH": str(ROOT)}
         bare_command = [sys.executable, "-m", "bench.api", "--serve-bare", str(bare_port)]
-        with server([*bare_command, str(args.workers)], bare_env, ROOT) as bare:
+        with server([*bare_command, str(args.workers)], bare_env, ROOT, bare_log) as bare:
             wait_up(bare_port, bare, "/api/me")
             where = "PostgreSQL" if database_url else "SQLite"
             print(

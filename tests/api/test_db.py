@@ -1,9 +1,11 @@
 """api/db.py: the connection pool (connections outlive the threads that opened them) and
-`lookup`, the single-statement read of the session check (on SQLite on the event loop's
-own connection, falling back to a worker thread when the file is locked)."""
+`lookup`, the single-statement read of the session check (SQLite: on the event loop's
+own connection, falling back to a worker thread when the file is locked; PostgreSQL: a
+few asynchronous connections per event loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from api.db import Conn, Database, Row
+from api.db import ASYNC_POOL_SIZE, Conn, Database, Row
 from tests.support.api_server import postgres_schema
 
 
@@ -72,19 +74,21 @@ def test_a_failed_transaction_rolls_back_and_its_connection_is_not_reused(db: Da
     assert db.call(_row, "a") == {"k": "a", "v": 1}
 
 
+SELECT_A = "SELECT k, v FROM t WHERE k = ?"
+
+
 def test_lookup_on_sqlite_runs_on_the_loop_thread_outside_a_transaction(db: Database) -> None:
     seen: dict[str, object] = {}
 
-    def probe(conn: Conn, key: str) -> Row | None:
-        seen["thread"] = threading.get_ident()
-        assert hasattr(conn, "raw")
-        seen["in_transaction"] = conn.raw.in_transaction
-        return _row(conn, key)
-
     async def main() -> None:
         seen["loop"] = threading.get_ident()
-        assert await db.lookup(probe, "a") == {"k": "a", "v": 1}
-        assert await db.lookup(probe, "missing") is None
+        assert await db.lookup(SELECT_A, ("a",)) == {"k": "a", "v": 1}
+        conn = db._loop_local.conn  # the loop's own connection, opened by that lookup
+        conn.raw.create_function("thread_id", 0, threading.get_ident)
+        row = await db.lookup("SELECT thread_id() AS thread")
+        seen["thread"] = row["thread"] if row else None
+        seen["in_transaction"] = conn.raw.in_transaction
+        assert await db.lookup(SELECT_A, ("missing",)) is None
 
     anyio.run(main)
     assert seen["thread"] == seen["loop"]
@@ -95,9 +99,9 @@ def test_lookup_sees_committed_writes_at_once(db: Database) -> None:
     """A session ended (or a row changed) by another connection is seen by the next lookup."""
 
     async def main() -> None:
-        assert await db.lookup(_row, "a") == {"k": "a", "v": 1}
+        assert await db.lookup(SELECT_A, ("a",)) == {"k": "a", "v": 1}
         await db.run(lambda c: c.execute("DELETE FROM t WHERE k = 'a'"))
-        assert await db.lookup(_row, "a") is None
+        assert await db.lookup(SELECT_A, ("a",)) is None
 
     anyio.run(main)
 
@@ -128,7 +132,7 @@ def test_lookup_on_a_locked_file_waits_on_a_worker_thread_not_the_loop(
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(ticker)
             start = time.monotonic()
-            row = await db.lookup(_row, "a")
+            row = await db.lookup(SELECT_A, ("a",))
             assert time.monotonic() - start >= 0.3  # it did wait for the lock
             tasks.cancel_scope.cancel()
         return row
@@ -138,11 +142,8 @@ def test_lookup_on_a_locked_file_waits_on_a_worker_thread_not_the_loop(
 
 
 def test_lookup_errors_other_than_a_busy_file_are_raised(db: Database) -> None:
-    def broken(conn: Conn) -> Row | None:
-        return conn.one("SELECT k FROM no_such_table")
-
     async def main() -> None:
-        await db.lookup(broken)
+        await db.lookup("SELECT k FROM no_such_table")
 
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         anyio.run(main)
@@ -150,7 +151,7 @@ def test_lookup_errors_other_than_a_busy_file_are_raised(db: Database) -> None:
 
 def test_close_closes_every_connection_also_the_loops(db: Database) -> None:
     async def main() -> None:
-        await db.lookup(_row, "a")
+        await db.lookup(SELECT_A, ("a",))
 
     anyio.run(main)
     db.call(_row, "a")
@@ -160,26 +161,34 @@ def test_close_closes_every_connection_also_the_loops(db: Database) -> None:
 
 
 @pytest.mark.postgres
-def test_lookup_on_postgres_is_one_statement_without_a_transaction() -> None:
-    from psycopg.pq import TransactionStatus
+def test_lookup_on_postgres_survives_a_lost_connection_and_bounds_its_pool() -> None:
+    import psycopg
 
     with postgres_schema() as url:
         database = Database(url)
         try:
             database.call(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"))
             database.call(lambda c: c.execute("INSERT INTO t VALUES ('a', 1)"))
-            status: list[TransactionStatus] = []
-
-            def probe(conn: Conn, key: str) -> Row | None:
-                assert hasattr(conn, "raw")
-                status.append(conn.raw.info.transaction_status)
-                return _row(conn, key)
+            backends = "SELECT pg_backend_pid() AS pid"
 
             async def main() -> None:
-                assert await database.lookup(probe, "a") == {"k": "a", "v": 1}
-                assert await database.lookup(probe, "b") is None
+                assert await database.lookup(SELECT_A, ("a",)) == {"k": "a", "v": 1}
+                assert await database.lookup(SELECT_A, ("b",)) is None
+                # Many at once: at most ASYNC_POOL_SIZE connections.
+                rows = await asyncio.gather(*(database.lookup(backends) for _ in range(40)))
+                pids = {row["pid"] for row in rows if row}
+                assert 1 <= len(pids) <= ASYNC_POOL_SIZE
+                await database.run(lambda c: c.execute("UPDATE t SET v = 2"))
+                assert await database.lookup(SELECT_A, ("a",)) == {"k": "a", "v": 2}
+                # The server ends the connections (a restart): the next lookup reconnects.
+                with psycopg.connect(url, autocommit=True) as admin:
+                    for pid in pids:
+                        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                assert await database.lookup(SELECT_A, ("a",)) == {"k": "a", "v": 2}
+                with pytest.raises(psycopg.errors.UndefinedTable):
+                    await database.lookup("SELECT k FROM no_such_table")
+                assert await database.lookup(SELECT_A, ("a",)) is not None
 
-            anyio.run(main)
-            assert status == [TransactionStatus.IDLE, TransactionStatus.IDLE]
+            asyncio.run(main())
         finally:
             database.close()
