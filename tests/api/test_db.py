@@ -9,14 +9,18 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import pytest
 
 from api.db import ASYNC_POOL_SIZE, Conn, Database, Row
 from tests.support.api_server import postgres_schema
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -26,6 +30,13 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.call(lambda c: c.execute("INSERT INTO t VALUES ('a', 1)"))
     yield database
     database.close()
+
+
+def _run(main: Callable[[], Awaitable[T]]) -> T:
+    """`main` on an event loop of its own in a new thread: the test process may already
+    run one in this thread (Playwright's sync API, when a browser test ran first)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, main).result()
 
 
 def _row(conn: Conn, key: str) -> Row | None:
@@ -90,7 +101,7 @@ def test_lookup_on_sqlite_runs_on_the_loop_thread_outside_a_transaction(db: Data
         seen["in_transaction"] = conn.raw.in_transaction
         assert await db.lookup(SELECT_A, ("missing",)) is None
 
-    anyio.run(main)
+    _run(main)
     assert seen["thread"] == seen["loop"]
     assert seen["in_transaction"] is False
 
@@ -103,7 +114,7 @@ def test_lookup_sees_committed_writes_at_once(db: Database) -> None:
         await db.run(lambda c: c.execute("DELETE FROM t WHERE k = 'a'"))
         assert await db.lookup(SELECT_A, ("a",)) is None
 
-    anyio.run(main)
+    _run(main)
 
 
 def test_lookup_on_a_locked_file_waits_on_a_worker_thread_not_the_loop(
@@ -137,7 +148,7 @@ def test_lookup_on_a_locked_file_waits_on_a_worker_thread_not_the_loop(
             tasks.cancel_scope.cancel()
         return row
 
-    assert anyio.run(main) == {"k": "a", "v": 2}
+    assert _run(main) == {"k": "a", "v": 2}
     assert ticks >= 10  # the loop ran meanwhile
 
 
@@ -146,14 +157,14 @@ def test_lookup_errors_other_than_a_busy_file_are_raised(db: Database) -> None:
         await db.lookup("SELECT k FROM no_such_table")
 
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
-        anyio.run(main)
+        _run(main)
 
 
 def test_close_closes_every_connection_also_the_loops(db: Database) -> None:
     async def main() -> None:
         await db.lookup(SELECT_A, ("a",))
 
-    anyio.run(main)
+    _run(main)
     db.call(_row, "a")
     assert db.open_connections == 2
     db.close()
@@ -189,6 +200,6 @@ def test_lookup_on_postgres_survives_a_lost_connection_and_bounds_its_pool() -> 
                     await database.lookup("SELECT k FROM no_such_table")
                 assert await database.lookup(SELECT_A, ("a",)) is not None
 
-            asyncio.run(main())
+            _run(main)
         finally:
             database.close()
