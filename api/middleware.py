@@ -42,15 +42,15 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = HTTPConnection(scope).headers.get("content-length")
-        too_large = error_response(
-            413, "body_too_large", f"The body is limited to {self.max_bytes} bytes."
-        )
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             if not declared.isdigit():
                 await error_response(400, "bad_request", "Bad Content-Length.")(
                     scope, receive, send
                 )
                 return
+            too_large = error_response(
+                413, "body_too_large", f"The body is limited to {self.max_bytes} bytes."
+            )
             await too_large(scope, receive, send)
             return
         seen = 0
@@ -81,13 +81,21 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.api_headers = _encoded(headers_for("/api/", https))
         self.site_headers = _encoded(headers_for("/", https))
+        self.api_replaced = frozenset(
+            n for n, _, default_only in self.api_headers if not default_only
+        )
+        self.site_replaced = frozenset(
+            n for n, _, default_only in self.site_headers if not default_only
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        table = self.api_headers if is_api_path(scope.get("path", "")) else self.site_headers
-        replaced = {name for name, _, default_only in table if not default_only}
+        if is_api_path(scope.get("path", "")):
+            table, replaced = self.api_headers, self.api_replaced
+        else:
+            table, replaced = self.site_headers, self.site_replaced
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -129,9 +137,9 @@ class SessionMiddleware:
         row = None
         if token and len(token) <= 100:
             now = int(time.time())
-            row = await self.services.db.run(
-                auth_service.session_by_token_hash, sha256_hex(token), now, write=False
-            )
+            # One indexed read statement: `lookup` runs it without a transaction and, on
+            # SQLite, without the hop to a worker thread (most of this request's cost).
+            row = await self.services.db.lookup(*auth_service.session_query(sha256_hex(token), now))
             if (
                 row is not None
                 and now - int(row["last_seen_at"]) >= auth_service.TOUCH_EVERY_SECONDS

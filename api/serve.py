@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.middleware.errors import ServerErrorMiddleware
@@ -76,6 +77,13 @@ def _factory() -> SiteAndApi:
     return build(load_settings(), Path(site) if site else None)
 
 
+def uvicorn_options(workers: int) -> dict[str, Any]:
+    """uvicorn's settings for `workers` processes: one worker (`make run`) logs each
+    request; several (production-like) log warnings only. bench/api.py runs its bare
+    Starlette floor with the same."""
+    return {"workers": workers, "log_level": "warning" if workers > 1 else "info"}
+
+
 def serve(settings: Settings, host: str, port: int, site: Path | None, workers: int = 1) -> int:
     if site is not None and not site.is_dir():
         # `make run` may start before anything rendered the site: serve the API anyway.
@@ -91,9 +99,8 @@ def serve(settings: Settings, host: str, port: int, site: Path | None, workers: 
             factory=True,
             host=host,
             port=port,
-            workers=workers,
-            log_level="warning",
+            **uvicorn_options(workers),
         )
     else:
-        uvicorn.run(build(settings, site), host=host, port=port, log_level="info")
+        uvicorn.run(build(settings, site), host=host, port=port, **uvicorn_options(workers))
     return 0

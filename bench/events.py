@@ -194,20 +194,20 @@ def bench_aggregate(url: str, events: int) -> None:
         rows.append((day, at, rng.choice(visitors), name, f"/p/s_{rng.randrange(2000):04d}/",
                      rng.uniform(0, 5000) if vital else None))  # fmt: skip
     start = time.perf_counter()
-    conn = db._conn()  # bulk load outside the service: the bench's own setup
-    conn.begin(True)
-    columns = "metrics_events (day, at, visitor, name, path, value)"
-    if isinstance(conn, SqliteConn):
-        conn.raw.executemany(f"INSERT INTO {columns} VALUES (?, ?, ?, ?, ?, ?)", rows)
-    else:
-        with conn.raw.cursor() as cur, cur.copy(f"COPY {columns} FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    conn.commit()
-    if not isinstance(conn, SqliteConn):
-        # Events arrive over a day, and autovacuum analyzes the table meanwhile; a bulk
-        # load leaves no statistics, and the planner would guess (sorts, not hashes).
-        conn.execute("ANALYZE metrics_events")
+    with db.connection() as conn:  # bulk load outside the service: the bench's own setup
+        conn.begin(True)
+        columns = "metrics_events (day, at, visitor, name, path, value)"
+        if isinstance(conn, SqliteConn):
+            conn.raw.executemany(f"INSERT INTO {columns} VALUES (?, ?, ?, ?, ?, ?)", rows)
+        else:
+            with conn.raw.cursor() as cur, cur.copy(f"COPY {columns} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        conn.commit()
+        if not isinstance(conn, SqliteConn):
+            # Events arrive over a day, and autovacuum analyzes the table meanwhile; a bulk
+            # load leaves no statistics, and the planner would guess (sorts, not hashes).
+            conn.execute("ANALYZE metrics_events")
     print(f"{db.dialect}: loaded {events:,} raw events in {time.perf_counter() - start:.1f} s")
     start, cpu = time.perf_counter(), time.process_time()
     aggregated = db.call(aggregate_finished_days, at + 86_400)  # as maintenance does first

@@ -132,6 +132,11 @@ def session_by_token_hash(conn: Conn, token_hash: str, now: int) -> Row | None:
     return store.session_by_token_hash(conn, token_hash, now)
 
 
+def session_query(token_hash: str, now: int) -> tuple[str, tuple[Any, ...]]:
+    """The session check's one statement, for `Database.lookup` (api/middleware.py)."""
+    return store.session_query(token_hash, now)
+
+
 def touch_session(conn: Conn, session_id: str, now: int) -> None:
     store.touch_session(conn, session_id, now)
 

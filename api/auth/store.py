@@ -152,9 +152,10 @@ def create_session(conn: Conn, session: dict[str, Any]) -> None:
     conn.execute(f"INSERT INTO sessions ({columns}) VALUES ({marks})", list(session.values()))
 
 
-def session_by_token_hash(conn: Conn, token_hash: str, now: int) -> Row | None:
-    """The hot path of every signed-in request: one indexed lookup joined to the user."""
-    return conn.one(
+def session_query(token_hash: str, now: int) -> tuple[str, tuple[Any, ...]]:
+    """The hot path of every signed-in request: one indexed lookup joined to the user, as
+    (sql, params) for `Database.lookup` (one statement, no transaction)."""
+    return (
         "SELECT s.id AS session_id, s.token_hash, s.method, s.created_at AS session_created_at, "
         "s.last_seen_at, s.auth_at, u.id, u.email, u.email_verified_at, u.pending_email, "
         "u.display_name, u.settings, u.created_at, u.restricted_at "
@@ -162,6 +163,10 @@ def session_by_token_hash(conn: Conn, token_hash: str, now: int) -> Row | None:
         "WHERE s.token_hash = ? AND s.last_seen_at > ? AND s.created_at > ?",
         (token_hash, now - SESSION_IDLE_SECONDS, now - SESSION_MAX_SECONDS),
     )
+
+
+def session_by_token_hash(conn: Conn, token_hash: str, now: int) -> Row | None:
+    return conn.one(*session_query(token_hash, now))
 
 
 def touch_session(conn: Conn, session_id: str, now: int) -> None:
