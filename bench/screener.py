@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Screener benchmark: the synthetic set of POSTS posts (bench/render.py's `cached_db`,
-every post snapshotted every day) rendered without search, served by the dev server as
-`make run` serves it (`python -m api serve --site`, Range requests included), and the
-/screener/ page driven in Debian's chromium.
+every post snapshotted every day) made into the part of a site the screener reads (the
+aggregates of a real build, the four /data/ Parquet files written by the build's own
+`opendata.write`, the /screener/ page and the assets; not the 100,000s of other pages,
+which bench/render.py times), served by the dev server as `make run` serves it
+(`python -m api serve --site`, Range requests included), and /screener/ driven in
+Debian's chromium.
 
     .venv/bin/python -m bench.screener --posts 100000            # 20,000 creators
     .venv/bin/python -m bench.screener --posts 1000000 --runs 1
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -27,11 +31,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from playwright.sync_api import Page, sync_playwright
 
 from bench.render import cached_db
-from sorastats.site.builder import render_site
+from sorastats.site import model, opendata, worker
+from sorastats.site.builder import open_db, raw_pages
 from sorastats.site.config import RenderConfig
+from sorastats.site.templating import asset_map, make_env
+from sorastats.site.writer import write_output
+from sorastats.tempdirs import owned_tempdir
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +60,36 @@ LATER: dict[str, list[str]] = {
         "t=creators&f=followers_30d.gte.100&s=followers_30d&d=desc&p=3",
     ],
 }
+
+
+def build_screener_site(db: Path, out: Path) -> dict[str, float]:
+    """The screener's part of a site (see the module docstring); CPU and wall seconds of
+    the aggregates and of writing each Parquet file."""
+    cfg = RenderConfig(db=db, out=out, base_url="https://sorastats.example", jobs=1)
+    spill = owned_tempdir("sorastats-bench-")
+    con = open_db(db, spill)
+    times: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        model.prepare(con, cfg)
+        times["aggregates"] = time.perf_counter() - t0
+        summaries = []
+        for ds in opendata.DATASETS:
+            t0 = time.perf_counter()
+            summaries.append(opendata.summarize(con, ds))
+            times[f"digest {ds.name}"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            opendata.write(con, ds, out)
+            times[f"write {ds.name}"] = time.perf_counter() - t0
+        info = model.site_info(con)
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+    assets = asset_map(cfg.templates / "static")
+    env = make_env(cfg.templates, cfg.base_url, assets)
+    for page in [*raw_pages(cfg, assets), *opendata.pages(summaries, info)]:
+        write_output(out, page.rel, worker.render_one(env, page.rel, page.template, page.doc))
+    return times
 
 
 def free_port() -> int:
@@ -110,6 +149,7 @@ def one_run(base: str, table: str) -> dict[str, Any]:
             page.goto(f"{base}/screener/?t={table}")
             wait_ready(page, 1)  # the first page of rows is on the page
             first = page.evaluate("() => window.__screener.first")
+            marks = page.evaluate("() => window.__screener.marks")
             wait_ready(page, 2)  # and its count
             boot = sum(n for _, n in sizes)
             data_first = sum(n for u, n in sizes if "/data/" in u)
@@ -128,6 +168,7 @@ def one_run(base: str, table: str) -> dict[str, Any]:
             page.wait_for_timeout(200)
             return {
                 "first_ms": float(first),
+                "marks": {k: float(v) for k, v in marks.items()},
                 "later_ms": later,
                 "boot_bytes": boot,
                 "first_data_bytes": data_first,
@@ -149,12 +190,12 @@ def main() -> None:
     creators = args.creators or args.posts // 5
     db = cached_db(args.posts, creators, args.days, "sql")
     site = ROOT / "bench" / ".cache" / f"screener-site-{args.posts}"
-    cfg = RenderConfig(db=db, out=site, base_url="https://sorastats.example", jobs=2, search=False)
-    t0 = time.perf_counter()
-    report = render_site(cfg)
-    print(f"build: {time.perf_counter() - t0:.1f} s ({report.written:,} written)")
+    times = build_screener_site(db, site)
+    print("build: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
     for f in sorted((site / "data").glob("*.parquet")):
-        print(f"  /data/{f.name}: {f.stat().st_size / 1e6:8.2f} MB")
+        groups = -(-int(duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchall()[0][0])
+                   // opendata.ROW_GROUP_SIZE)  # fmt: skip
+        print(f"  /data/{f.name}: {f.stat().st_size / 1e6:8.2f} MB, {groups} row groups")
     proc, base = serve(site)
     try:
         for table in ("creators", "posts"):
@@ -170,6 +211,11 @@ def main() -> None:
                 f"{r['boot_bytes'] / 1e6:.1f} MB ({r['first_data_bytes'] / 1e6:.2f} MB data) | "
                 f"whole session {r['total_bytes'] / 1e6:.1f} MB ({r['data_bytes'] / 1e6:.2f} MB "
                 f"data, {r['requests']} requests)"
+            )
+            print(
+                "          first run, ms since navigation: "
+                + ", ".join(f"{k} {v:.0f}" for k, v in r["marks"].items())
+                + f", first rows {r['first_ms']:.0f}"
             )
     finally:
         proc.terminate()

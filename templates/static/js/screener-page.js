@@ -8,7 +8,9 @@ const tables = JSON.parse(document.getElementById("screener-tables").textContent
 const $ = (id) => document.getElementById(id);
 const form = $("screen-form");
 const status = $("screen-status");
-const timings = (window.__screener = { queries: [], ready: false });
+// What the page did and when (ms since navigation): read by the tests and bench/screener.py.
+const timings = (window.__screener = { queries: [], ready: false, marks: {} });
+const mark = (name) => (timings.marks[name] = performance.now());
 
 function say(text, kind = "") {
   status.textContent = text;
@@ -35,10 +37,13 @@ function label(column) {
 
 let connection = null;
 async function connect() {
+  mark("start");
   const duckdb = await import(root.dataset.duckdb);
+  mark("module");
   const worker = new Worker(root.dataset.worker);
   const db = new duckdb.AsyncDuckDB(new duckdb.VoidLogger(), worker);
   await db.instantiate(new URL(root.dataset.wasm, location.href).href);
+  mark("instantiated");
   await db.open({ query: { castBigIntToDouble: true, castDecimalToDouble: true } });
   for (const [name, t] of Object.entries(tables)) {
     const url = new URL(t.url, location.href).href;
@@ -48,6 +53,7 @@ async function connect() {
   // Never fetch extensions from another host: everything needed is built in.
   await conn.query("SET autoinstall_known_extensions = false");
   await conn.query("SET autoload_known_extensions = false");
+  mark("connected");
   return conn;
 }
 

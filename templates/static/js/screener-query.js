@@ -80,7 +80,7 @@ export function parseState(search, tables) {
   const names = Object.keys(tables).sort();
   const table = names.includes(q.get("t")) ? q.get("t") : names.includes("creators") ? "creators" : names[0];
   const cols = columnMap(tables, table);
-  let dropped = 0;
+  let dropped = q.get("t") !== null && q.get("t") !== table ? 1 : 0;
   const conditions = [];
   for (const raw of q.getAll("f")) {
     const first = raw.indexOf(".");
@@ -159,14 +159,16 @@ export function buildQuery(state, tables, source) {
     const op = column && Object.hasOwn(OPS, kind) ? OPS[kind][c.op] : undefined;
     const value = column ? parseValue(column, c.value) : undefined;
     if (!op || value === undefined) throw new Error(`not a condition: ${c.column} ${c.op}`);
-    clauses.push(op[1](quoteIdent(c.column)));
+    clauses.push(op[1](`src.${quoteIdent(c.column)}`));
     params.push(value);
   }
   if (!cols.has(state.sort)) throw new Error(`not a column: ${state.sort}`);
-  const from = `FROM read_parquet(${quoteString(source)})`;
+  // Qualified names in WHERE and ORDER BY: the select list's aliases (formatted dates,
+  // text casts) must never be what rows are filtered or sorted by.
+  const from = `FROM read_parquet(${quoteString(source)}) AS src`;
   const where = clauses.length ? ` WHERE ${clauses.join(" AND ")}` : "";
   const dir = state.dir === "asc" ? "ASC" : "DESC";
-  const order = ` ORDER BY ${quoteIdent(state.sort)} ${dir} NULLS LAST, "id"`;
+  const order = ` ORDER BY src.${quoteIdent(state.sort)} ${dir} NULLS LAST, src."id"`;
   const shown = shownColumns(state, tables).map((c) =>
     c.type === "TIMESTAMP"
       ? `strftime(${quoteIdent(c.name)}, '%Y-%m-%d %H:%M') AS ${quoteIdent(c.name)}`
