@@ -192,9 +192,12 @@ def main() -> None:
     site = ROOT / "bench" / ".cache" / f"screener-site-{args.posts}"
     times = build_screener_site(db, site)
     print("build: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
+    con = duckdb.connect()
     for f in sorted((site / "data").glob("*.parquet")):
-        groups = -(-int(duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchall()[0][0])
-                   // opendata.ROW_GROUP_SIZE)  # fmt: skip
+        row = con.execute(
+            "SELECT count(DISTINCT row_group_id) FROM parquet_metadata(?)", [str(f)]
+        ).fetchone()
+        groups = int(row[0]) if row else 0
         print(f"  /data/{f.name}: {f.stat().st_size / 1e6:8.2f} MB, {groups} row groups")
     proc, base = serve(site)
     try:

@@ -99,9 +99,7 @@ CREATORS = Dataset(
         Column("page", "VARCHAR", "'/c/' || c.slug || '/'", "the creator's page on this site"),
         Column("created_at", "TIMESTAMP", "c.created_at", "account created (UTC)", "date"),
         Column("follower_count", "BIGINT", "c.follower_count", "followers", "num"),
-        Column(
-            "likes_received_count", "BIGINT", "c.likes_received_count", "likes received", "num"
-        ),
+        Column("likes_received_count", "BIGINT", "c.likes_received_count", "likes received", "num"),
         Column("cameo_count", "BIGINT", "c.cameo_count", "cameos of them", "num"),
         Column("videos", "BIGINT", "cs.videos", "public videos on this site", "num"),
         Column("views", "BIGINT", "cs.views", "views of those videos", "num"),
@@ -190,10 +188,7 @@ DATASETS: tuple[Dataset, ...] = (CREATORS, POSTS, CREATOR_DAILY, POST_DAILY)
 
 def copy_options() -> str:
     # Parquet version 1 pages: every reader (pandas, polars, older DuckDB-WASM) reads them.
-    return (
-        f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE}, "
-        "PARQUET_VERSION V1"
-    )
+    return f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE}, PARQUET_VERSION V1"
 
 
 def _declaration(ds: Dataset) -> str:
@@ -235,9 +230,7 @@ def write(con: duckdb.DuckDBPyConnection, ds: Dataset, root: Path) -> int:
     con.execute("SET threads = 1")
     con.execute("SET preserve_insertion_order = true")
     try:
-        con.execute(
-            f"COPY ({ds.select()}\nORDER BY {ds.order}) TO '{tmp}' ({copy_options()})"
-        )
+        con.execute(f"COPY ({ds.select()}\nORDER BY {ds.order}) TO '{tmp}' ({copy_options()})")
     finally:
         con.execute(f"SET threads = {int(settings[0])}")
         con.execute(f"SET preserve_insertion_order = {str(settings[1]).lower()}")
