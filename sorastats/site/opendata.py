@@ -302,4 +302,4 @@ def schema_markdown() -> str:
             *(f"| `{c.name}` | {c.type} | {c.doc} |" for c in ds.columns),
             "",
         ]
-    return "\n".join(out).rstrip("\n")
+    return "\n".join(out).rstrip("\n") + "\n"
