@@ -57,7 +57,7 @@ async function connect() {
   return conn;
 }
 
-async function run(sql, params) {
+async function run(sql, params, log = timings.queries) {
   const t0 = performance.now();
   const stmt = await connection.prepare(sql);
   try {
@@ -65,8 +65,22 @@ async function run(sql, params) {
     return table.toArray().map((r) => r.toJSON());
   } finally {
     await stmt.close();
-    timings.queries.push({ sql, ms: performance.now() - t0 });
+    log.push({ sql, ms: performance.now() - t0 });
   }
+}
+timings.bounds = [];
+
+// The page's rows: within the sort bound when there is one (see buildQuery).
+async function pageRows(built) {
+  if (built.bound) {
+    const found = await run(built.bound, built.params, timings.bounds);
+    const value = found.length ? found[0].v : null;
+    if (typeof value === "number" && Number.isFinite(value)) {
+      const within = built.pageWithin(value);
+      return run(within.sql, within.params);
+    }
+  }
+  return run(built.page, built.params);
 }
 
 // -- the form -------------------------------------------------------------------------
@@ -182,7 +196,7 @@ async function show() {
   const built = Q.buildQuery(state, tables, `${state.table}.parquet`);
   const shown = Q.shownColumns(state, tables);
   say("Running…");
-  const rows = await run(built.page, built.params);
+  const rows = await pageRows(built);
   $("results").querySelector("thead").replaceChildren(el("tr", {}, ...shown.map(header)));
   $("results").querySelector("tbody").replaceChildren(
     ...rows.map((r) => el("tr", {}, ...shown.map((c) => cell(c, r)))),

@@ -179,9 +179,26 @@ export function buildQuery(state, tables, source) {
   const text = tables[state.table].columns.map(
     (c) => `CAST(${quoteIdent(c.name)} AS VARCHAR) AS ${quoteIdent(c.name)}`,
   );
+  const select = `SELECT ${[...shown, ...link].join(", ")} ${from}`;
+  const limit = ` LIMIT ${PAGE_SIZE} OFFSET ${(page - 1) * PAGE_SIZE}`;
+  const sortColumn = cols.get(state.sort);
+  // A numeric sort gets a bound: the sort value of the page's last row, found from the
+  // sort and filter columns alone; the page's query then says `sort >= bound` (or <=),
+  // which lets the Parquet reader skip row groups by their min/max (the files are sorted
+  // by their usual sort), instead of reading the shown columns of every row.
+  const bounded = kindOf(sortColumn) === "num";
+  const sortRef = `src.${quoteIdent(state.sort)}`;
   return {
     params,
-    page: `SELECT ${[...shown, ...link].join(", ")} ${from}${where}${order} LIMIT ${PAGE_SIZE} OFFSET ${(page - 1) * PAGE_SIZE}`,
+    page: `${select}${where}${order}${limit}`,
+    bound: bounded
+      ? `SELECT ${sortRef} AS v ${from}${where} ORDER BY ${sortRef} ${dir} NULLS LAST LIMIT 1 OFFSET ${page * PAGE_SIZE - 1}`
+      : null,
+    // The page's query with the bound (a number from `bound`'s row) as one more parameter.
+    pageWithin: (value) => ({
+      sql: `${select}${where ? `${where} AND` : " WHERE"} ${sortRef} ${dir === "DESC" ? ">=" : "<="} ?${order}${limit}`,
+      params: [...params, value],
+    }),
     count: `SELECT count(*) AS n ${from}${where}`,
     csv: `SELECT ${text.join(", ")} ${from}${where}${order} LIMIT ${CSV_MAX_ROWS}`,
   };
