@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # every run rewrite all 200 of them again: 10 s of CPU per worker, a sixth of `make check`.
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n auto
 
-.PHONY: setup run check test lint types fast services clean screenshots
+.PHONY: setup run check test lint types fast services clean screenshots vendor-duckdb-wasm
 
 setup: $(STAMP)
 
@@ -60,6 +60,22 @@ test: setup services
 	  wait $$static; checks=$$?; cat .static-checks.log; rm -f .static-checks.log; \
 	  $(PY) -m tests.support.results .test-results.xml $$checks; rm -f .test-results.xml; \
 	  [ $$tests = 0 ] && [ $$checks = 0 ]
+
+# The screener's DuckDB-WASM (templates/static/vendor/duckdb-wasm/, docs/data.md): the
+# EH bundle and worker as published, the ESM entry bundled with apache-arrow by esbuild.
+DUCKDB_WASM := 1.28.0  # the last release with Parquet built in (docs/data.md)
+vendor-duckdb-wasm:
+	rm -rf .vendor-build && mkdir .vendor-build
+	cd .vendor-build && npm install --no-save --ignore-scripts --prefix . \
+	  @duckdb/duckdb-wasm@$(DUCKDB_WASM) apache-arrow@13.0.0 esbuild@0.24.0 && \
+	  printf 'export { AsyncDuckDB, VoidLogger, DuckDBDataProtocol } from "@duckdb/duckdb-wasm";\n' > entry.mjs && \
+	  node node_modules/esbuild/bin/esbuild entry.mjs --bundle --format=esm --minify \
+	    --target=es2020 --legal-comments=none --outfile=duckdb-browser.mjs
+	V=templates/static/vendor/duckdb-wasm; D=.vendor-build/node_modules/@duckdb/duckdb-wasm/dist; \
+	  cp $$D/duckdb-eh.wasm $$D/duckdb-browser-eh.worker.js .vendor-build/duckdb-browser.mjs $$V/ && \
+	  cp .vendor-build/node_modules/apache-arrow/LICENSE.txt $$V/LICENSE-apache-arrow.txt && \
+	  cp .vendor-build/node_modules/apache-arrow/NOTICE.txt $$V/NOTICE-apache-arrow.txt
+	rm -rf .vendor-build
 
 clean:
 	rm -rf $(VENV) site site.* data/*.duckdb data/*.duckdb.wal

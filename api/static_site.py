@@ -11,7 +11,15 @@ a page and answers 404, as on the bucket, where siblings are never objects of th
 Refused (404): `..` and `.` segments, dot files (the build's `.manifest`, the writer's
 temporary files), empty segments (`//`), NUL and backslashes, and anything whose real
 path (after symlinks) leaves the site folder. Only GET and HEAD (others: 405).
-ETag / Last-Modified with If-None-Match / If-Modified-Since give 304s. No Range requests.
+ETag / Last-Modified with If-None-Match / If-Modified-Since give 304s.
+
+Range requests (RFC 9110 §14), as the bucket and CDN answer them, so DuckDB-WASM and other
+Parquet readers fetch only the bytes a query needs (`/data/*.parquet`, docs/data.md): one
+`bytes=` range (first-last, first-, or -suffix) of a file sent as it is gives 206 with
+Content-Range; a range past the end gives 416 with `Content-Range: bytes */size`; several
+ranges, a malformed header, an If-Range that does not match the current ETag, or an
+answer from a compressed sibling give the whole file (200), as RFC 9110 allows. Files sent
+as they are say `Accept-Ranges: bytes`.
 """
 
 from __future__ import annotations
@@ -41,6 +49,44 @@ class Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     fd: int | None = None
     body: bytes = b""
+    offset: int = 0  # where the body starts in the file (a range)
+    length: int | None = None  # bytes of the file to send (None: to its end)
+
+
+class Unsatisfiable(Exception):
+    """A byte range that starts past the end of the file (answered 416)."""
+
+
+MAX_RANGE_HEADER = 200  # longer: not the single range a reader sends; the whole file
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The (first, last) byte, inclusive, that a Range header asks of a file of `size`
+    bytes; None to send the whole file (no header, a malformed one, several ranges, a unit
+    other than bytes). Raises `Unsatisfiable` for a range starting at or past the end."""
+    if header is None or len(header) > MAX_RANGE_HEADER:
+        return None
+    unit, eq, spec = header.partition("=")
+    if not eq or unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_text, dash, last_text = spec.strip().partition("-")
+    numbers = (first_text, last_text)
+    if not dash or not all(t == "" or (t.isascii() and t.isdigit()) for t in numbers):
+        return None
+    if not first_text:  # the last N bytes
+        if not last_text:
+            return None
+        suffix = int(last_text)
+        if suffix == 0 or size == 0:
+            raise Unsatisfiable
+        return max(0, size - suffix), size - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if last_text and last < first:
+        return None
+    if first >= size:
+        raise Unsatisfiable
+    return first, min(last, size - 1)
 
 
 def site_rel(path: str) -> tuple[str, bool] | None:
@@ -107,6 +153,30 @@ def _representation(
     if conditional and _not_modified(request, etag, st.st_mtime):
         os.close(fd)
         return Answer(304, [h for h in headers if h[0] != "content-type"])
+    if status == 200 and encoding is None:
+        headers.append(("accept-ranges", "bytes"))
+        if_range = request.get("if-range")
+        try:
+            wanted = byte_range(request.get("range"), st.st_size)
+        except Unsatisfiable:
+            wanted = None
+            if if_range is None or if_range == etag:
+                os.close(fd)
+                return Answer(
+                    416,
+                    [
+                        ("content-range", f"bytes */{st.st_size}"),
+                        ("content-type", "text/plain; charset=utf-8"),
+                        ("content-length", "0"),
+                    ],
+                )
+        if wanted is not None and (if_range is None or if_range == etag):
+            first, last = wanted
+            headers += [
+                ("content-range", f"bytes {first}-{last}/{st.st_size}"),
+                ("content-length", str(last - first + 1)),
+            ]
+            return Answer(206, headers, fd=fd, offset=first, length=last - first + 1)
     headers.append(("content-length", str(st.st_size)))
     return Answer(status, headers, fd=fd)
 
@@ -177,9 +247,14 @@ class StaticSite:
         if head or fd is None:
             await send({"type": "http.response.body", "body": b"" if head else answer.body})
             return
+        offset, left = answer.offset, answer.length
         while True:
-            chunk = await anyio.to_thread.run_sync(os.read, fd, CHUNK)
-            more = len(chunk) == CHUNK
+            want = CHUNK if left is None else min(CHUNK, left)
+            chunk = await anyio.to_thread.run_sync(os.pread, fd, want, offset)
+            offset += len(chunk)
+            if left is not None:
+                left -= len(chunk)
+            more = len(chunk) == want and (left is None or left > 0)
             await send({"type": "http.response.body", "body": chunk, "more_body": more})
             if not more:
                 return

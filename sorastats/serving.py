@@ -106,6 +106,7 @@ _TYPES: dict[str, str] = {
     "ico": "image/x-icon",
     "woff2": "font/woff2",
     "wasm": "application/wasm",
+    "parquet": "application/vnd.apache.parquet",
 }
 # Atom feeds say what they are, so feed readers and browsers treat them as feeds.
 _FEED_TYPE = "application/atom+xml; charset=utf-8"

@@ -38,7 +38,7 @@ from sorastats.db import schema_version
 from sorastats.run import default_captures_dir
 from sorastats.runlock import RunLock
 from sorastats.schema import SCHEMA_VERSION
-from sorastats.site import icons, images, model, worker
+from sorastats.site import icons, images, model, opendata, worker
 from sorastats.site.config import RenderConfig
 from sorastats.site.content import ContentError, load_notice
 from sorastats.site.derived import cache_dir
@@ -369,6 +369,7 @@ class SiteBuild:
         self.early_pending: deque[Bundle] = deque()  # not started yet: either thread takes one
         self.early_pool: ThreadPoolExecutor | None = None
         self.stop = threading.Event()  # set when the build ends: no further Pagefind run
+        self.datasets: dict[str, opendata.Dataset] = {}  # rel -> the open-data file it is
 
     @classmethod
     def render(
@@ -458,11 +459,16 @@ class SiteBuild:
     def render_python_pages(self) -> None:
         ledger, cfg = self.ledger, self.cfg
         search_keys = [b.key for b, _ in self.bundles]
+        # The open data: each file an entry of its own kind, hashed by its rows in DuckDB.
+        summaries = [opendata.summarize(self.con, ds) for ds in opendata.DATASETS]
+        self.datasets = {s.dataset.rel: s.dataset for s in summaries}
         self.extra += [
             *raw_pages(cfg, self.assets),
             *model.extra_pages(self.con, cfg, self.info, search_keys),
+            *opendata.pages(summaries, self.info),
         ]
         ledger.add(_entries(self.extra, self.fingerprint), "py")
+        ledger.add([(s.dataset.rel, "", s.digest, False) for s in summaries], "data")
         # The site's images: entries of their own kind, hashed by name (a name is its bytes).
         archive = CaptureArchive(cfg.captures or default_captures_dir(cfg.db))
         self.image_outputs = {o.rel: o for o in images.outputs(self.con, archive)}
@@ -480,6 +486,9 @@ class SiteBuild:
         if ledger.plan(("media",)):
             self._staging()
             self._queue_todo(("media",))
+        if ledger.plan(("data",)):
+            self._staging()
+            self._queue_todo(("data",))
 
     def plan_changes(self) -> None:
         report = self.report
@@ -518,7 +527,9 @@ class SiteBuild:
                 f"render: {len(missing):,} unchanged page(s) missing from both trees: rendering"
             )
             self.ledger.reset_todo(missing)
-            self._queue_todo(("py", "sitemap", "media", *(ps.kind for ps in model.PAGE_SETS)))
+            self._queue_todo(
+                ("py", "sitemap", "media", "data", *(ps.kind for ps in model.PAGE_SETS))
+            )
 
     def finish_rendering(self) -> None:
         self.queue.finish()
@@ -662,6 +673,13 @@ class SiteBuild:
                 archive = CaptureArchive(cfg.captures or default_captures_dir(cfg.db))
                 self.images = images.ImageRenderer(archive, cache_dir(cfg.out), cfg.jobs, self.log)
             self.images.add((self.image_outputs[rel] for rel in sorted(rels)), self._staging())
+        if "data" in kinds:
+            # Written here, by DuckDB, straight into the staging tree (not by the pool).
+            for rel in sorted(ledger.todo_rels(("data",))):
+                self.report.bytes_written += opendata.write(
+                    self.con, self.datasets[rel], self._staging()
+                )
+                self.report.written += 1
         for ps in model.PAGE_SETS:
             if ps.kind in kinds:
                 for rel, doc in ledger.docs(ps, cfg):

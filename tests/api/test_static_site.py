@@ -18,7 +18,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from api.middleware import SecurityHeadersMiddleware
-from api.static_site import StaticSite, plan, site_rel
+from api.static_site import StaticSite, Unsatisfiable, byte_range, plan, site_rel
 from sorastats import serving
 from sorastats.headers import headers_for
 from sorastats.site.writer import write_output
@@ -239,3 +239,88 @@ def test_a_file_larger_than_one_chunk(tmp_path: Path) -> None:
     response = get(tmp_path, "/blob.wasm")
     assert response.content == data
     assert response.headers["content-type"] == "application/wasm"
+
+
+# Range requests: what Parquet readers (DuckDB, DuckDB-WASM on /screener/) send.
+RANGES = [
+    # header, size, (first, last) or None (the whole file) or "416"
+    ("bytes=0-99", 1000, (0, 99)),
+    ("bytes=10-", 1000, (10, 999)),
+    ("bytes=-100", 1000, (900, 999)),
+    ("bytes=-5000", 1000, (0, 999)),  # a suffix longer than the file: all of it
+    ("bytes=990-5000", 1000, (990, 999)),  # the end clipped to the file
+    ("bytes=999-999", 1000, (999, 999)),
+    (" bytes = 5-6 ", 1000, (5, 6)),
+    ("BYTES=5-6", 1000, (5, 6)),
+    ("bytes=1000-", 1000, "416"),
+    ("bytes=5000-6000", 1000, "416"),
+    ("bytes=-0", 1000, "416"),
+    ("bytes=0-", 0, "416"),
+    ("bytes=0-1,5-6", 1000, None),  # several ranges: the whole file (RFC 9110 allows it)
+    ("bytes=9-5", 1000, None),  # last before first: invalid, ignored
+    ("bytes=-", 1000, None),
+    ("bytes=a-b", 1000, None),
+    ("bytes=²-3", 1000, None),  # a digit to str.isdigit, not to int()
+    ("items=0-5", 1000, None),
+    ("bytes", 1000, None),
+    ("bytes=0-" + "9" * 300, 1000, None),  # over MAX_RANGE_HEADER
+    ("", 1000, None),
+]
+
+
+@pytest.mark.parametrize(("header", "size", "expected"), RANGES)
+def test_byte_range(header: str, size: int, expected: tuple[int, int] | str | None) -> None:
+    if expected == "416":
+        with pytest.raises(Unsatisfiable):
+            byte_range(header, size)
+    else:
+        assert byte_range(header, size) == expected
+
+
+def test_range_requests(tmp_path: Path) -> None:
+    data = os.urandom(200_000)  # more than one chunk
+    write_output(tmp_path, "data/posts.parquet", data)
+    whole = get(tmp_path, "/data/posts.parquet")
+    assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["accept-ranges"] == "bytes"
+    etag = whole.headers["etag"]
+    for header, (first, last) in (
+        ("bytes=0-3", (0, 3)),
+        ("bytes=70000-140000", (70000, 140000)),  # across chunk boundaries
+        ("bytes=-8", (199_992, 199_999)),  # Parquet's footer length and magic
+        ("bytes=150000-", (150_000, 199_999)),
+    ):
+        part = get(tmp_path, "/data/posts.parquet", Range=header)
+        assert part.status_code == 206, header
+        assert part.content == data[first : last + 1]
+        assert part.headers["content-range"] == f"bytes {first}-{last}/200000"
+        assert int(part.headers["content-length"]) == last - first + 1
+        assert part.headers["etag"] == etag and part.headers["x-content-type-options"]
+    head = request(tmp_path, "HEAD", "/data/posts.parquet", {"Range": "bytes=0-9"})
+    assert head.status_code == 206 and head.content == b""
+    assert head.headers["content-length"] == "10"
+    past = get(tmp_path, "/data/posts.parquet", Range="bytes=200000-")
+    assert past.status_code == 416 and past.content == b""
+    assert past.headers["content-range"] == "bytes */200000"
+    # If-Range: the range only while the file is the one the reader saw; else all of it.
+    same = get(tmp_path, "/data/posts.parquet", Range="bytes=0-3", **{"If-Range": etag})
+    assert same.status_code == 206 and same.content == data[:4]
+    changed = get(tmp_path, "/data/posts.parquet", Range="bytes=0-3", **{"If-Range": '"old"'})
+    assert changed.status_code == 200 and changed.content == data
+    stale_past = get(tmp_path, "/data/posts.parquet", Range="bytes=999999-", **{"If-Range": '"x"'})
+    assert stale_past.status_code == 200 and stale_past.content == data
+    several = get(tmp_path, "/data/posts.parquet", Range="bytes=0-1,4-5")
+    assert several.status_code == 200 and several.content == data
+    # A conditional request that matches is still a 304, whatever the range.
+    cached = get(tmp_path, "/data/posts.parquet", Range="bytes=0-3", **{"If-None-Match": etag})
+    assert cached.status_code == 304
+
+
+def test_no_ranges_of_compressed_answers_nor_of_404s(site: Path) -> None:
+    br = get(site, "/", **{"Accept-Encoding": "br", "Range": "bytes=0-3"})
+    assert br.status_code == 200 and br.content == PAGE  # the whole (decoded) page
+    assert "accept-ranges" not in br.headers
+    plain = get(site, "/", **{"Accept-Encoding": "identity", "Range": "bytes=0-3"})
+    assert plain.status_code == 206 and plain.content == PAGE[:4]
+    missing = get(site, "/nope/", Range="bytes=0-3")
+    assert missing.status_code == 404 and missing.content == FILES["404.html"]

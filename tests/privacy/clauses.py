@@ -159,6 +159,7 @@ CLAUSES: tuple[Clause, ...] = (
             "tests/api/creators/test_creators.py::test_hide_show_and_erase_a_creator_page",
             "tests/sorastats/test_contributions.py::test_erasure_purges_rows_and_archive_and_a_reimport_never_brings_them_back",
             "tests/sorastats/site/test_contributions_site.py::test_hide_publish_and_show_again",
+            "tests/sorastats/site/test_opendata.py::test_hidden_erased_banned_and_deleted_never_appear",
             "tests/api/creators/test_creators.py::test_removal_requests_are_received_mailed_and_decided_by_the_operator",
         ),
         "Objection covers the usage metrics (the only processing not needed for the service). "

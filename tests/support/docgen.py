@@ -18,6 +18,7 @@ and NAME is one of `GENERATORS`:
 - `file PATH`: a file of the repository as a fenced block (deploy/'s configs in
   docs/deploy.md: the docs show exactly what the tests run).
 - `serving-rules`: how each kind of site file is served and deployed (sorastats/serving.py).
+- `open-data`: the Parquet files of /data/ and their columns (sorastats/site/opendata.py).
 - `retention`: how long each kind of data is kept and what deletes it
   (sorastats/retention.py); also in content/privacy.md, whose page shows it.
 - `privacy-clauses`: each clause of the privacy policy and its tests (tests/privacy/clauses.py).
@@ -308,6 +309,12 @@ def serving_rules() -> str:
     return table(["example", "kind", "Content-Type", "Cache-Control", "phase", "why"], rows)
 
 
+def open_data() -> str:
+    from sorastats.site import opendata
+
+    return opendata.schema_markdown()
+
+
 GENERATORS: dict[str, Callable[..., str]] = {
     "build-commands": build_commands,
     "pipeline-settings": pipeline_settings,
@@ -324,6 +331,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "retention": retention,
     "browser-storage": browser_storage,
     "privacy-clauses": privacy_clauses,
+    "open-data": open_data,
 }
 
 
