@@ -77,7 +77,7 @@ def _gains(prefix: str, what: str, table: str, born: str) -> tuple[Column, ...]:
             "BIGINT",
             f"{table}.{prefix}_{w}",
             f"{what} gained in the last {w} day{'s' if w > 1 else ''} (all it has when "
-            f"{born} is within the window; null without enough history)",
+            f"{born} is within the window; NULL without enough history)",
             "num",
         )
         for w in (1, 7, 30)
@@ -121,7 +121,7 @@ POSTS = Dataset(
         Column("creator_id", "VARCHAR", "p.creator_id", "the creator's id (creators.id)"),
         Column("username", "VARCHAR", "p.username", "the creator's username", "text"),
         Column("page", "VARCHAR", "'/p/' || p.id || '/'", "the video's page on this site"),
-        Column("prompt", "VARCHAR", "p.prompt", "the caption as posted (null: none)", "text"),
+        Column("prompt", "VARCHAR", "p.prompt", "the caption as posted (NULL: none)", "text"),
         Column("has_prompt", "BOOLEAN", "p.prompt IS NOT NULL", "has a caption", "bool"),
         Column("posted_at", "TIMESTAMP", "p.posted_at", "posted (UTC)", "date"),
         Column("width", "INTEGER", "p.width", "width in pixels", "num"),
@@ -132,7 +132,7 @@ POSTS = Dataset(
             "CASE WHEN p.width IS NULL OR p.height IS NULL THEN NULL "
             "WHEN p.width < p.height THEN 'portrait' WHEN p.width > p.height THEN 'landscape' "
             "ELSE 'square' END",
-            "portrait, landscape or square (null: size unknown)",
+            "portrait, landscape or square (NULL: size unknown)",
             "enum:portrait|landscape|square",
         ),
         Column(
@@ -230,7 +230,10 @@ def write(con: duckdb.DuckDBPyConnection, ds: Dataset, root: Path) -> int:
     con.execute("SET threads = 1")
     con.execute("SET preserve_insertion_order = true")
     try:
-        con.execute(f"COPY ({ds.select()}\nORDER BY {ds.order}) TO '{tmp}' ({copy_options()})")
+        # COPY takes no parameter for its target: the path is quoted as a SQL string
+        # literal (a site folder may hold a quote).
+        quoted = str(tmp).replace("'", "''")
+        con.execute(f"COPY ({ds.select()}\nORDER BY {ds.order}) TO '{quoted}' ({copy_options()})")
     finally:
         con.execute(f"SET threads = {int(settings[0])}")
         con.execute(f"SET preserve_insertion_order = {str(settings[1]).lower()}")
