@@ -25,6 +25,7 @@ import json
 import os
 import random
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.api import drive, free_port
+from bench.api import _exit_on_sigterm, drive, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VISITORS = 5000
@@ -117,9 +118,15 @@ def _wait_up(port: int, server: subprocess.Popen[bytes]) -> None:
 
 
 def bench_http(duration: float, connections: int) -> None:
+    # The folder holds dev-mode secret keys and databases: removed however the run ends
+    # (SIGTERM too: see `main`).
+    with tempfile.TemporaryDirectory(prefix="sorastats-bench-events-") as name:
+        _bench_http(Path(name), duration, connections)
+
+
+def _bench_http(tmp: Path, duration: float, connections: int) -> None:
     from api.db import Database
 
-    tmp = Path(tempfile.mkdtemp(prefix="sorastats-bench-events-"))
     for label, per in (("1 event per request", 1), ("5 events per request", 5)):
         port = free_port()
         env = {**os.environ, "DEV_MODE": "1", "DATA_DIR": str(tmp / label[0]),
@@ -238,10 +245,11 @@ def main() -> int:
     parser.add_argument("--postgres", default="", help="also aggregate on this PostgreSQL URL")
     parser.add_argument("--skip-http", action="store_true", help="only the aggregation")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if not args.skip_http:
         bench_http(args.duration, args.connections)
-    tmp = Path(tempfile.mkdtemp(prefix="sorastats-bench-agg-"))
-    bench_aggregate(f"sqlite:///{tmp / 'a.sqlite3'}", args.events)
+    with tempfile.TemporaryDirectory(prefix="sorastats-bench-agg-") as name:
+        bench_aggregate(f"sqlite:///{Path(name) / 'a.sqlite3'}", args.events)
     if args.postgres:
         from tests.support.api_server import postgres_schema
 
