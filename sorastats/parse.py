@@ -304,10 +304,12 @@ def without_posts(doc: Any, drop: Drop) -> tuple[Any, int]:
     many wrappers went)."""
     if _is_wrapper(doc) and drop(doc["post"]):
         return None, 1
+    return doc, _cut_where(doc, lambda value: wrapper_goes(value, drop))
 
-    def goes(value: Any) -> bool:
-        return wrapper_goes(value, drop)
 
+def _cut_where(doc: Any, goes: Callable[[Any], bool]) -> int:
+    """Remove, in place and at any depth below `doc`, every value `goes` names (a dict's
+    entry or a list's item); returns how many went. What goes is not walked."""
     removed = 0
     stack = [doc]
     while stack:
@@ -323,7 +325,7 @@ def without_posts(doc: Any, drop: Drop) -> tuple[Any, int]:
                 removed += len(current) - len(kept)
                 current[:] = kept
             stack.extend(v for v in current if type(v) in (dict, list))
-    return doc, removed
+    return removed
 
 
 # A creator's id where a document names one: a profile's `user_id`, a post's `shared_by`.
@@ -344,14 +346,14 @@ def without_creators(doc: Any, creators: frozenset[str] | set[str]) -> tuple[Any
     when nothing of it is left, and how many objects went)."""
     if not creators:
         return doc, 0
-    doc, removed = without_posts(doc, lambda post: post.get("shared_by") in creators)
-    if doc is None:
-        return None, removed
+
+    def authored(post: dict[str, Any]) -> bool:
+        return post.get("shared_by") in creators
 
     def goes(value: Any) -> bool:
         if type(value) is not dict:
             return False
-        if value.get("user_id") in creators:
+        if value.get("user_id") in creators or wrapper_goes(value, authored):
             return True
         # A wrapper (or a manifest item's) whose post names no author but whose
         # profile is the erased creator's goes whole, not just its profile.
@@ -361,22 +363,8 @@ def without_creators(doc: Any, creators: frozenset[str] | set[str]) -> tuple[Any
         return type(profile) is dict and profile.get("user_id") in creators
 
     if goes(doc):
-        return None, removed + 1
-    stack = [doc]
-    while stack:
-        current = stack.pop()
-        if type(current) is dict:
-            for key in [k for k, v in current.items() if goes(v)]:
-                del current[key]
-                removed += 1
-            stack.extend(v for v in current.values() if type(v) in (dict, list))
-        elif type(current) is list:
-            kept = [v for v in current if not goes(v)]
-            if len(kept) != len(current):
-                removed += len(current) - len(kept)
-                current[:] = kept
-            stack.extend(v for v in current if type(v) in (dict, list))
-    return doc, removed
+        return None, 1
+    return doc, _cut_where(doc, goes)
 
 
 def _type_name(value: Any) -> str:

@@ -41,13 +41,18 @@ def atomic_write(path: Path, data: bytes) -> None:
     except FileNotFoundError:  # first file of a new folder; mkdir costs a syscall, so only now
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, flags, 0o644)
+    _write_all(fd, data)
+    os.replace(tmp, path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write `data` to the open `fd` (a short write continues) and close it."""
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
-    os.replace(tmp, path)
 
 
 def staged_write(path: Path, data: bytes) -> None:
@@ -66,12 +71,7 @@ def staged_write(path: Path, data: bytes) -> None:
     except FileExistsError:  # held by the recycled or linked tree: a new inode
         os.unlink(name)
         fd = os.open(name, flags, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+    _write_all(fd, data)
 
 
 def siblings(rel: str) -> tuple[str, ...]:

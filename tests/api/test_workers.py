@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from api.db import Database
+from bench.api import process_tree
 from tests.support.api_client import Account, Client, Outbox
 from tests.support.api_server import TEST_ENV, postgres_schema
 from tests.support.paths import ROOT
@@ -40,16 +41,8 @@ def server_inode(server_port: int, client_port: int) -> str:
 
 
 def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    """The processes `pid` started (uvicorn's workers)."""
+    return process_tree(pid)[1:]
 
 
 def holder(pids: list[int], inode: str) -> int:

@@ -105,15 +105,8 @@ def serve_files(routes: Routes) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output clean
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with _serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as base:
+        yield base
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):
@@ -126,7 +119,13 @@ def serve_directory(root: Path) -> Iterator[str]:
     """Serve a built site folder as a plain file server (a CDN's view of it) on 127.0.0.1
     at a free port; yields the base URL."""
     handler = functools.partial(_QuietFiles, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with _serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as base:
+        yield base
+
+
+@contextmanager
+def _serving(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Run `server` on a thread; yields its base URL; shuts it down after."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
